@@ -1,0 +1,44 @@
+//! The wicket wire format, version 1 (see `docs/PROTOCOL.md`).
+//!
+//! A link between two wicket processes (agent and server, or CLI and server) is a WebSocket
+//! carrying binary messages; each message is exactly one [`Frame`]. Many channels share a link,
+//! each with credit-based flow control so a busy channel never stalls another and memory per
+//! channel stays bounded.
+//!
+//! **Architecture invariant:** this crate does no IO. It turns bytes into typed frames and back,
+//! and keeps the arithmetic of flow-control credit, so that it can be fuzzed and property-tested
+//! in isolation and every decoder of network input lives in one place.
+//!
+//! # Layout
+//! - [`frame`]: the [`Frame`] enum, its binary encoding and the decoder.
+//! - [`handshake`]: the JSON messages exchanged at link start (version negotiation, agent proof).
+//! - [`open`]: what a channel is opened for ([`OpenSpec`]).
+//! - [`credit`]: send credit and receive windows.
+//! - [`codes`]: error codes, signals and exit statuses as they travel on the wire.
+
+pub mod codes;
+pub mod credit;
+pub mod frame;
+pub mod handshake;
+pub mod open;
+
+pub use codes::{ErrorCode, ExitStatus, Signal};
+pub use credit::{FlowError, RecvWindow, SendCredit};
+pub use frame::{DecodeError, Frame, FrameKind};
+pub use handshake::{ClientHello, ServerHello, Welcome};
+pub use open::{OpenSpec, PtySpec, SessionSpec};
+
+/// The protocol versions this build speaks, newest last.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1];
+
+/// Largest encoded frame accepted on a link, header included. A peer that sends more is
+/// broken or hostile; the link is closed.
+pub const MAX_FRAME_LEN: usize = 256 * 1024 + frame::HEADER_LEN;
+
+/// Largest payload of one data frame. Large enough that bulk transfers are not chopped into
+/// tiny messages (the weakness of AWS Session Manager's 1 KiB messages), small enough that an
+/// interactive channel never waits long behind a bulk one on the same link.
+pub const MAX_DATA_LEN: usize = 128 * 1024;
+
+/// Receive window each side grants a new channel unless it says otherwise.
+pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;

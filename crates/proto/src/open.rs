@@ -1,0 +1,50 @@
+//! What a channel is opened for.
+//!
+//! Carried as JSON in an `OPEN` frame: the set of channel types will grow (forwards, file copy)
+//! and JSON lets a peer reject an unknown type by name instead of misparsing bytes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OpenSpec {
+    /// A shell or a command.
+    Session(SessionSpec),
+}
+
+/// A shell or command on a target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSpec {
+    /// Target name or id. Set by the CLI for the server; the server clears it before passing the
+    /// request to the agent, which is the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// OS user to run as; `None` lets the server's configuration (and later the policy) decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// A command line for the user's shell (`sh -c` semantics, like ssh). `None`: a login shell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// A terminal, for interactive use. `None`: pipes, stdout and stderr kept apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty: Option<PtySpec>,
+    /// Extra environment for the process.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Set by the server: the session id, for the agent's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Set by the server: the wicket user who asked, for the agent's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtySpec {
+    /// The user's `TERM`.
+    pub term: String,
+    pub cols: u16,
+    pub rows: u16,
+}
