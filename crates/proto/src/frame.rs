@@ -143,7 +143,7 @@ pub enum Frame {
     },
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("frame of {0} bytes is shorter than the {HEADER_LEN}-byte header")]
     Truncated(usize),

@@ -1,0 +1,383 @@
+//! One channel: its credit, its events, and the handles a user holds.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+use wicket_proto::{
+    ErrorCode, ExitStatus, FlowError, Frame, OpenSpec, RecvWindow, SendCredit, Signal,
+    MAX_DATA_LEN,
+};
+
+use crate::error::MuxError;
+use crate::link::{Entry, Mux};
+
+/// Something that arrived on a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Data(Bytes),
+    /// Stderr of a process run without a PTY.
+    ExtData(Bytes),
+    /// The peer sends no more data.
+    Eof,
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    Signal(Signal),
+    Exit(ExitStatus),
+    /// The channel failed; on a lost link the code says why.
+    Error {
+        code: ErrorCode,
+        reason: String,
+    },
+}
+
+/// State both the link tasks and the channel's handles touch.
+pub(crate) struct ChannelShared {
+    id: u32,
+    credit: Mutex<SendCredit>,
+    credit_changed: Notify,
+    /// Set when the peer closed the channel or the link died: senders stop waiting.
+    shut: AtomicBool,
+    window: Mutex<RecvWindow>,
+    local_closed: AtomicBool,
+}
+
+impl ChannelShared {
+    pub(crate) fn new(id: u32, window: RecvWindow, peer_window: u32) -> Arc<Self> {
+        Arc::new(ChannelShared {
+            id,
+            credit: Mutex::new(SendCredit::new(peer_window)),
+            credit_changed: Notify::new(),
+            shut: AtomicBool::new(false),
+            window: Mutex::new(window),
+            local_closed: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn grant_initial(&self, peer_window: u32) {
+        if let Ok(mut c) = self.credit.lock() {
+            *c = SendCredit::new(peer_window);
+        }
+        self.credit_changed.notify_waiters();
+    }
+
+    pub(crate) fn grant(&self, increment: u32) -> Result<(), FlowError> {
+        match self.credit.lock() {
+            Ok(mut c) => c.grant(increment)?,
+            Err(_) => return Ok(()),
+        }
+        self.credit_changed.notify_waiters();
+        Ok(())
+    }
+
+    pub(crate) fn on_data(&self, n: usize) -> Result<(), FlowError> {
+        match self.window.lock() {
+            Ok(mut w) => w.on_data(n),
+            Err(_) => Ok(()),
+        }
+    }
+
+    pub(crate) fn shut(&self) {
+        self.shut.store(true, Ordering::SeqCst);
+        self.credit_changed.notify_waiters();
+    }
+
+    /// Returns true the first time, when a CLOSE frame must be sent.
+    pub(crate) fn mark_local_closed(&self) -> bool {
+        !self.local_closed.swap(true, Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_local_closed(&self) -> bool {
+        self.local_closed.load(Ordering::SeqCst)
+    }
+
+    /// Waits for credit and takes up to `want` bytes of it.
+    async fn take_credit(&self, want: usize) -> Result<usize, MuxError> {
+        loop {
+            let changed = self.credit_changed.notified();
+            if self.shut.load(Ordering::SeqCst) || self.is_local_closed() {
+                return Err(MuxError::ChannelClosed);
+            }
+            let got = match self.credit.lock() {
+                Ok(mut c) => c.take(want),
+                Err(_) => return Err(MuxError::ChannelClosed),
+            };
+            if got > 0 {
+                return Ok(got);
+            }
+            changed.await;
+        }
+    }
+}
+
+/// Sends a CLOSE when the last handle of a channel goes away.
+struct CloseOnDrop {
+    shared: Arc<ChannelShared>,
+    mux: Mux,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.mux.inner.local_close(self.shared.id);
+    }
+}
+
+/// An open channel; split it to read and write from different tasks.
+pub struct Channel {
+    sender: ChannelSender,
+    receiver: ChannelReceiver,
+}
+
+impl Channel {
+    pub(crate) fn new(
+        shared: Arc<ChannelShared>,
+        events: mpsc::UnboundedReceiver<Event>,
+        mux: Mux,
+    ) -> Self {
+        let guard = Arc::new(CloseOnDrop {
+            shared: shared.clone(),
+            mux: mux.clone(),
+        });
+        Channel {
+            sender: ChannelSender {
+                shared: shared.clone(),
+                mux: mux.clone(),
+                _guard: guard.clone(),
+            },
+            receiver: ChannelReceiver {
+                shared,
+                events,
+                mux,
+                _guard: guard,
+            },
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.sender.shared.id
+    }
+
+    pub fn split(self) -> (ChannelSender, ChannelReceiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+/// The sending half. Cloneable, so stdout and stderr pumps can share it.
+#[derive(Clone)]
+pub struct ChannelSender {
+    shared: Arc<ChannelShared>,
+    mux: Mux,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ChannelSender {
+    pub fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// Sends stdout/stdin bytes, waiting for credit; large buffers go out in large frames.
+    pub async fn data(&self, data: Bytes) -> Result<(), MuxError> {
+        self.send_chunked(data, false).await
+    }
+
+    /// Sends stderr bytes.
+    pub async fn ext_data(&self, data: Bytes) -> Result<(), MuxError> {
+        self.send_chunked(data, true).await
+    }
+
+    async fn send_chunked(&self, mut data: Bytes, ext: bool) -> Result<(), MuxError> {
+        while !data.is_empty() {
+            let n = self
+                .shared
+                .take_credit(data.len().min(MAX_DATA_LEN))
+                .await?;
+            let chunk = data.split_to(n);
+            let channel = self.shared.id;
+            self.send(if ext {
+                Frame::ExtData {
+                    channel,
+                    data: chunk,
+                }
+            } else {
+                Frame::Data {
+                    channel,
+                    data: chunk,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn eof(&self) -> Result<(), MuxError> {
+        self.send(Frame::Eof {
+            channel: self.shared.id,
+        })
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<(), MuxError> {
+        self.send(Frame::Resize {
+            channel: self.shared.id,
+            cols,
+            rows,
+        })
+    }
+
+    pub fn signal(&self, signal: Signal) -> Result<(), MuxError> {
+        self.send(Frame::Signal {
+            channel: self.shared.id,
+            signal,
+        })
+    }
+
+    pub fn exit(&self, status: ExitStatus) -> Result<(), MuxError> {
+        self.send(Frame::Exit {
+            channel: self.shared.id,
+            status,
+        })
+    }
+
+    /// Tells the peer this channel failed and why; the caller should then close it.
+    pub fn error(&self, code: ErrorCode, reason: &str) -> Result<(), MuxError> {
+        self.send(Frame::Error {
+            channel: self.shared.id,
+            code,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Closes the channel now, whatever handles remain.
+    pub fn close(&self) {
+        self.mux.inner.local_close(self.shared.id);
+    }
+
+    fn send(&self, frame: Frame) -> Result<(), MuxError> {
+        if self.shared.is_local_closed() {
+            return Err(MuxError::ChannelClosed);
+        }
+        self.mux.inner.send(frame)
+    }
+}
+
+/// The receiving half.
+pub struct ChannelReceiver {
+    shared: Arc<ChannelShared>,
+    events: mpsc::UnboundedReceiver<Event>,
+    mux: Mux,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ChannelReceiver {
+    pub fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// The next event; `None` once the peer closed the channel or the link is gone (an
+    /// [`Event::Error`] says which, before the end). Taking data out returns its credit.
+    pub async fn recv(&mut self) -> Option<Event> {
+        let ev = self.events.recv().await?;
+        if let Event::Data(d) | Event::ExtData(d) = &ev {
+            let inc = self
+                .shared
+                .window
+                .lock()
+                .ok()
+                .and_then(|mut w| w.on_consumed(d.len()));
+            if let Some(increment) = inc {
+                if !self.shared.is_local_closed() {
+                    let _ = self.mux.inner.send(Frame::Window {
+                        channel: self.shared.id,
+                        increment,
+                    });
+                }
+            }
+        }
+        Some(ev)
+    }
+}
+
+/// A channel the peer asked to open; accept or reject it. Dropping it rejects it.
+pub struct IncomingChannel {
+    parts: Option<IncomingParts>,
+    spec: OpenSpec,
+}
+
+struct IncomingParts {
+    mux: Mux,
+    shared: Arc<ChannelShared>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl IncomingChannel {
+    pub(crate) fn new(
+        mux: Mux,
+        shared: Arc<ChannelShared>,
+        events_tx: mpsc::UnboundedSender<Event>,
+        events_rx: mpsc::UnboundedReceiver<Event>,
+        spec: OpenSpec,
+    ) -> Self {
+        IncomingChannel {
+            parts: Some(IncomingParts {
+                mux,
+                shared,
+                events_tx,
+                events_rx,
+            }),
+            spec,
+        }
+    }
+
+    pub fn spec(&self) -> &OpenSpec {
+        &self.spec
+    }
+
+    pub fn id(&self) -> u32 {
+        self.parts.as_ref().map(|p| p.shared.id).unwrap_or(0)
+    }
+
+    pub fn accept(mut self) -> Result<Channel, MuxError> {
+        let p = self.parts.take().ok_or(MuxError::ChannelClosed)?;
+        let id = p.shared.id;
+        p.mux.inner.insert(
+            id,
+            Entry {
+                events: p.events_tx,
+                shared: p.shared.clone(),
+                remote_closed: false,
+            },
+        );
+        p.mux.inner.send(Frame::Accept {
+            channel: id,
+            window: p.mux.inner.config.window,
+        })?;
+        Ok(Channel::new(p.shared, p.events_rx, p.mux))
+    }
+
+    pub fn reject(mut self, code: ErrorCode, reason: &str) {
+        if let Some(p) = self.parts.take() {
+            let _ = p.mux.inner.send(Frame::Reject {
+                channel: p.shared.id,
+                code,
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
+impl Drop for IncomingChannel {
+    fn drop(&mut self) {
+        if let Some(p) = self.parts.take() {
+            let _ = p.mux.inner.send(Frame::Reject {
+                channel: p.shared.id,
+                code: ErrorCode::Internal,
+                reason: "the channel was dropped unanswered".into(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use wicket_proto::{ErrorCode, ExitStatus, Frame, OpenSpec, SessionSpec};
+
+use crate::{mem_pair, Event, Mux, MuxConfig, MuxError, Role, Transport};
+
+fn spec() -> OpenSpec {
+    OpenSpec::Session(SessionSpec::default())
+}
+
+fn small(window: u32) -> MuxConfig {
+    MuxConfig {
+        window,
+        ..MuxConfig::default()
+    }
+}
+
+/// A server side that echoes every data event back and exits with the byte count.
+fn spawn_echo_server(t: Transport, cfg: MuxConfig) -> Mux {
+    let (mux, mut incoming) = Mux::start(t, Role::Acceptor, cfg);
+    tokio::spawn(async move {
+        while let Some(inc) = incoming.recv().await {
+            let ch = inc.accept().unwrap();
+            tokio::spawn(async move {
+                let (tx, mut rx) = ch.split();
+                let mut total = 0i32;
+                while let Some(ev) = rx.recv().await {
+                    match ev {
+                        Event::Data(d) => {
+                            total += d.len() as i32;
+                            tx.data(d).await.unwrap();
+                        }
+                        Event::Eof => {
+                            tx.exit(ExitStatus::Code(total)).unwrap();
+                            tx.close();
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    mux
+}
+
+#[tokio::test]
+async fn echo_eof_exit_close() {
+    let (a, b) = mem_pair();
+    let _server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (tx, mut rx) = client.open(spec()).await.unwrap().split();
+    tx.data(Bytes::from_static(b"hello")).await.unwrap();
+    tx.eof().unwrap();
+    let mut got = Vec::new();
+    let mut status = None;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Data(d) => got.extend_from_slice(&d),
+            Event::Exit(s) => status = Some(s),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, b"hello");
+    assert_eq!(status, Some(ExitStatus::Code(5)));
+}
+
+#[tokio::test]
+async fn large_transfer_respects_small_window() {
+    let (a, b) = mem_pair();
+    let _server = spawn_echo_server(b, small(4096));
+    let (client, _) = Mux::start(a, Role::Dialer, small(4096));
+    let (tx, mut rx) = client.open(spec()).await.unwrap().split();
+    let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = payload.clone();
+    let writer = tokio::spawn(async move {
+        tx.data(Bytes::from(payload)).await.unwrap();
+        tx.eof().unwrap();
+        tx
+    });
+    let mut got = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        if let Event::Data(d) = ev {
+            got.extend_from_slice(&d);
+        }
+    }
+    writer.await.unwrap();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_stalled_channel_does_not_stall_another() {
+    let (a, b) = mem_pair();
+    let _server = spawn_echo_server(b, small(8192));
+    let (client, _) = Mux::start(a, Role::Dialer, small(8192));
+    // Channel one: we never read its echo, so the server's sends block on credit.
+    let (busy_tx, _busy_rx) = client.open(spec()).await.unwrap().split();
+    let flood = tokio::spawn(async move {
+        let _ = busy_tx.data(Bytes::from(vec![7u8; 1 << 20])).await;
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!flood.is_finished(), "the sender should be held back by credit");
+    // Channel two still works.
+    let (tx, mut rx) = client.open(spec()).await.unwrap().split();
+    tx.data(Bytes::from_static(b"ping")).await.unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .expect("second channel answered");
+    assert_eq!(ev, Some(Event::Data(Bytes::from_static(b"ping"))));
+    flood.abort();
+}
+
+#[tokio::test]
+async fn reject_reaches_the_opener() {
+    let (a, b) = mem_pair();
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    tokio::spawn(async move {
+        while let Some(inc) = incoming.recv().await {
+            inc.reject(ErrorCode::UnknownTarget, "no target named x");
+        }
+    });
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let err = client.open(spec()).await.err().unwrap();
+    assert_eq!(
+        err,
+        MuxError::Rejected {
+            code: ErrorCode::UnknownTarget,
+            reason: "no target named x".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn malformed_frame_closes_the_link_with_a_reason() {
+    let (mut raw, b) = mem_pair();
+    let (server, _incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    raw.sink
+        .send(Bytes::from_static(&[0xEE, 0, 0, 0, 1]))
+        .await
+        .unwrap();
+    let reply = raw.recv_frame(Duration::from_secs(2)).await;
+    match reply {
+        Err(crate::TransportError::Refused { code, reason }) => {
+            assert_eq!(code, ErrorCode::Protocol);
+            assert!(reason.contains("unknown frame kind"), "{reason}");
+        }
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    let why = tokio::time::timeout(Duration::from_secs(2), server.closed())
+        .await
+        .unwrap();
+    assert_eq!(why.code, Some(ErrorCode::Protocol));
+}
+
+#[tokio::test]
+async fn credit_overrun_closes_the_link() {
+    let (mut raw, b) = mem_pair();
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, small(16));
+    let accept = tokio::spawn(async move {
+        let ch = incoming.recv().await.unwrap().accept().unwrap();
+        let (_tx, mut rx) = ch.split();
+        let mut events = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            events.push(ev);
+        }
+        events
+    });
+    raw.send_frame(&Frame::Open {
+        channel: 1,
+        window: 1024,
+        spec: spec(),
+    })
+    .await
+    .unwrap();
+    let accepted = raw.recv_frame(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(
+        accepted,
+        Frame::Accept {
+            channel: 1,
+            window: 16
+        }
+    );
+    raw.send_frame(&Frame::Data {
+        channel: 1,
+        data: Bytes::from(vec![0u8; 17]),
+    })
+    .await
+    .unwrap();
+    let err = raw.recv_frame(Duration::from_secs(2)).await.unwrap_err();
+    assert!(err.to_string().contains("credit"), "{err}");
+    let events = accept.await.unwrap();
+    assert!(matches!(events.last(), Some(Event::Error { .. })));
+}
+
+#[tokio::test]
+async fn link_loss_ends_every_channel_with_a_reason() {
+    let (a, b) = mem_pair();
+    let server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (_tx, mut rx) = client.open(spec()).await.unwrap().split();
+    server.close(ErrorCode::Shutdown, "server stopping");
+    let ev = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap();
+    match ev {
+        Some(Event::Error { reason, .. }) => assert!(reason.contains("server stopping"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rx.recv().await, None);
+    assert!(client.open(spec()).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_peer_is_dropped_by_heartbeat() {
+    let (a, _b_kept_silent) = mem_pair();
+    let cfg = MuxConfig {
+        ping_interval: Some(Duration::from_secs(10)),
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..MuxConfig::default()
+    };
+    let (client, _) = Mux::start(a, Role::Dialer, cfg);
+    let why = tokio::time::timeout(Duration::from_secs(120), client.closed())
+        .await
+        .unwrap();
+    assert!(why.reason.contains("heartbeat"), "{}", why.reason);
+}
+
+#[tokio::test]
+async fn channels_are_freed_after_both_close() {
+    let (a, b) = mem_pair();
+    let server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    for _ in 0..20 {
+        let (tx, mut rx) = client.open(spec()).await.unwrap().split();
+        tx.eof().unwrap();
+        while rx.recv().await.is_some() {}
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(client.channel_count(), 0);
+    assert_eq!(server.channel_count(), 0);
+}

@@ -1,0 +1,25 @@
+//! Errors a mux user sees.
+
+use thiserror::Error;
+use wicket_proto::ErrorCode;
+
+/// Why a link ended. Shared by every channel on it, so each can tell its user.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{reason}")]
+pub struct LinkClosed {
+    /// The code sent or received in the final error frame, if there was one.
+    pub code: Option<ErrorCode>,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum MuxError {
+    #[error("link closed: {0}")]
+    LinkClosed(LinkClosed),
+    #[error("channel closed by the peer")]
+    ChannelClosed,
+    #[error("open refused ({code}): {reason}")]
+    Rejected { code: ErrorCode, reason: String },
+    #[error("too many channels open on this link")]
+    TooManyChannels,
+}

@@ -1,0 +1,528 @@
+//! The [`Mux`]: one link, its channel table and the tasks that drive it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use wicket_proto::{ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW};
+
+use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
+use crate::error::{LinkClosed, MuxError};
+use crate::transport::{FrameSink, FrameStream, Transport, TransportError};
+
+/// Which end of the link we are. The dialer numbers its channels odd, the acceptor even, so
+/// both may open channels without colliding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Dialer,
+    Acceptor,
+}
+
+#[derive(Clone, Debug)]
+pub struct MuxConfig {
+    /// Receive window granted to each channel.
+    pub window: u32,
+    /// Channels the peer may have open at once; more are rejected.
+    pub max_channels: usize,
+    /// Send a ping this often (the dialer's side of the heartbeat).
+    pub ping_interval: Option<Duration>,
+    /// Close the link when nothing arrived for this long.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for MuxConfig {
+    fn default() -> Self {
+        MuxConfig {
+            window: DEFAULT_WINDOW,
+            max_channels: 1024,
+            ping_interval: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+/// What the writer task is asked to do.
+pub(crate) enum Out {
+    Frame(Frame),
+    /// Send this error frame (if any), then close the sink.
+    Close(Option<Frame>),
+}
+
+/// One channel in the table.
+pub(crate) struct Entry {
+    pub(crate) events: mpsc::UnboundedSender<Event>,
+    pub(crate) shared: Arc<ChannelShared>,
+    pub(crate) remote_closed: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Table {
+    pub(crate) channels: HashMap<u32, Entry>,
+    pending: HashMap<u32, (oneshot::Sender<Result<u32, MuxError>>, Entry)>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) out: mpsc::UnboundedSender<Out>,
+    table: Mutex<Table>,
+    closed: watch::Sender<Option<LinkClosed>>,
+    next_id: AtomicU32,
+    pub(crate) config: MuxConfig,
+    role: Role,
+}
+
+/// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
+#[derive(Clone)]
+pub struct Mux {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Mux {
+    /// Starts the reader, writer and heartbeat tasks on `transport` (whose handshake is done).
+    /// Channels the peer opens arrive on the returned receiver.
+    pub fn start(
+        transport: Transport,
+        role: Role,
+        config: MuxConfig,
+    ) -> (Mux, mpsc::Receiver<IncomingChannel>) {
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (incoming_tx, incoming_rx) = mpsc::channel(64);
+        let (closed, _) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            out: out_tx,
+            table: Mutex::new(Table::default()),
+            closed,
+            next_id: AtomicU32::new(match role {
+                Role::Dialer => 1,
+                Role::Acceptor => 2,
+            }),
+            config,
+            role,
+        });
+        let mux = Mux { inner };
+        let last_rx = Arc::new(Mutex::new(Instant::now()));
+        tokio::spawn(write_loop(mux.clone(), transport.sink, out_rx));
+        tokio::spawn(read_loop(
+            mux.clone(),
+            transport.stream,
+            incoming_tx,
+            last_rx.clone(),
+        ));
+        if mux.inner.config.ping_interval.is_some() || mux.inner.config.idle_timeout.is_some() {
+            tokio::spawn(heartbeat(mux.clone(), last_rx));
+        }
+        (mux, incoming_rx)
+    }
+
+    /// Opens a channel and waits for the peer to accept or reject it.
+    pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
+        let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
+        let window = self.inner.config.window;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let shared = ChannelShared::new(id, RecvWindow::new(window), 0);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut t = self.inner.lock();
+            if let Some(c) = self.closed_reason() {
+                return Err(MuxError::LinkClosed(c));
+            }
+            let entry = Entry {
+                events: events_tx,
+                shared: shared.clone(),
+                remote_closed: false,
+            };
+            t.pending.insert(id, (tx, entry));
+        }
+        self.inner.send(Frame::Open {
+            channel: id,
+            window,
+            spec,
+        })?;
+        let mut closed = self.inner.closed.subscribe();
+        let peer_window = tokio::select! {
+            r = rx => r.map_err(|_| self.link_error())??,
+            _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
+        };
+        shared.grant_initial(peer_window);
+        Ok(Channel::new(shared, events_rx, self.clone()))
+    }
+
+    /// Closes the link, telling the peer why.
+    pub fn close(&self, code: ErrorCode, reason: &str) {
+        let frame = Frame::Error {
+            channel: 0,
+            code,
+            reason: reason.to_string(),
+        };
+        let _ = self.inner.out.send(Out::Close(Some(frame)));
+        self.inner.fail(LinkClosed {
+            code: Some(code),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Resolves when the link is gone, with the reason.
+    pub async fn closed(&self) -> LinkClosed {
+        let mut rx = self.inner.closed.subscribe();
+        let why = match rx.wait_for(|c| c.is_some()).await {
+            Ok(c) => c.clone().unwrap_or_else(unknown_close),
+            Err(_) => unknown_close(),
+        };
+        why
+    }
+
+    pub fn closed_reason(&self) -> Option<LinkClosed> {
+        self.inner.closed.borrow().clone()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.borrow().is_some()
+    }
+
+    /// Channels currently in the table, for metrics and tests.
+    pub fn channel_count(&self) -> usize {
+        self.inner.lock().channels.len()
+    }
+
+    fn link_error(&self) -> MuxError {
+        MuxError::LinkClosed(self.closed_reason().unwrap_or_else(unknown_close))
+    }
+}
+
+fn unknown_close() -> LinkClosed {
+    LinkClosed {
+        code: None,
+        reason: "link closed".into(),
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
+        // A panic while holding the lock would be a bug in this crate; the table itself stays
+        // consistent, so carry on rather than poison every later caller.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), MuxError> {
+        if let Some(c) = self.closed.borrow().clone() {
+            return Err(MuxError::LinkClosed(c));
+        }
+        self.out
+            .send(Out::Frame(frame))
+            .map_err(|_| MuxError::LinkClosed(unknown_close()))
+    }
+
+    /// Marks the link dead (first reason wins) and tells every channel.
+    pub(crate) fn fail(&self, why: LinkClosed) {
+        let mut first = false;
+        self.closed.send_if_modified(|c| {
+            if c.is_none() {
+                *c = Some(why.clone());
+                first = true;
+            }
+            first
+        });
+        if !first {
+            return;
+        }
+        let table = std::mem::take(&mut *self.lock());
+        for (_, entry) in table.channels {
+            let _ = entry.events.send(Event::Error {
+                code: why.code.unwrap_or(ErrorCode::PeerGone),
+                reason: format!("link lost: {}", why.reason),
+            });
+            entry.shared.shut();
+        }
+        for (_, (tx, entry)) in table.pending {
+            let _ = tx.send(Err(MuxError::LinkClosed(why.clone())));
+            entry.shared.shut();
+        }
+    }
+
+    /// Called when both halves of a channel are gone or the user closed it.
+    pub(crate) fn local_close(&self, id: u32) {
+        let mut t = self.lock();
+        let remove = match t.channels.get_mut(&id) {
+            Some(e) => {
+                if e.shared.mark_local_closed() {
+                    let _ = self.out.send(Out::Frame(Frame::Close { channel: id }));
+                }
+                e.remote_closed
+            }
+            None => false,
+        };
+        if remove {
+            t.channels.remove(&id);
+        }
+    }
+
+    /// Registers an accepted incoming channel.
+    pub(crate) fn insert(&self, id: u32, entry: Entry) {
+        self.lock().channels.insert(id, entry);
+    }
+
+    fn peer_parity_ok(&self, id: u32) -> bool {
+        let peer_odd = self.role == Role::Acceptor;
+        (id % 2 == 1) == peer_odd
+    }
+}
+
+async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let result: Result<(), TransportError> = async {
+        while let Some(item) = rx.recv().await {
+            let (frame, last) = match item {
+                Out::Frame(f) => (Some(f), false),
+                Out::Close(f) => (f, true),
+            };
+            if let Some(f) = frame {
+                f.encode(&mut buf);
+                let bytes: Bytes = buf.split().freeze();
+                // Feed without flushing while more is queued: fewer, larger writes under load,
+                // an immediate flush for a lone keystroke.
+                if rx.is_empty() || last {
+                    sink.send(bytes).await?;
+                } else {
+                    sink.feed(bytes).await?;
+                }
+            }
+            if last {
+                let _ = sink.close().await;
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        mux.inner.fail(LinkClosed {
+            code: None,
+            reason: format!("write failed: {e}"),
+        });
+    }
+}
+
+async fn read_loop(
+    mux: Mux,
+    mut stream: FrameStream,
+    incoming: mpsc::Sender<IncomingChannel>,
+    last_rx: Arc<Mutex<Instant>>,
+) {
+    let mut closed = mux.inner.closed.subscribe();
+    let why = loop {
+        let next = tokio::select! {
+            n = stream.next() => n,
+            _ = closed.wait_for(|c| c.is_some()) => return,
+        };
+        let bytes = match next {
+            None => {
+                break LinkClosed {
+                    code: None,
+                    reason: "the peer closed the link".into(),
+                }
+            }
+            Some(Err(e)) => {
+                break LinkClosed {
+                    code: None,
+                    reason: e.to_string(),
+                }
+            }
+            Some(Ok(b)) => b,
+        };
+        if let Ok(mut t) = last_rx.lock() {
+            *t = Instant::now();
+        }
+        let frame = match Frame::decode(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                let code = match e {
+                    wicket_proto::DecodeError::TooLarge(_) => ErrorCode::FrameTooLarge,
+                    _ => ErrorCode::Protocol,
+                };
+                tracing::warn!(error = %e, "closing link: bad frame from peer");
+                mux.close(code, &e.to_string());
+                return;
+            }
+        };
+        if let Err((code, reason)) = dispatch(&mux, frame, &incoming) {
+            match code {
+                // The peer told us it is closing.
+                None => break LinkClosed { code: None, reason },
+                Some(code) => {
+                    tracing::warn!(%reason, "closing link: protocol violation");
+                    mux.close(code, &reason);
+                    return;
+                }
+            }
+        }
+    };
+    mux.inner.fail(why);
+}
+
+/// Routes one frame. `Err((Some(code), reason))` is a violation to close the link for;
+/// `Err((None, reason))` means the peer closed it.
+fn dispatch(
+    mux: &Mux,
+    frame: Frame,
+    incoming: &mpsc::Sender<IncomingChannel>,
+) -> Result<(), (Option<ErrorCode>, String)> {
+    let inner = &mux.inner;
+    let violation = |r: String| (Some(ErrorCode::Protocol), r);
+    match frame {
+        Frame::Ping(n) => {
+            let _ = inner.send(Frame::Pong(n));
+        }
+        Frame::Pong(_) => {}
+        Frame::ServerHello(_) | Frame::ClientHello(_) | Frame::Welcome(_) => {
+            return Err(violation("handshake frame after the handshake".into()));
+        }
+        Frame::Error {
+            channel: 0,
+            code,
+            reason,
+        } => return Err((None, format!("{code}: {reason}"))),
+        Frame::Open {
+            channel,
+            window,
+            spec,
+        } => {
+            if !inner.peer_parity_ok(channel) {
+                return Err(violation(format!("peer opened channel {channel} of our parity")));
+            }
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let shared = ChannelShared::new(channel, RecvWindow::new(inner.config.window), window);
+            {
+                let t = inner.lock();
+                if t.channels.contains_key(&channel) {
+                    return Err(violation(format!("channel {channel} is already open")));
+                }
+                if t.channels.len() >= inner.config.max_channels {
+                    drop(t);
+                    let _ = inner.send(Frame::Reject {
+                        channel,
+                        code: ErrorCode::TooManyChannels,
+                        reason: format!("at most {} channels", inner.config.max_channels),
+                    });
+                    return Ok(());
+                }
+            }
+            let pending = IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec);
+            if let Err(e) = incoming.try_send(pending) {
+                // Nobody accepts channels here, or the queue is full: refuse, don't buffer.
+                let p = match e {
+                    mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
+                };
+                p.reject(ErrorCode::Unsupported, "this peer does not accept channels now");
+            }
+        }
+        Frame::Accept { channel, window } => {
+            let mut t = inner.lock();
+            match t.pending.remove(&channel) {
+                Some((tx, entry)) => {
+                    t.channels.insert(channel, entry);
+                    let _ = tx.send(Ok(window));
+                }
+                None => return Err(violation(format!("accept for unknown channel {channel}"))),
+            }
+        }
+        Frame::Reject {
+            channel,
+            code,
+            reason,
+        } => {
+            let mut t = inner.lock();
+            match t.pending.remove(&channel) {
+                Some((tx, entry)) => {
+                    entry.shared.shut();
+                    let _ = tx.send(Err(MuxError::Rejected { code, reason }));
+                }
+                None => return Err(violation(format!("reject for unknown channel {channel}"))),
+            }
+        }
+        Frame::Window { channel, increment } => {
+            let t = inner.lock();
+            if let Some(e) = t.channels.get(&channel) {
+                e.shared.grant(increment).map_err(|e| violation(e.to_string()))?;
+            }
+        }
+        Frame::Close { channel } => {
+            let mut t = inner.lock();
+            let remove = match t.channels.get_mut(&channel) {
+                Some(e) => {
+                    e.remote_closed = true;
+                    e.shared.shut();
+                    // Dropping the sender ends the receiver's stream after what is queued.
+                    let (dead, _) = mpsc::unbounded_channel();
+                    e.events = dead;
+                    e.shared.is_local_closed()
+                }
+                None => false,
+            };
+            if remove {
+                t.channels.remove(&channel);
+            }
+        }
+        other => {
+            let channel = other.channel();
+            let event = match other {
+                Frame::Data { data, .. } => Event::Data(data),
+                Frame::ExtData { data, .. } => Event::ExtData(data),
+                Frame::Eof { .. } => Event::Eof,
+                Frame::Resize { cols, rows, .. } => Event::Resize { cols, rows },
+                Frame::Signal { signal, .. } => Event::Signal(signal),
+                Frame::Exit { status, .. } => Event::Exit(status),
+                Frame::Error { code, reason, .. } => Event::Error { code, reason },
+                _ => return Ok(()),
+            };
+            let t = inner.lock();
+            // Frames for a channel already closed on our side are late, not wrong: drop them.
+            if let Some(e) = t.channels.get(&channel) {
+                if let Event::Data(d) | Event::ExtData(d) = &event {
+                    e.shared
+                        .on_data(d.len())
+                        .map_err(|err| violation(format!("channel {channel}: {err}")))?;
+                }
+                let _ = e.events.send(event);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn heartbeat(mux: Mux, last_rx: Arc<Mutex<Instant>>) {
+    let cfg = mux.inner.config.clone();
+    let tick = cfg
+        .ping_interval
+        .or(cfg.idle_timeout.map(|t| t / 3))
+        .unwrap_or(Duration::from_secs(30));
+    let mut interval = tokio::time::interval_at(Instant::now() + tick, tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    let mut closed = mux.inner.closed.subscribe();
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = closed.wait_for(|c| c.is_some()) => return,
+        }
+        if let Some(idle) = cfg.idle_timeout {
+            let since = last_rx.lock().map(|t| t.elapsed()).unwrap_or_default();
+            if since > idle {
+                mux.close(
+                    ErrorCode::Protocol,
+                    &format!("heartbeat timeout: nothing heard for {}s", since.as_secs()),
+                );
+                return;
+            }
+        }
+        if cfg.ping_interval.is_some() {
+            n += 1;
+            if mux.inner.send(Frame::Ping(n)).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! What the mux runs on: a stream and a sink of whole binary messages, one frame each.
+//!
+//! Keeping this a pair of trait objects lets the server hand in an axum WebSocket, the agent and
+//! the CLI a tokio-tungstenite one, and tests an in-memory pair, with one mux for all.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use thiserror::Error;
+use wicket_proto::{DecodeError, Frame};
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    #[error("{0}")]
+    Io(String),
+    #[error("the peer closed the link")]
+    Closed,
+    #[error("timed out waiting for the peer")]
+    Timeout,
+    #[error("bad frame from peer: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("unexpected frame during handshake: {0}")]
+    Unexpected(String),
+    #[error("{code}: {reason}")]
+    Refused {
+        code: wicket_proto::ErrorCode,
+        reason: String,
+    },
+}
+
+pub type FrameSink = Pin<Box<dyn Sink<Bytes, Error = TransportError> + Send>>;
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
+
+/// A link's two directions.
+pub struct Transport {
+    pub sink: FrameSink,
+    pub stream: FrameStream,
+}
+
+impl Transport {
+    pub fn new(sink: FrameSink, stream: FrameStream) -> Self {
+        Transport { sink, stream }
+    }
+
+    /// Sends one frame and flushes; for the handshake, before a [`crate::Mux`] takes over.
+    pub async fn send_frame(&mut self, frame: &Frame) -> Result<(), TransportError> {
+        let mut buf = BytesMut::new();
+        frame.encode(&mut buf);
+        self.sink.send(buf.freeze()).await
+    }
+
+    /// Receives one frame within `timeout`. An error frame from the peer becomes
+    /// [`TransportError::Refused`] so the handshake reports the peer's reason.
+    pub async fn recv_frame(&mut self, timeout: Duration) -> Result<Frame, TransportError> {
+        let next = tokio::time::timeout(timeout, self.stream.next())
+            .await
+            .map_err(|_| TransportError::Timeout)?;
+        let bytes = next.ok_or(TransportError::Closed)??;
+        match Frame::decode(bytes)? {
+            Frame::Error { code, reason, .. } => Err(TransportError::Refused { code, reason }),
+            f => Ok(f),
+        }
+    }
+}
+
+/// Two transports joined back to back in memory, for tests.
+pub fn mem_pair() -> (Transport, Transport) {
+    let (a_tx, a_rx) = futures_channel::mpsc::unbounded::<Bytes>();
+    let (b_tx, b_rx) = futures_channel::mpsc::unbounded::<Bytes>();
+    let wrap = |tx: futures_channel::mpsc::UnboundedSender<Bytes>,
+                rx: futures_channel::mpsc::UnboundedReceiver<Bytes>| {
+        Transport::new(
+            Box::pin(tx.sink_map_err(|_| TransportError::Closed)),
+            Box::pin(rx.map(Ok)),
+        )
+    };
+    (wrap(a_tx, b_rx), wrap(b_tx, a_rx))
+}
