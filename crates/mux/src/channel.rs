@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 use wicket_proto::{
-    ErrorCode, ExitStatus, FlowError, Frame, OpenSpec, RecvWindow, SendCredit, Signal,
-    MAX_DATA_LEN,
+    ErrorCode, ExitStatus, FlowError, Frame, OpenSpec, RecvWindow, SendCredit, Signal, MAX_DATA_LEN,
 };
 
 use crate::error::MuxError;

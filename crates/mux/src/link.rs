@@ -391,7 +391,9 @@ fn dispatch(
             spec,
         } => {
             if !inner.peer_parity_ok(channel) {
-                return Err(violation(format!("peer opened channel {channel} of our parity")));
+                return Err(violation(format!(
+                    "peer opened channel {channel} of our parity"
+                )));
             }
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let shared = ChannelShared::new(channel, RecvWindow::new(inner.config.window), window);
@@ -416,7 +418,10 @@ fn dispatch(
                 let p = match e {
                     mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
                 };
-                p.reject(ErrorCode::Unsupported, "this peer does not accept channels now");
+                p.reject(
+                    ErrorCode::Unsupported,
+                    "this peer does not accept channels now",
+                );
             }
         }
         Frame::Accept { channel, window } => {
@@ -446,7 +451,9 @@ fn dispatch(
         Frame::Window { channel, increment } => {
             let t = inner.lock();
             if let Some(e) = t.channels.get(&channel) {
-                e.shared.grant(increment).map_err(|e| violation(e.to_string()))?;
+                e.shared
+                    .grant(increment)
+                    .map_err(|e| violation(e.to_string()))?;
             }
         }
         Frame::Close { channel } => {

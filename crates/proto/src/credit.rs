@@ -108,10 +108,7 @@ mod tests {
     fn overrun_is_refused() {
         let mut w = RecvWindow::new(10);
         assert!(w.on_data(10).is_ok());
-        assert_eq!(
-            w.on_data(1),
-            Err(FlowError::Overrun { sent: 1, credit: 0 })
-        );
+        assert_eq!(w.on_data(1), Err(FlowError::Overrun { sent: 1, credit: 0 }));
     }
 
     #[test]

@@ -100,6 +100,9 @@ mod tests {
 
     #[test]
     fn proof_message_separates_fields() {
-        assert_ne!(agent_proof_message("ab", "c"), agent_proof_message("a", "bc"));
+        assert_ne!(
+            agent_proof_message("ab", "c"),
+            agent_proof_message("a", "bc")
+        );
     }
 }

@@ -100,7 +100,10 @@ async fn a_stalled_channel_does_not_stall_another() {
         let _ = busy_tx.data(Bytes::from(vec![7u8; 1 << 20])).await;
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(!flood.is_finished(), "the sender should be held back by credit");
+    assert!(
+        !flood.is_finished(),
+        "the sender should be held back by credit"
+    );
     // Channel two still works.
     let (tx, mut rx) = client.open(spec()).await.unwrap().split();
     tx.data(Bytes::from_static(b"ping")).await.unwrap();
@@ -204,7 +207,9 @@ async fn link_loss_ends_every_channel_with_a_reason() {
         .await
         .unwrap();
     match ev {
-        Some(Event::Error { reason, .. }) => assert!(reason.contains("server stopping"), "{reason}"),
+        Some(Event::Error { reason, .. }) => {
+            assert!(reason.contains("server stopping"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(rx.recv().await, None);

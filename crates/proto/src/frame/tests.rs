@@ -39,13 +39,15 @@ fn spec() -> impl Strategy<Value = OpenSpec> {
 fn frame() -> impl Strategy<Value = Frame> {
     let data = proptest::collection::vec(any::<u8>(), 0..4096).prop_map(Bytes::from);
     prop_oneof![
-        (proptest::collection::vec(any::<u16>(), 0..4), "[0-9a-f]{64}").prop_map(
-            |(versions, nonce)| Frame::ServerHello(ServerHello {
+        (
+            proptest::collection::vec(any::<u16>(), 0..4),
+            "[0-9a-f]{64}"
+        )
+            .prop_map(|(versions, nonce)| Frame::ServerHello(ServerHello {
                 versions,
                 nonce,
                 server_version: "0.1.0".into()
-            })
-        ),
+            })),
         (any::<u16>(), proptest::option::of("[a-z_0-9]{1,20}")).prop_map(|(version, t)| {
             Frame::ClientHello(ClientHello {
                 version,

@@ -1,0 +1,19 @@
+//! Errors the agent reports to its operator.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    Identity(String),
+    #[error("enrolment refused: {0}")]
+    Enrolment(String),
+    #[error(transparent)]
+    Dial(#[from] wicket_dial::DialError),
+    #[error(transparent)]
+    Api(#[from] wicket_dial::ApiError),
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

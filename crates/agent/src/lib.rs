@@ -1,0 +1,30 @@
+//! `wicket-agent` as a library: the program on every target host.
+//!
+//! It enrols once with an activation code ([`register`]), then keeps one outbound link to
+//! wicketd ([`link`]) and serves the sessions the server opens on it ([`session`]). It never
+//! opens a listening socket: everything arrives over the link it dialed.
+//!
+//! # Layout
+//! - [`identity`]: the Ed25519 key and target id, stored mode 0600.
+//! - [`register`]: enrolment with an activation code.
+//! - [`link`]: the outbound link, its handshake, heartbeats and reconnects with backoff.
+//! - [`backoff`]: jittered exponential backoff.
+//! - [`inventory`]: what the host reports on connect.
+//! - [`session`]: one channel's shell or command, wired to a process.
+//! - [`process`]: starting processes on PTYs or pipes, as the run-as user.
+//! - [`error`][]: [`AgentError`].
+
+pub mod backoff;
+pub mod error;
+pub mod identity;
+pub mod inventory;
+pub mod link;
+pub mod process;
+pub mod register;
+pub mod session;
+
+pub use error::AgentError;
+pub use identity::Identity;
+
+/// This build's version, reported in the inventory.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,122 @@
+//! The outbound link: dial, prove who we are, serve sessions, and come back when it drops.
+
+use std::future::Future;
+use std::time::Duration;
+
+use wicket_dial::ServerUrl;
+use wicket_mux::{Mux, MuxConfig, Role, TransportError};
+use wicket_proto::handshake::{agent_proof_message, negotiate, AgentProof};
+use wicket_proto::{ClientHello, ErrorCode, Frame, SUPPORTED_VERSIONS};
+
+use crate::backoff::Backoff;
+use crate::error::AgentError;
+use crate::identity::Identity;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Keeps the link up until `shutdown` resolves: reconnects on any loss with jittered
+/// exponential backoff capped at 30 s, starting over from the shortest delay after a link
+/// that worked.
+pub async fn run(identity: Identity, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+    let server =
+        ServerUrl::parse(&identity.server).map_err(|e| AgentError::Identity(e.to_string()))?;
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    tokio::pin!(shutdown);
+    loop {
+        let attempt = async {
+            match connect(&identity, &server).await {
+                Ok((mux, incoming)) => {
+                    tracing::info!(server = %server, target = %identity.target_id, "link up");
+                    let why = crate::session::serve(mux, incoming).await;
+                    tracing::warn!(reason = %why, "link lost");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect");
+                    false
+                }
+            }
+        };
+        let was_up = tokio::select! {
+            up = attempt => up,
+            _ = &mut shutdown => return Ok(()),
+        };
+        if was_up {
+            backoff.reset();
+        }
+        let delay = backoff.next_delay();
+        tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+/// One connection attempt: dial, handshake, start the mux.
+pub async fn connect(
+    identity: &Identity,
+    server: &ServerUrl,
+) -> Result<
+    (
+        Mux,
+        tokio::sync::mpsc::Receiver<wicket_mux::IncomingChannel>,
+    ),
+    AgentError,
+> {
+    let trust = identity.trust()?;
+    let mut t = wicket_dial::dial(server, "/v1/agent/link", &trust, None, DIAL_TIMEOUT).await?;
+    let hs = |e: TransportError| AgentError::Handshake(e.to_string());
+    let hello = match t.recv_frame(HANDSHAKE_TIMEOUT).await.map_err(hs)? {
+        Frame::ServerHello(h) => h,
+        other => {
+            return Err(AgentError::Handshake(format!(
+                "expected a server hello, got {:?}",
+                other.kind()
+            )))
+        }
+    };
+    let Some(version) = negotiate(SUPPORTED_VERSIONS, &hello.versions) else {
+        let reason = format!(
+            "no common protocol version: agent speaks {:?}, server {:?}",
+            SUPPORTED_VERSIONS, hello.versions
+        );
+        let _ = t
+            .send_frame(&Frame::Error {
+                channel: 0,
+                code: ErrorCode::VersionMismatch,
+                reason: reason.clone(),
+            })
+            .await;
+        return Err(AgentError::Handshake(reason));
+    };
+    let signature = identity.sign(&agent_proof_message(&hello.nonce, &identity.target_id))?;
+    t.send_frame(&Frame::ClientHello(ClientHello {
+        version,
+        client_version: crate::VERSION.into(),
+        agent: Some(AgentProof {
+            target_id: identity.target_id.clone(),
+            signature: hex::encode(signature),
+            inventory: crate::inventory::collect(),
+        }),
+    }))
+    .await
+    .map_err(hs)?;
+    let welcome = match t.recv_frame(HANDSHAKE_TIMEOUT).await.map_err(hs)? {
+        Frame::Welcome(w) => w,
+        other => {
+            return Err(AgentError::Handshake(format!(
+                "expected welcome, got {:?}",
+                other.kind()
+            )))
+        }
+    };
+    let heartbeat = Duration::from_secs(u64::from(welcome.heartbeat_secs.max(1)));
+    let config = MuxConfig {
+        ping_interval: Some(heartbeat),
+        idle_timeout: Some(heartbeat * 3),
+        ..MuxConfig::default()
+    };
+    Ok(Mux::start(t, Role::Dialer, config))
+}

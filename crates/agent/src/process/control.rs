@@ -1,0 +1,212 @@
+//! Resizing, signalling and waiting for a session's process.
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use pty_process::OwnedWritePty;
+use tokio::process::Child;
+
+use super::error::pty_io;
+use super::{ProcessError, PtySize};
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal number.
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// Whether it exited with code 0.
+    pub fn success(&self) -> bool {
+        matches!(self, Self::Code(0))
+    }
+
+    /// The status as a shell reports it in `$?` (`128 + signal` for signals).
+    pub fn shell_code(&self) -> i32 {
+        match *self {
+            Self::Code(code) => code,
+            Self::Signal(sig) => 128 + sig,
+        }
+    }
+
+    fn from_std(status: std::process::ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self::Code(code),
+            (None, Some(sig)) => Self::Signal(sig),
+            // `wait` only reports terminated children; keep the raw status.
+            (None, None) => Self::Code(status.into_raw()),
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Code(code) => write!(f, "exit code {code}"),
+            Self::Signal(sig) => match Signal::try_from(sig) {
+                Ok(s) => write!(f, "killed by {s}"),
+                Err(_) => write!(f, "killed by signal {sig}"),
+            },
+        }
+    }
+}
+
+/// Control over a session's process: resize its terminal, signal it, wait for
+/// it. Cheap to clone (an `Arc` inside), `Send + Sync`.
+#[derive(Clone)]
+pub struct ProcessControl {
+    inner: Arc<Inner>,
+}
+
+pub(crate) enum Terminal {
+    Pipes,
+    Pty {
+        /// Shared with [`super::PtyWriter`]; `pty-process` only offers resize
+        /// on the write half.
+        writer: Arc<Mutex<OwnedWritePty>>,
+        /// A duplicate of the master fd, to ask for the foreground group.
+        master: OwnedFd,
+    },
+}
+
+struct Inner {
+    pid: Pid,
+    terminal: Terminal,
+    child: tokio::sync::Mutex<Child>,
+    status: OnceLock<ExitStatus>,
+}
+
+impl fmt::Debug for ProcessControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessControl")
+            .field("pid", &self.inner.pid.as_raw())
+            .field("pty", &self.is_pty())
+            .field("status", &self.inner.status.get())
+            .finish()
+    }
+}
+
+impl ProcessControl {
+    pub(crate) fn new(child: Child, pid: Pid, terminal: Terminal) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pid,
+                terminal,
+                child: tokio::sync::Mutex::new(child),
+                status: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The child's pid (also its process group id, and on a PTY its session id).
+    pub fn pid(&self) -> u32 {
+        self.inner.pid.as_raw().unsigned_abs()
+    }
+
+    /// Whether the process runs on a PTY.
+    pub fn is_pty(&self) -> bool {
+        matches!(self.inner.terminal, Terminal::Pty { .. })
+    }
+
+    /// The exit status, if [`wait`](Self::wait) has already seen it.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.inner.status.get().copied()
+    }
+
+    /// Changes the terminal size (the kernel sends `SIGWINCH` to the
+    /// foreground job). A no-op for pipes.
+    pub fn resize(&self, size: PtySize) -> Result<(), ProcessError> {
+        match &self.inner.terminal {
+            Terminal::Pipes => Ok(()),
+            Terminal::Pty { writer, .. } => {
+                let guard = writer.lock().map_err(|_| ProcessError::Pty {
+                    action: "resizing the terminal",
+                    source: std::io::Error::other("pty writer lock poisoned"),
+                })?;
+                guard
+                    .resize(pty_process::Size::new(size.rows, size.cols))
+                    .map_err(|e| ProcessError::Pty {
+                        action: "resizing the terminal",
+                        source: pty_io(e),
+                    })
+            }
+        }
+    }
+
+    /// Sends `sig` to the child's process group and, on a PTY, also to the
+    /// terminal's foreground process group (the job the user is running, as
+    /// if the signal came from the keyboard), once per distinct group.
+    ///
+    /// Groups that no longer exist are ignored (`Ok`). After the child has
+    /// been reaped the signal still reaches what is left of its process group
+    /// (background processes it started), if anything.
+    pub fn signal(&self, sig: Signal) -> Result<(), ProcessError> {
+        let own = self.inner.pid;
+        let mut groups = vec![own];
+        if let Terminal::Pty { master, .. } = &self.inner.terminal {
+            if let Ok(fg) = nix::unistd::tcgetpgrp(master) {
+                if fg.as_raw() > 1 && fg != own {
+                    groups.push(fg);
+                }
+            }
+        }
+        let mut result = Ok(());
+        for pgid in groups {
+            match killpg(pgid, sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(source) => {
+                    result = Err(ProcessError::Signal {
+                        signal: sig,
+                        pgid: pgid.as_raw(),
+                        source,
+                    });
+                }
+            }
+        }
+        result
+    }
+
+    /// Waits for the child to exit and reaps it.
+    ///
+    /// Cancel-safe and callable any number of times, from several tasks: all
+    /// get the same status. Independent of the output halves (it never
+    /// touches them), so it can run concurrently with the readers; note that
+    /// output may still be pending when it returns (see the module docs).
+    pub async fn wait(&self) -> Result<ExitStatus, ProcessError> {
+        if let Some(status) = self.inner.status.get() {
+            return Ok(*status);
+        }
+        let mut child = self.inner.child.lock().await;
+        if let Some(status) = self.inner.status.get() {
+            return Ok(*status);
+        }
+        let status = child.wait().await.map_err(|source| ProcessError::Wait {
+            pid: self.inner.pid.as_raw(),
+            source,
+        })?;
+        let status = ExitStatus::from_std(status);
+        Ok(*self.inner.status.get_or_init(|| status))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.status.get().is_none() {
+            // Abandoned without being waited for: don't leave the session's
+            // processes behind. Tokio reaps the zombie in the background.
+            tracing::debug!(
+                pid = self.pid.as_raw(),
+                "process control dropped before exit; killing its process group"
+            );
+            let _ = killpg(self.pid, Signal::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Sessions: the channels the server opens on the link, each wired to a process.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use wicket_mux::{ChannelReceiver, ChannelSender, Event, IncomingChannel, LinkClosed, Mux};
+use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
+
+use crate::process::{self, ProcessControl, PtySize, SessionRequest, Spawned};
+
+/// Size of one read from a process: large enough to fill a frame under bulk output.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Serves channels until the link closes, and returns why it closed.
+pub async fn serve(mux: Mux, mut incoming: mpsc::Receiver<IncomingChannel>) -> LinkClosed {
+    loop {
+        tokio::select! {
+            next = incoming.recv() => match next {
+                Some(ch) => { tokio::spawn(open(ch)); }
+                None => break,
+            },
+            why = mux.closed() => return why,
+        }
+    }
+    mux.closed().await
+}
+
+async fn open(ch: IncomingChannel) {
+    let OpenSpec::Session(spec) = ch.spec().clone();
+    let req = request(&spec);
+    let session = spec.session_id.clone().unwrap_or_default();
+    let spawned = match process::spawn(&req).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%session, error = %e, "session refused");
+            ch.reject(ErrorCode::SpawnFailed, &e.to_string());
+            return;
+        }
+    };
+    tracing::info!(
+        %session,
+        user = spec.user.as_deref().unwrap_or(""),
+        run_as = req.run_as.as_deref().unwrap_or("(agent)"),
+        pid = spawned.control().pid(),
+        "session started"
+    );
+    let channel = match ch.accept() {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let (tx, rx) = channel.split();
+    let status = match spawned {
+        Spawned::Pty(p) => {
+            let (reader, writer, control) = p.into_parts();
+            run(tx.clone(), rx, control, reader, None, Input::Pty(writer)).await
+        }
+        Spawned::Pipes(p) => {
+            let (stdin, stdout, stderr, control) = p.into_parts();
+            run(
+                tx.clone(),
+                rx,
+                control,
+                stdout,
+                Some(stderr),
+                Input::Pipe(stdin),
+            )
+            .await
+        }
+    };
+    tracing::info!(%session, ?status, "session ended");
+    if let Some(s) = status {
+        let _ = tx.exit(s);
+    }
+    tx.close();
+}
+
+fn request(spec: &SessionSpec) -> SessionRequest {
+    SessionRequest {
+        run_as: spec.run_as.clone(),
+        command: spec.command.clone(),
+        pty: spec.pty.as_ref().map(|p| {
+            (
+                p.term.clone(),
+                PtySize {
+                    cols: p.cols,
+                    rows: p.rows,
+                },
+            )
+        }),
+        env: spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+enum Input {
+    Pty(process::PtyWriter),
+    Pipe(process::ChildStdin),
+}
+
+/// Pumps output to the channel and channel events to the process until the output ends and
+/// the process is reaped; returns the exit status (none if waiting failed).
+async fn run(
+    tx: ChannelSender,
+    rx: ChannelReceiver,
+    control: ProcessControl,
+    stdout: impl AsyncRead + Unpin + Send + 'static,
+    stderr: Option<process::ChildStderr>,
+    input: Input,
+) -> Option<ExitStatus> {
+    let control = Arc::new(control);
+    let input_task = tokio::spawn(pump_input(rx, input, control.clone()));
+    let out = pump_output(stdout, tx.clone(), false);
+    let err = async {
+        if let Some(e) = stderr {
+            pump_output(e, tx.clone(), true).await;
+        }
+    };
+    let (_, _, status) = tokio::join!(out, err, control.wait());
+    input_task.abort();
+    status.ok().map(|s| match s {
+        process::ExitStatus::Code(c) => ExitStatus::Code(c),
+        process::ExitStatus::Signal(s) => ExitStatus::Signal(s),
+    })
+}
+
+async fn pump_output(mut from: impl AsyncRead + Unpin, tx: ChannelSender, stderr: bool) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        buf.reserve(READ_CHUNK);
+        match from.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let chunk = buf.split().freeze();
+                let sent = if stderr {
+                    tx.ext_data(chunk).await
+                } else {
+                    tx.data(chunk).await
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessControl>) {
+    let mut input = Some(input);
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Data(d) => {
+                let ok = match input.as_mut() {
+                    Some(Input::Pty(w)) => w.write_all(&d).await.is_ok(),
+                    Some(Input::Pipe(w)) => w.write_all(&d).await.is_ok(),
+                    None => true,
+                };
+                if !ok {
+                    input = None;
+                }
+            }
+            Event::Eof => {
+                // Pipes have a half-close; a PTY does not, and its user types ^D instead.
+                if let Some(Input::Pipe(_)) = input {
+                    input = None;
+                }
+            }
+            Event::Resize { cols, rows } => {
+                let _ = control.resize(PtySize { cols, rows });
+            }
+            Event::Signal(s) => {
+                let _ = control.signal(to_nix(s));
+            }
+            Event::Exit(_) | Event::ExtData(_) => {}
+            Event::Error { .. } => break,
+        }
+    }
+    // The user is gone: hang up, as a terminal would.
+    if control.exit_status().is_none() {
+        let _ = control.signal(nix::sys::signal::Signal::SIGHUP);
+    }
+}
+
+fn to_nix(s: Signal) -> nix::sys::signal::Signal {
+    use nix::sys::signal::Signal as N;
+    match s {
+        Signal::Hup => N::SIGHUP,
+        Signal::Int => N::SIGINT,
+        Signal::Quit => N::SIGQUIT,
+        Signal::Kill => N::SIGKILL,
+        Signal::Usr1 => N::SIGUSR1,
+        Signal::Usr2 => N::SIGUSR2,
+        Signal::Term => N::SIGTERM,
+    }
+}

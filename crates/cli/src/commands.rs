@@ -1,0 +1,60 @@
+//! One module per command; [`dispatch`] picks it.
+
+pub mod activations;
+pub mod connect;
+pub mod login;
+pub mod targets;
+
+use anyhow::Result;
+
+use crate::args::{ActivationCommand, AdminCommand, Cli, Command};
+
+/// Exit status for a failure on wicket's side, kept apart from remote statuses as ssh does.
+pub const CONNECT_FAILURE: i32 = 255;
+
+pub async fn dispatch(cli: Cli) -> Result<i32> {
+    let profile = cli.profile.as_deref();
+    match cli.command {
+        Command::Login(args) => login::login(profile, args).await,
+        Command::Logout => login::logout(profile).await,
+        Command::Targets(args) => targets::list(profile, args).await,
+        Command::Connect(args) => connect::connect(profile, args).await,
+        Command::Admin { command } => match command {
+            AdminCommand::Activations { command } => match command {
+                ActivationCommand::Create(args) => activations::create(profile, args).await,
+                ActivationCommand::List(args) => activations::list(profile, args).await,
+            },
+        },
+    }
+}
+
+/// Every error from [`dispatch`] exits 1, except that `connect` reserves 255 (see
+/// [`connect::ConnectFailed`]) so scripts can tell wicket's failures from the remote command's.
+pub fn error_exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<connect::ConnectFailed>().is_some() {
+        CONNECT_FAILURE
+    } else {
+        1
+    }
+}
+
+/// "3m ago", "just now", "never".
+pub fn ago(ms: Option<i64>) -> String {
+    let Some(ms) = ms else {
+        return "never".into();
+    };
+    let secs = ((crate::profile::now_ms() - ms) / 1000).max(0) as u64;
+    if secs < 5 {
+        return "just now".into();
+    }
+    let rounded = match secs {
+        s if s < 60 => s,
+        s if s < 3600 => s / 60 * 60,
+        s if s < 86400 => s / 3600 * 3600,
+        s => s / 86400 * 86400,
+    };
+    format!(
+        "{} ago",
+        humantime::format_duration(std::time::Duration::from_secs(rounded))
+    )
+}

@@ -1,0 +1,99 @@
+//! `wicket admin activations`.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::args::{CreateActivationArgs, Output, OutputArgs};
+use crate::profile::Config;
+
+#[derive(Serialize)]
+struct CreateRequest {
+    tags: BTreeMap<String, String>,
+    expires_in_secs: u64,
+    max_registrations: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Created {
+    id: String,
+    code: String,
+    expires_at: i64,
+    max_registrations: i64,
+    tags: BTreeMap<String, String>,
+    ca_fingerprint: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ActivationView {
+    id: String,
+    tags: BTreeMap<String, String>,
+    expires_at: i64,
+    max_registrations: i64,
+    registrations: i64,
+    created_by: String,
+    created_at: i64,
+}
+
+pub async fn create(profile_name: Option<&str>, args: CreateActivationArgs) -> Result<i32> {
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let req = CreateRequest {
+        tags: args.tags.into_iter().collect(),
+        expires_in_secs: args.expires.as_secs().max(1),
+        max_registrations: args.max_registrations,
+    };
+    let created: Created = profile.api()?.post("/v1/activations", &req).await?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&created)?),
+        Output::Table => {
+            println!("Activation id:   {}", created.id);
+            println!("Activation code: {}", created.code);
+            println!(
+                "Expires:         in {}",
+                humantime::format_duration(args.expires)
+            );
+            println!("Registrations:   up to {}", created.max_registrations);
+            println!();
+            println!("On the host, as root:");
+            println!(
+                "  wicket-agent register --server {} --activation-id {} --activation-code {} --ca-fingerprint {}",
+                profile.server, created.id, created.code, created.ca_fingerprint
+            );
+            println!("The code is shown only once.");
+        }
+    }
+    Ok(0)
+}
+
+pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let all: Vec<ActivationView> = profile.api()?.get("/v1/activations").await?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+        Output::Table => {
+            let now = crate::profile::now_ms();
+            let rows: Vec<[String; 4]> = all
+                .iter()
+                .map(|a| {
+                    [
+                        a.id.clone(),
+                        format!("{}/{}", a.registrations, a.max_registrations),
+                        if a.expires_at <= now {
+                            "expired".into()
+                        } else {
+                            "valid".to_string()
+                        },
+                        a.tags
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ]
+                })
+                .collect();
+            super::targets::print_table(&["ID", "USED", "STATE", "TAGS"], &rows);
+        }
+    }
+    Ok(0)
+}

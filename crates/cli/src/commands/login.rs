@@ -1,0 +1,116 @@
+//! `wicket login` and `wicket logout`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use wicket_dial::{ApiClient, ServerUrl};
+use wicket_tls::{Fingerprint, Trust};
+
+use crate::args::LoginArgs;
+use crate::profile::{Config, Profile};
+
+#[derive(Serialize)]
+struct LoginRequest<'a> {
+    user: &'a str,
+    password: &'a str,
+}
+
+#[derive(Deserialize)]
+struct LoginResponse {
+    token: String,
+    expires_at: i64,
+    user: String,
+}
+
+pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
+    let server = ServerUrl::parse(&args.server)?;
+    let fingerprint: Option<Fingerprint> = args
+        .ca_fingerprint
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .context("--ca-fingerprint")?;
+    let trust = fingerprint.map(Trust::Pinned).unwrap_or(Trust::System);
+    let user = match args.user {
+        Some(u) => u,
+        None => prompt("User: ")?,
+    };
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for a password; use --password-stdin");
+        }
+        rpassword::prompt_password(format!("Password for {user}: "))?
+    };
+    let api = ApiClient::new(server.clone(), &trust, None)?;
+    let resp: LoginResponse = api
+        .post(
+            "/v1/auth/login",
+            &LoginRequest {
+                user: &user,
+                password: &password,
+            },
+        )
+        .await?;
+    let mut config = Config::load()?;
+    let name = config
+        .selected_name(profile_name)
+        .unwrap_or_else(|| "default".to_string());
+    config.put(
+        &name,
+        Profile {
+            server: server.to_string(),
+            user: resp.user.clone(),
+            ca_fingerprint: fingerprint.map(|f| f.to_string()),
+            token: Some(resp.token),
+            expires_at: Some(resp.expires_at),
+        },
+    );
+    config.save()?;
+    let valid_for = std::time::Duration::from_secs(
+        ((resp.expires_at - crate::profile::now_ms()) / 1000).max(0) as u64,
+    );
+    eprintln!(
+        "Logged in to {server} as {} (profile {name}; token valid for {}).",
+        resp.user,
+        humantime::format_duration(valid_for)
+    );
+    Ok(0)
+}
+
+fn prompt(label: &str) -> Result<String> {
+    eprint!("{label}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let v = line.trim().to_string();
+    if v.is_empty() {
+        bail!("a user name is required");
+    }
+    Ok(v)
+}
+
+/// Revokes the token on the server (best effort: an unreachable server must not keep a user
+/// logged in locally) and forgets it.
+pub async fn logout(profile_name: Option<&str>) -> Result<i32> {
+    let mut config = Config::load()?;
+    let (name, mut profile) = config.selected(profile_name)?;
+    if let Ok(api) = profile.api() {
+        if let Err(e) = api
+            .post::<_, serde_json::Value>("/v1/auth/logout", &())
+            .await
+        {
+            eprintln!("wicket: could not revoke the token on the server: {e}");
+        }
+    }
+    profile.token = None;
+    profile.expires_at = None;
+    config.profiles.insert(name.clone(), profile);
+    config.save()?;
+    eprintln!("Logged out (profile {name}).");
+    Ok(0)
+}

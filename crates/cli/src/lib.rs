@@ -1,0 +1,30 @@
+//! The `wicket` command line as a library, so the binary stays a thin `main`.
+//!
+//! This is the user's edge of the system, so errors here are `anyhow` with context that reads
+//! as advice ("run `wicket login`"), not as a stack of types.
+//!
+//! # Layout
+//! - [`args`]: the clap definitions.
+//! - [`profile`]: `~/.config/wicket/config.toml`: servers, pinned CAs, tokens.
+//! - [`link`]: opening the user's link to wicketd and its handshake.
+//! - [`terminal`]: raw mode that is always restored, terminal size.
+//! - [`commands`]: one module per command.
+
+pub mod args;
+pub mod commands;
+pub mod link;
+pub mod profile;
+pub mod terminal;
+
+pub use args::Cli;
+
+/// Runs the parsed command line and returns the process exit status.
+pub async fn run(cli: Cli) -> i32 {
+    match commands::dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wicket: {e:#}");
+            commands::error_exit_code(&e)
+        }
+    }
+}

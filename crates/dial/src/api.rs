@@ -1,0 +1,114 @@
+//! The JSON API client, with the same trust as the link.
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+use wicket_tls::Trust;
+
+use crate::server_url::ServerUrl;
+use crate::websocket::error_message;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("cannot reach {server}: {reason}")]
+    Unreachable { server: String, reason: String },
+    /// 401: missing, wrong, expired or revoked token.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{message}")]
+    Status { status: u16, message: String },
+    #[error("unexpected answer from the server: {0}")]
+    Decode(String),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+/// A client for one server, optionally carrying a bearer token.
+#[derive(Clone)]
+pub struct ApiClient {
+    server: ServerUrl,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(server: ServerUrl, trust: &Trust, token: Option<String>) -> Result<Self, ApiError> {
+        let tls = wicket_tls::client_config(trust).map_err(|e| ApiError::Tls(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(tls))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("wicket/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Tls(e.to_string()))?;
+        Ok(ApiClient {
+            server,
+            http,
+            token,
+        })
+    }
+
+    pub fn server(&self) -> &ServerUrl {
+        &self.server
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let mut req = self.http.request(method, self.server.https(path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| ApiError::Unreachable {
+            server: self.server.to_string(),
+            reason: describe(&e),
+        })?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(ApiError::Unauthorized(error_message(&text)));
+        }
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+                message: error_message(&text),
+            });
+        }
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+}
+
+/// reqwest hides the useful part of an error in its source chain.
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,102 @@
+//! Enrolment: a host trades an activation code and its public key for a target id.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use wicket_store::{NewTarget, RegisterError};
+
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::secrets::sha256;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct RegisterRequest {
+    pub activation_id: String,
+    pub activation_code: String,
+    pub name: String,
+    /// The agent's Ed25519 public key, hex.
+    pub public_key: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub target_id: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Names are what users type after `wicket connect`: keep them shell- and DNS-friendly.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid target name {name:?}: use 1-63 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+pub fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
+    let key_ok = !key.is_empty()
+        && key.len() <= 63
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if !key_ok || value.len() > 255 || value.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!("invalid tag {key}={value}")));
+    }
+    Ok(())
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Json<RegisterResponse>, ApiError> {
+    check_name(&req.name)?;
+    for (k, v) in &req.tags {
+        check_tag(k, v)?;
+    }
+    let public_key = hex::decode(&req.public_key)
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| ApiError::bad_request("public key must be 32 bytes of hex (Ed25519)"))?;
+    let result = state
+        .store()
+        .register_target(
+            &req.activation_id,
+            &sha256(req.activation_code.as_bytes()),
+            now_ms(),
+            NewTarget {
+                name: req.name.clone(),
+                public_key,
+                tags: req.tags,
+            },
+        )
+        .await;
+    let target = match result {
+        Ok(t) => t,
+        Err(RegisterError::Store(e)) => return Err(e.into()),
+        Err(e @ RegisterError::NameTaken(_)) => return Err(ApiError::conflict(e.to_string())),
+        Err(e) => {
+            tracing::info!(activation = %req.activation_id, error = %e, "enrolment refused");
+            return Err(ApiError::forbidden(e.to_string()));
+        }
+    };
+    tracing::info!(target = %target.id, name = %target.name, "agent enrolled");
+    Ok(Json(RegisterResponse {
+        target_id: target.id,
+        name: target.name,
+        tags: target.tags,
+    }))
+}

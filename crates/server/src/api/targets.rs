@@ -1,0 +1,47 @@
+//! Listing targets.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::authz::{authorize, Action, Resource};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct TargetView {
+    pub id: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub online: bool,
+    pub last_seen: Option<i64>,
+    pub agent_version: Option<String>,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<TargetView>>, ApiError> {
+    authorize(&caller, Action::ListTargets, &Resource::Server)?;
+    let targets = state.store().list_targets().await?;
+    let views = targets
+        .into_iter()
+        .filter(|t| t.revoked_at.is_none())
+        .map(|t| TargetView {
+            online: state.agents().is_online(&t.id),
+            agent_version: t.inventory.as_ref().map(|i| i.agent_version.clone()),
+            hostname: t.inventory.as_ref().map(|i| i.hostname.clone()),
+            os: t.inventory.as_ref().map(|i| i.os.clone()),
+            id: t.id,
+            name: t.name,
+            tags: t.tags,
+            last_seen: t.last_seen,
+        })
+        .collect();
+    Ok(Json(views))
+}

@@ -1,0 +1,99 @@
+//! Authentication: the one place that turns a request's bearer token into a [`Caller`].
+//!
+//! [`crate::routes`] wraps every route in [`require`] with the route's [`Access`]; a handler
+//! behind `User` or `Admin` access can rely on a `Caller` in the request extensions.
+
+use axum::extract::Request;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use wicket_store::User;
+
+use crate::authz::{authorize, Action, Resource};
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::secrets::sha256;
+use crate::state::AppState;
+
+/// What a route demands before its handler runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials: health checks, login.
+    Public,
+    /// Credentials checked by the handler itself, not by a bearer token: enrolment proves an
+    /// activation code, the agent link an Ed25519 signature.
+    SelfAuthenticated,
+    /// Any signed-in user.
+    User,
+    /// A signed-in administrator (checked through [`authorize`]).
+    Admin,
+}
+
+/// The authenticated user behind a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub token_id: String,
+}
+
+/// Middleware: authenticates the bearer token when `access` needs one and stores the caller.
+pub async fn require(access: Access, state: AppState, mut req: Request, next: Next) -> Response {
+    match access {
+        Access::Public | Access::SelfAuthenticated => next.run(req).await,
+        Access::User | Access::Admin => {
+            let header = req
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let caller = match authenticate(&state, header.as_deref()).await {
+                Ok(c) => c,
+                Err(e) => return e.into_response(),
+            };
+            if access == Access::Admin {
+                if let Err(e) = authorize(&caller, Action::Admin, &Resource::Server) {
+                    return e.into_response();
+                }
+            }
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <token>`. Every failure is a 401 with a message that says
+/// what to do; none reveals whether a user exists.
+pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, ApiError> {
+    let header = header
+        .ok_or_else(|| ApiError::unauthorized("missing bearer token; run `wicket login` first"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("malformed Authorization header; expected `Bearer <token>`")
+        })?;
+    let stored = state
+        .store()
+        .token_by_hash(&sha256(token.as_bytes()))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid token; run `wicket login`"))?;
+    if stored.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("token revoked; run `wicket login`"));
+    }
+    if stored.expires_at <= now_ms() {
+        return Err(ApiError::unauthorized("token expired; run `wicket login`"));
+    }
+    let user = state
+        .store()
+        .user_by_id(&stored.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token's user no longer exists"))?;
+    if user.disabled {
+        return Err(ApiError::unauthorized("user is disabled"));
+    }
+    Ok(Caller {
+        user,
+        token_id: stored.id,
+    })
+}

@@ -1,0 +1,210 @@
+//! The users' endpoint: `GET /v1/link`, a WebSocket authenticated by the bearer token on the
+//! upgrade request. Each channel the user opens is a session request: the server checks it,
+//! opens a matching channel on the target's agent link and splices the two.
+
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::response::Response;
+use axum::Extension;
+use wicket_mux::{
+    Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, Mux, MuxConfig, MuxError,
+    Role, Transport,
+};
+use wicket_proto::{
+    ErrorCode, Frame, OpenSpec, ServerHello, SessionSpec, Welcome, SUPPORTED_VERSIONS,
+};
+
+use crate::auth::Caller;
+use crate::authz::{authorize, Action, Resource};
+use crate::secrets::new_nonce;
+use crate::state::AppState;
+use crate::{ws, VERSION};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    ws::limit(upgrade).on_upgrade(move |socket| serve_user(state, caller, ws::transport(socket)))
+}
+
+async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
+    let version = match handshake(&mut t).await {
+        Ok(v) => v,
+        Err((code, reason)) => {
+            let _ = t
+                .send_frame(&Frame::Error {
+                    channel: 0,
+                    code,
+                    reason,
+                })
+                .await;
+            return;
+        }
+    };
+    let heartbeat = state.config().heartbeat;
+    let welcome = Frame::Welcome(Welcome {
+        version,
+        heartbeat_secs: heartbeat.as_secs().max(1) as u32,
+    });
+    if t.send_frame(&welcome).await.is_err() {
+        return;
+    }
+    let config = MuxConfig {
+        idle_timeout: Some(heartbeat * 3),
+        ..MuxConfig::default()
+    };
+    let (mux, mut incoming) = Mux::start(t, Role::Acceptor, config);
+    tracing::debug!(user = %caller.user.name, "user link up");
+    while let Some(request) = incoming.recv().await {
+        tokio::spawn(open_session(state.clone(), caller.clone(), request));
+    }
+    let _ = mux.closed().await;
+}
+
+async fn handshake(t: &mut Transport) -> Result<u16, (ErrorCode, String)> {
+    let proto_err = |e: wicket_mux::TransportError| (ErrorCode::Protocol, e.to_string());
+    t.send_frame(&Frame::ServerHello(ServerHello {
+        versions: SUPPORTED_VERSIONS.to_vec(),
+        nonce: new_nonce(),
+        server_version: VERSION.into(),
+    }))
+    .await
+    .map_err(proto_err)?;
+    match t.recv_frame(HANDSHAKE_TIMEOUT).await.map_err(proto_err)? {
+        Frame::ClientHello(h) if SUPPORTED_VERSIONS.contains(&h.version) => Ok(h.version),
+        Frame::ClientHello(h) => Err((
+            ErrorCode::VersionMismatch,
+            format!(
+                "protocol version {} not supported; this server speaks {:?}",
+                h.version, SUPPORTED_VERSIONS
+            ),
+        )),
+        other => Err((
+            ErrorCode::Protocol,
+            format!("expected a client hello, got {:?}", other.kind()),
+        )),
+    }
+}
+
+/// Checks a session request, opens it on the agent, and relays until both ends close.
+async fn open_session(state: AppState, caller: Caller, request: IncomingChannel) {
+    let OpenSpec::Session(spec) = request.spec().clone();
+    match broker(&state, &caller, spec).await {
+        Ok(agent_channel) => match request.accept() {
+            Ok(user_channel) => relay(user_channel, agent_channel).await,
+            Err(e) => tracing::debug!(error = %e, "user left before the session opened"),
+        },
+        Err((code, reason)) => {
+            tracing::info!(user = %caller.user.name, %code, %reason, "session refused");
+            request.reject(code, &reason);
+        }
+    }
+}
+
+async fn broker(
+    state: &AppState,
+    caller: &Caller,
+    mut spec: SessionSpec,
+) -> Result<Channel, (ErrorCode, String)> {
+    let internal = |e: wicket_store::StoreError| (ErrorCode::Internal, e.to_string());
+    let wanted = spec.target.take().ok_or((
+        ErrorCode::UnknownTarget,
+        "no target named in the request".into(),
+    ))?;
+    let target = match state
+        .store()
+        .target_by_name(&wanted)
+        .await
+        .map_err(internal)?
+    {
+        Some(t) => Some(t),
+        None => state
+            .store()
+            .target_by_id(&wanted)
+            .await
+            .map_err(internal)?,
+    };
+    let target = target.filter(|t| t.revoked_at.is_none()).ok_or_else(|| {
+        (
+            ErrorCode::UnknownTarget,
+            format!("unknown target {wanted:?}"),
+        )
+    })?;
+    if spec.run_as.is_none() {
+        spec.run_as = state.config().default_run_as.clone();
+    }
+    let resource = Resource::Target {
+        target: &target,
+        run_as: spec.run_as.as_deref(),
+    };
+    authorize(caller, Action::Connect, &resource).map_err(|e| (ErrorCode::Forbidden, e.message))?;
+    let agent = state.agents().get(&target.id).ok_or_else(|| {
+        (
+            ErrorCode::TargetOffline,
+            format!(
+                "target {} is offline (its agent is not connected)",
+                target.name
+            ),
+        )
+    })?;
+    spec.user = Some(caller.user.name.clone());
+    spec.session_id = Some(format!(
+        "ses_{}",
+        hex::encode(crate::secrets::random_bytes::<8>())
+    ));
+    tracing::info!(
+        user = %caller.user.name,
+        target = %target.name,
+        run_as = spec.run_as.as_deref().unwrap_or("(agent's user)"),
+        session = spec.session_id.as_deref().unwrap_or(""),
+        "session opening"
+    );
+    agent
+        .mux
+        .open(OpenSpec::Session(spec))
+        .await
+        .map_err(|e| match e {
+            MuxError::Rejected { code, reason } => (code, reason),
+            other => (
+                ErrorCode::TargetOffline,
+                format!("target {}: {other}", target.name),
+            ),
+        })
+}
+
+/// Splices a user's channel and an agent's channel. Each direction runs on its own so that a
+/// stalled reader on one side never blocks the other; credit on both links bounds what waits
+/// here to about one window per direction.
+async fn relay(user: Channel, agent: Channel) {
+    let (user_tx, user_rx) = user.split();
+    let (agent_tx, agent_rx) = agent.split();
+    let up = pump(user_rx, agent_tx, false);
+    let down = pump(agent_rx, user_tx, true);
+    tokio::join!(up, down);
+}
+
+async fn pump(mut from: ChannelReceiver, to: ChannelSender, from_agent: bool) {
+    while let Some(ev) = from.recv().await {
+        let sent = match ev {
+            Event::Data(d) => to.data(d).await,
+            Event::ExtData(d) if from_agent => to.ext_data(d).await,
+            Event::Eof => to.eof(),
+            Event::Resize { cols, rows } if !from_agent => to.resize(cols, rows),
+            Event::Signal(s) if !from_agent => to.signal(s),
+            Event::Exit(s) if from_agent => to.exit(s),
+            Event::Error { code, reason } => to.error(code, &reason),
+            // Frames that make no sense in this direction are dropped, not relayed.
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    // The source closed (or failed): close the destination so the other side learns of it.
+    to.close();
+}

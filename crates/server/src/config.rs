@@ -1,0 +1,137 @@
+//! Server configuration: defaults, then a TOML file, then `WICKET_*` environment variables,
+//! then command-line flags (applied by the binary). Later sources win.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the one HTTPS port.
+    pub listen: SocketAddr,
+    /// Where the private CA, the server certificate and the SQLite file live.
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; unset means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Operator-provided certificate chain (PEM); with `tls_key`, replaces the private CA.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Extra names (DNS or IP) for the generated server certificate.
+    pub tls_names: Vec<String>,
+    /// The URL users and agents reach the server at, when it differs from `listen`.
+    pub public_url: Option<String>,
+    /// Lifetime of a login token.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// How often links ping; a link silent for three times this is dropped.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
+    /// OS user a session runs as when the user does not ask for one. Unset: the agent's own.
+    pub default_run_as: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            data_dir: PathBuf::from("/var/lib/wicketd"),
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_names: Vec::new(),
+            public_url: None,
+            token_ttl: Duration::from_secs(12 * 3600),
+            heartbeat: Duration::from_secs(20),
+            default_run_as: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ServerError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ServerError::Config(format!("cannot read {}: {e}", path.display()))
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?
+            }
+            None => ServerConfig::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `WICKET_<FIELD>` overrides, read through `get` so tests need not touch the
+    /// process environment.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
+        let bad = |k: &str, e: String| ServerError::Config(format!("{k}: {e}"));
+        if let Some(v) = get("WICKET_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|e| bad("WICKET_LISTEN", format!("{e}")))?;
+        }
+        if let Some(v) = get("WICKET_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("WICKET_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("WICKET_TLS_CERT") {
+            self.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("WICKET_TLS_KEY") {
+            self.tls_key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("WICKET_TLS_NAMES") {
+            self.tls_names = v.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        if let Some(v) = get("WICKET_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = get("WICKET_TOKEN_TTL") {
+            self.token_ttl = humantime::parse_duration(&v)
+                .map_err(|e| bad("WICKET_TOKEN_TTL", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_HEARTBEAT") {
+            self.heartbeat = humantime::parse_duration(&v)
+                .map_err(|e| bad("WICKET_HEARTBEAT", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_DEFAULT_RUN_AS") {
+            self.default_run_as = Some(v).filter(|s| !s.is_empty());
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("wicket.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let mut c: ServerConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\ntoken_ttl = \"1h\"\n").unwrap();
+        assert_eq!(c.token_ttl, Duration::from_secs(3600));
+        c.apply_env(|k| (k == "WICKET_TOKEN_TTL").then(|| "5m".to_string()))
+            .unwrap();
+        assert_eq!(c.token_ttl, Duration::from_secs(300));
+        assert_eq!(c.listen.port(), 9000);
+        assert!(toml::from_str::<ServerConfig>("nonsense = 1").is_err());
+    }
+}

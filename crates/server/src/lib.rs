@@ -1,0 +1,53 @@
+//! `wicketd` as a library: the control plane.
+//!
+//! One HTTPS port carries everything: the JSON API, the agents' links and the users' links
+//! (both WebSockets). A user's session is a channel on the user's link that the server splices
+//! to a channel it opens on the target agent's link, after authenticating the user and asking
+//! [`authz::authorize`] whether the request is allowed.
+//!
+//! **Architecture invariants:** every route declares its access level in [`routes`], and the
+//! one middleware in [`auth`] enforces it before any handler runs; every decision about what a
+//! caller may do goes through [`authz::authorize`]; only `wicket-store` speaks SQL.
+//!
+//! # Layout
+//! - [`config`]: the TOML file, `WICKET_*` overrides, defaults.
+//! - [`server`]: binding, TLS, serving, shutdown ([`Server`]).
+//! - [`routes`]: the route table with each route's access level.
+//! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
+//! - [`authz`]: the authorization decision.
+//! - [`secrets`]: tokens, password and code hashing.
+//! - [`api`]: the JSON handlers.
+//! - [`agent_link`]: the agents' WebSocket endpoint and the [`registry::AgentRegistry`].
+//! - [`client_link`]: the users' WebSocket endpoint and session brokering.
+//! - [`ws`]: axum WebSockets as mux transports.
+//! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].
+
+pub mod agent_link;
+pub mod api;
+pub mod auth;
+pub mod authz;
+pub mod client_link;
+pub mod config;
+pub mod error;
+pub mod registry;
+pub mod routes;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod ws;
+
+pub use config::ServerConfig;
+pub use error::{ApiError, ServerError};
+pub use server::Server;
+pub use state::AppState;
+
+/// This build's version, reported to peers.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Now, as unix milliseconds, the unit of every stored time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

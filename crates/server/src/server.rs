@@ -1,0 +1,136 @@
+//! Binding the port, TLS, serving HTTP/1.1 with upgrades, and shutting down cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use wicket_store::Store;
+use wicket_tls::{Fingerprint, ServerIdentity};
+
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// A bound, ready server. [`Server::run`] serves until the shutdown future resolves.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+    tls: Arc<rustls_config::ServerConfig>,
+}
+
+mod rustls_config {
+    pub use tokio_rustls::rustls::ServerConfig;
+}
+
+impl Server {
+    /// Opens the store (running migrations), loads or creates the TLS identity and binds.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ServerError::Config(format!("cannot create {}: {e}", config.data_dir.display()))
+        })?;
+        let identity = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => ServerIdentity::from_pem_files(cert, key)?,
+            (None, None) => {
+                let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+                if let Ok(h) = hostname() {
+                    names.push(h);
+                }
+                names.extend(config.tls_names.iter().cloned());
+                ServerIdentity::load_or_create(&config.data_dir.join("tls"), &names)?
+            }
+            _ => {
+                return Err(ServerError::Config(
+                    "tls_cert and tls_key must be set together".into(),
+                ))
+            }
+        };
+        let store = Store::open(&config.effective_database_url()).await?;
+        let tls = identity.server_config()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        let state = AppState::new(store, config, identity.ca_fingerprint);
+        Ok(Server {
+            state,
+            listener,
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn ca_fingerprint(&self) -> Fingerprint {
+        self.state.ca_fingerprint()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then closes every agent link so agents reconnect to
+    /// the next server promptly.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let app = crate::routes::router(self.state.clone());
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
+        tokio::pin!(shutdown);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                r = self.listener.accept() => match r {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let service =
+                    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                        req.extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        app.clone().oneshot(req)
+                    });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await
+                {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        tracing::info!("shutting down");
+        self.state.agents().close_all("server shutting down");
+        // Give the close frames a moment to leave.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
+}
+
+fn hostname() -> Result<String, std::io::Error> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname")?;
+    Ok(h.trim().to_string())
+}

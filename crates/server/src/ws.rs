@@ -1,0 +1,37 @@
+//! axum WebSockets as mux transports.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use wicket_mux::{Transport, TransportError};
+
+/// Applies the frame limits to an upgrade, so the transport refuses an oversized message
+/// before buffering it whole; messages up to twice the frame limit reach the decoder, which
+/// names the problem to the peer.
+pub fn limit(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .max_message_size(2 * wicket_proto::MAX_FRAME_LEN)
+        .max_frame_size(2 * wicket_proto::MAX_FRAME_LEN)
+}
+
+pub fn transport(ws: WebSocket) -> Transport {
+    let (sink, stream) = ws.split();
+    let sink = sink
+        .sink_map_err(|e| TransportError::Io(e.to_string()))
+        .with(|b: Bytes| futures_util::future::ready(Ok::<_, TransportError>(Message::Binary(b))));
+    let stream = futures_util::stream::unfold(stream, |mut s| async move {
+        loop {
+            match s.next().await {
+                None | Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Binary(b))) => return Some((Ok(b), s)),
+                Some(Ok(Message::Text(_))) => {
+                    let e = TransportError::Io("text message on a binary link".into());
+                    return Some((Err(e), s));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Some((Err(TransportError::Io(e.to_string())), s)),
+            }
+        }
+    });
+    Transport::new(Box::pin(sink), Box::pin(stream))
+}

@@ -1,0 +1,203 @@
+//! Opening the database, running migrations, and the small helpers every table module shares.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::AnyPool;
+use sqlx::{ConnectOptions, Connection, Executor};
+
+use crate::StoreError;
+
+/// Which database engine a [`Store`] talks to; chosen by the URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle to the database. Cloning is cheap: clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a SQLite connection waits for another writer before giving up with SQLITE_BUSY.
+/// Writes are short, so waiting beats failing a request.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    ///
+    /// Accepted forms: `sqlite:///abs/path.db`, `sqlite://relative.db` (the file is created if
+    /// missing and switched to WAL mode so readers never block the writer), `sqlite::memory:`
+    /// (one connection, for experiments), and `postgres://...` / `postgresql://...`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = match backend {
+            Backend::Sqlite => open_sqlite(url).await?,
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .connect(url)
+                    .await?
+            }
+        };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Round-trips a trivial query, for readiness probes.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection; later calls fail. Tests use it before dropping their
+    /// database.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// `sqlx::Any` only accepts a URL, and SQLite URLs cannot ask for WAL, so the file is first
+/// created and switched to WAL with the native driver (WAL is persistent in the file), then the
+/// pool is opened on the same URL.
+async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory {
+        let mut conn = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .connect()
+            .await?;
+        conn.execute("SELECT 1").await?;
+        conn.close().await?;
+    }
+    let busy = format!("PRAGMA busy_timeout = {}", SQLITE_BUSY_TIMEOUT.as_millis());
+    let mut options = AnyPoolOptions::new().after_connect(move |conn, _meta| {
+        let busy = busy.clone();
+        Box::pin(async move {
+            conn.execute(busy.as_str()).await?;
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+            Ok(())
+        })
+    });
+    if in_memory {
+        // Each new connection would get its own empty in-memory database, so keep exactly one
+        // connection alive forever.
+        options = options
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    } else {
+        options = options.max_connections(8);
+    }
+    Ok(options.connect(url).await?)
+}
+
+/// A fresh id: `prefix` + `_` + 16 random hex characters (64 bits), e.g. `usr_0f3a…`.
+pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
+    let mut bytes = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Random)?;
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+/// Compares secrets without an early exit, so response timing does not reveal how many leading
+/// bytes of a guessed code were right.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+pub(crate) fn decode_hex(column: &'static str, value: &str) -> Result<Vec<u8>, StoreError> {
+    hex::decode(value).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    value: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn encode_json<T: serde::Serialize>(
+    column: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}
+
+/// True when `err` is a UNIQUE constraint violation (both backends report it the same way
+/// through `sqlx::Any`, which passes the native database error through).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Booleans are BIGINT 0/1 in both schemas: `sqlx::Any` decodes `bool` only from a native
+/// boolean, which SQLite does not have.
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ct_eq_compares_content_and_length() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+        assert!(ct_eq(b"", b""));
+    }
+
+    #[test]
+    fn ids_have_prefix_and_16_hex_chars() {
+        let id = new_id("usr").unwrap();
+        assert_eq!(id.len(), 4 + 16);
+        assert!(id.starts_with("usr_"));
+        assert!(id[4..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,34 @@
+//! wicket-store is the persistence layer of the wicket control plane and the only crate that
+//! speaks SQL. It keeps users, bearer tokens, activations (enrolment codes) and targets
+//! (enrolled agents) in either one SQLite file (the default) or PostgreSQL, through
+//! `sqlx::Any`, so one set of queries serves both backends. Secrets never reach the database in
+//! the clear: tokens and activation codes are stored only as hashes computed by the caller.
+//!
+//! Layout:
+//! - `db`: [`Store`], opening a URL, migrations, and small helpers (ids, hex, constant-time eq).
+//! - `error`: [`StoreError`] and [`RegisterError`].
+//! - `users`: [`User`] accounts.
+//! - `tokens`: [`Token`] bearer tokens.
+//! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
+//! - `targets`: [`Target`] agents and their [`Inventory`].
+//! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
+
+mod activations;
+mod db;
+mod error;
+mod targets;
+mod tokens;
+mod users;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use activations::{Activation, NewActivation};
+pub use db::{Backend, Store};
+pub use error::{RegisterError, StoreError};
+pub use targets::{Inventory, NewTarget, Target};
+pub use tokens::Token;
+pub use users::User;
+
+/// A point in time as unix milliseconds; every time column in the schema uses this.
+pub type Millis = i64;

@@ -1,0 +1,109 @@
+//! User accounts: who may log in to the control plane, and whether they administer it.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::db::{flag, is_unique_violation, new_id};
+use crate::{Millis, Store, StoreError};
+
+/// A user account. `Debug` is written by hand so the password hash never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    /// A PHC string (e.g. argon2id) produced by the caller; the store never sees passwords.
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: Millis,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .field("is_admin", &self.is_admin)
+            .field("disabled", &self.disabled)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+const COLUMNS: &str = "id, name, password_hash, is_admin, disabled, created_at";
+
+fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Creates an enabled user. A taken name yields [`StoreError::Conflict`].
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        is_admin: bool,
+        now: Millis,
+    ) -> Result<User, StoreError> {
+        let user = User {
+            id: new_id("usr")?,
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            is_admin,
+            disabled: false,
+            created_at: now,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, name, password_hash, is_admin, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(flag(user.is_admin))
+        .bind(flag(user.disabled))
+        .bind(user.created_at)
+        .execute(self.pool())
+        .await;
+        match inserted {
+            Ok(_) => Ok(user),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "a user named {name:?} already exists"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE name = $1");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// All users, ordered by name for stable listings.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users ORDER BY name");
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! `wicketd` arguments and commands.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use wicket_server::{secrets, Server, ServerConfig};
+use wicket_store::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "wicketd", version, about = "The wicket control plane.")]
+pub struct Args {
+    /// TOML configuration file; `WICKET_*` variables and flags override it.
+    #[arg(long, short, global = true, env = "WICKET_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API and the links.
+    Serve(ServeFlags),
+    /// Bootstrap administration, directly on the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Start a complete local system: server, admin, an enrolled local agent, a CLI profile.
+    Dev(crate::dev::DevArgs),
+}
+
+#[derive(ClapArgs, Debug, Default)]
+pub struct ServeFlags {
+    /// Address to listen on (default 0.0.0.0:8443).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (default /var/lib/wicketd).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://...`; default SQLite in the data directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a user; prints a generated password once unless --password-stdin.
+    CreateUser {
+        name: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        flags: ServeFlags,
+    },
+}
+
+/// The configuration in force: file, then environment, then flags.
+pub fn config(file: Option<&std::path::Path>, flags: &ServeFlags) -> Result<ServerConfig> {
+    let mut c = ServerConfig::load(file)?;
+    if let Some(l) = flags.listen {
+        c.listen = l;
+    }
+    if let Some(d) = &flags.data_dir {
+        c.data_dir = d.clone();
+    }
+    if let Some(u) = &flags.database_url {
+        c.database_url = Some(u.clone());
+    }
+    Ok(c)
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Serve(flags) => {
+            crate::logging::init("info");
+            serve(config(args.config.as_deref(), &flags)?).await
+        }
+        Command::Admin { command } => match command {
+            AdminCommand::CreateUser {
+                name,
+                admin,
+                password_stdin,
+                flags,
+            } => {
+                create_user(
+                    &config(args.config.as_deref(), &flags)?,
+                    &name,
+                    admin,
+                    password_stdin,
+                )
+                .await
+            }
+        },
+        Command::Dev(dev) => {
+            crate::logging::init("warn");
+            crate::dev::run(dev).await
+        }
+    }
+}
+
+async fn serve(config: ServerConfig) -> Result<()> {
+    let server = Server::bind(config).await?;
+    let addr = server.local_addr()?;
+    // These two lines are the contract scripts and tests read.
+    println!("wicketd listening on https://{addr}");
+    println!("CA fingerprint (sha256): {}", server.ca_fingerprint());
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the process is still stopped by the default action.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn create_user(
+    config: &ServerConfig,
+    name: &str,
+    admin: bool,
+    password_stdin: bool,
+) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let store = Store::open(&config.effective_database_url()).await?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (secrets::new_password(), true)
+    };
+    if password.len() < 8 {
+        anyhow::bail!("the password must be at least 8 characters");
+    }
+    let hash = secrets::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = store
+        .create_user(name, &hash, admin, wicket_server::now_ms())
+        .await?;
+    println!(
+        "Created user {}{}.",
+        user.name,
+        if admin { " (administrator)" } else { "" }
+    );
+    if generated {
+        println!("Password (shown once): {password}");
+    }
+    Ok(())
+}
