@@ -60,8 +60,9 @@ impl Proxy {
             .or_else(|| get("https_proxy"))
             .or_else(|| get("ALL_PROXY"))
             .or_else(|| get("all_proxy"))?;
-        let no_proxy = get("NO_PROXY")
-            .or_else(|| get("no_proxy"))
+        // The first of NO_PROXY / no_proxy that is set wins, even when empty ("bypass nothing").
+        let no_proxy = std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
             .unwrap_or_default();
         if bypassed(&no_proxy, host) {
             return None;
@@ -119,10 +120,24 @@ pub fn bypassed(no_proxy: &str, host: &str) -> bool {
             if entry == "*" {
                 return true;
             }
-            let entry = entry.split(':').next().unwrap_or_default().to_string();
-            let bare = entry.trim_start_matches('.');
+            let bare = strip_port(&entry);
+            let bare = bare.trim_start_matches('.');
             host == bare || host.ends_with(&format!(".{bare}"))
         })
+}
+
+/// `host:port` → `host`, `[v6]:port` → `v6`; a bare IPv6 address stays whole.
+fn strip_port(entry: &str) -> &str {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    if entry.parse::<std::net::IpAddr>().is_ok() {
+        return entry;
+    }
+    match entry.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => entry,
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +151,9 @@ mod tests {
         assert!(bypassed("*", "anything"));
         assert!(!bypassed("corp.example", "evilcorp.example"));
         assert!(bypassed("127.0.0.1", "127.0.0.1"));
+        assert!(bypassed("::1", "[::1]"));
+        assert!(bypassed("[::1]:8443", "::1"));
+        assert!(bypassed("example.com:8443", "example.com"));
     }
 
     #[test]

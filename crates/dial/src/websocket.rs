@@ -30,8 +30,9 @@ pub enum DialError {
     Http { status: u16, message: String },
 }
 
-/// The WebSocket limits that match the frame limits, so an oversized message is refused by the
-/// transport before it is ever buffered whole.
+/// WebSocket limits at twice the frame limit: a message a little too large still reaches the
+/// frame decoder, which tells the peer exactly what was wrong; a grossly oversized one is
+/// refused by the transport before it is buffered whole, and the link drops.
 pub fn ws_config() -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
     c.max_message_size = Some(2 * wicket_proto::MAX_FRAME_LEN);

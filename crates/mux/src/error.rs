@@ -20,6 +20,4 @@ pub enum MuxError {
     ChannelClosed,
     #[error("open refused ({code}): {reason}")]
     Rejected { code: ErrorCode, reason: String },
-    #[error("too many channels open on this link")]
-    TooManyChannels,
 }

@@ -27,7 +27,8 @@ pub enum Role {
 pub struct MuxConfig {
     /// Receive window granted to each channel.
     pub window: u32,
-    /// Channels the peer may have open at once; more are rejected.
+    /// Channels open on this link at once, in both directions; a peer's open beyond it is
+    /// rejected.
     pub max_channels: usize,
     /// Send a ping this often (the dialer's side of the heartbeat).
     pub ping_interval: Option<Duration>,
@@ -229,6 +230,8 @@ impl Inner {
         if !first {
             return;
         }
+        // Stop the writer: it holds the sink, and nothing more will be sent.
+        let _ = self.out.send(Out::Close(None));
         let table = std::mem::take(&mut *self.lock());
         for (_, entry) in table.channels {
             let _ = entry.events.send(Event::Error {
@@ -280,6 +283,7 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
                 Out::Close(f) => (f, true),
             };
             if let Some(f) = frame {
+                tracing::trace!(kind = ?f.kind(), channel = f.channel(), "frame out");
                 f.encode(&mut buf);
                 let bytes: Bytes = buf.split().freeze();
                 // Feed without flushing while more is queued: fewer, larger writes under load,
@@ -348,30 +352,37 @@ async fn read_loop(
                 return;
             }
         };
-        if let Err((code, reason)) = dispatch(&mux, frame, &incoming) {
-            match code {
-                // The peer told us it is closing.
-                None => break LinkClosed { code: None, reason },
-                Some(code) => {
-                    tracing::warn!(%reason, "closing link: protocol violation");
-                    mux.close(code, &reason);
-                    return;
+        tracing::trace!(kind = ?frame.kind(), channel = frame.channel(), "frame in");
+        match dispatch(&mux, frame, &incoming) {
+            Ok(()) => {}
+            Err(Stop::PeerClosed(code, reason)) => {
+                break LinkClosed {
+                    code: Some(code),
+                    reason,
                 }
+            }
+            Err(Stop::Violation(code, reason)) => {
+                tracing::warn!(%reason, "closing link: protocol violation");
+                mux.close(code, &reason);
+                return;
             }
         }
     };
     mux.inner.fail(why);
 }
 
-/// Routes one frame. `Err((Some(code), reason))` is a violation to close the link for;
-/// `Err((None, reason))` means the peer closed it.
-fn dispatch(
-    mux: &Mux,
-    frame: Frame,
-    incoming: &mpsc::Sender<IncomingChannel>,
-) -> Result<(), (Option<ErrorCode>, String)> {
+/// Why the reader stops.
+enum Stop {
+    /// The peer sent an error frame on channel 0: it is closing the link.
+    PeerClosed(ErrorCode, String),
+    /// The peer broke the protocol; we close the link.
+    Violation(ErrorCode, String),
+}
+
+/// Routes one frame.
+fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -> Result<(), Stop> {
     let inner = &mux.inner;
-    let violation = |r: String| (Some(ErrorCode::Protocol), r);
+    let violation = |r: String| Stop::Violation(ErrorCode::Protocol, r);
     match frame {
         Frame::Ping(n) => {
             let _ = inner.send(Frame::Pong(n));
@@ -384,7 +395,7 @@ fn dispatch(
             channel: 0,
             code,
             reason,
-        } => return Err((None, format!("{code}: {reason}"))),
+        } => return Err(Stop::PeerClosed(code, format!("{code}: {reason}"))),
         Frame::Open {
             channel,
             window,

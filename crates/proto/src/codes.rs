@@ -100,8 +100,8 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// A signal a user may send to a remote process. POSIX numbers on the wire; the agent maps them
-/// to its own platform's signals.
+/// A signal a user may send to a remote process. Linux numbers on the wire (USR1 = 10,
+/// USR2 = 12); an agent on another platform maps them to its own signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Signal {
     Hup,

@@ -1,7 +1,8 @@
 //! What a channel is opened for.
 //!
-//! Carried as JSON in an `OPEN` frame: the set of channel types will grow (forwards, file copy)
-//! and JSON lets a peer reject an unknown type by name instead of misparsing bytes.
+//! Carried as JSON in an `OPEN` frame, so fields can be added compatibly. A new channel `type`
+//! (forwards, file copy) is not understood by an older peer, whose decoder refuses the frame and
+//! closes the link: new types come with a new protocol version (docs/PROTOCOL.md).
 
 use std::collections::BTreeMap;
 

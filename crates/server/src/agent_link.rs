@@ -64,7 +64,8 @@ async fn serve_agent(state: AppState, mut t: Transport) {
         ..MuxConfig::default()
     };
     // Agents open no channels towards the server; dropping the receiver refuses any attempt.
-    let (mux, _no_incoming) = Mux::start(t, Role::Acceptor, config);
+    let (mux, incoming) = Mux::start(t, Role::Acceptor, config);
+    drop(incoming);
     let conn = state.agents().insert(&target_id, mux.clone(), now_ms());
     let _ = state
         .store()

@@ -17,7 +17,9 @@
 //! - [`authz`]: the authorization decision.
 //! - [`secrets`]: tokens, password and code hashing.
 //! - [`api`]: the JSON handlers.
-//! - [`agent_link`]: the agents' WebSocket endpoint and the [`registry::AgentRegistry`].
+//! - [`agent_link`]: the agents' WebSocket endpoint.
+//! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
+//! - [`state`]: [`AppState`], what every handler shares.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
 //! - [`ws`]: axum WebSockets as mux transports.
 //! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].

@@ -5,18 +5,23 @@ use clap::Parser;
 fn main() {
     wicket_tls::install_crypto_provider();
     let cli = wicket_cli::Cli::parse();
-    let code = match tokio::runtime::Builder::new_multi_thread()
+    // Quiet unless asked: the CLI's output is for people and scripts.
+    if std::env::var_os("RUST_LOG").is_some() {
+        wicket::logging::init("warn");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(wicket_cli::run(cli)),
+        Ok(rt) => rt,
         Err(e) => {
             eprintln!("wicket: cannot start: {e}");
-            1
+            std::process::exit(1);
         }
     };
-    // Exit without dropping the runtime: a blocking stdin read would otherwise hold the process
-    // until the user pressed a key.
+    let code = rt.block_on(wicket_cli::run(cli));
+    // Exit while the runtime is still alive: dropping it would wait for the blocking stdin
+    // read, holding the process until the user pressed a key.
     std::process::exit(code);
 }

@@ -1,0 +1,81 @@
+//! An interactive session driven through a real local PTY, as a person would use it: the remote
+//! terminal follows local resizes, Ctrl-C interrupts the remote job, UTF-8 survives, the exit
+//! status comes back and the local terminal is restored.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use wicket_testkit::{bins, Harness, Terminal};
+
+const T: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_shell_through_a_real_pty() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+
+    // `sh` runs wicket, then reports its status and the terminal mode it left behind.
+    let script = format!(
+        "{} connect web-1; echo \"rc=$?\"; stty -a",
+        h.bins.wicket.display()
+    );
+    let cmd = pty_process::Command::new("sh")
+        .args(["-c", &script])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home)
+        .env("TERM", "xterm-256color")
+        .env("LANG", "C.UTF-8");
+    let mut term = Terminal::spawn(cmd, 80, 24)?;
+
+    // The remote shell is up and sees our size.
+    term.write(b"stty size; echo ready-$((40+2))\r").await?;
+    let mut at = term.expect("ready-42", T).await?;
+    assert!(
+        String::from_utf8_lossy(&term.screen).contains("24 80"),
+        "{}",
+        String::from_utf8_lossy(&term.screen)
+    );
+
+    // A local resize reaches the remote PTY.
+    term.resize(100, 30)?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    term.write(b"stty size\r").await?;
+    at = term.expect_from(at, "30 100", T).await?;
+
+    // Ctrl-C interrupts a remote sleep promptly and the shell carries on.
+    term.write(b"sleep 30; echo not-interrupted\r").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    term.write(b"\x03").await?;
+    term.write(b"echo status-$((100+$?))\r").await?;
+    at = term.expect_from(at, "status-230", T).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    assert!(!String::from_utf8_lossy(&term.screen[..at]).contains("\nnot-interrupted"));
+
+    // Multi-byte UTF-8 both ways: typed in, printed back joined differently.
+    term.write("printf '%s-%s\\n' héllo ✓日本\r".as_bytes())
+        .await?;
+    at = term.expect_from(at, "héllo-✓日本", T).await?;
+
+    // The exit status comes back, and raw mode is gone afterwards.
+    term.write(b"exit 3\r").await?;
+    at = term.expect_from(at, "rc=3", T).await?;
+    let after = term.expect_from(at, "speed", T).await?;
+    // Read until the stty output is complete.
+    let _ = term.expect_from(after, "eol", T).await;
+    let tail = String::from_utf8_lossy(&term.screen[at..]).to_string();
+    assert!(
+        tail.contains(" icanon") && tail.contains(" echo "),
+        "terminal not restored:\n{tail}"
+    );
+    assert!(
+        !tail.contains("-icanon"),
+        "terminal left in raw mode:\n{tail}"
+    );
+    let status = tokio::time::timeout(T, term.child.wait()).await??;
+    assert!(status.success());
+    Ok(())
+}
