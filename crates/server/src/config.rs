@@ -23,8 +23,6 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Extra names (DNS or IP) for the generated server certificate.
     pub tls_names: Vec<String>,
-    /// The URL users and agents reach the server at, when it differs from `listen`.
-    pub public_url: Option<String>,
     /// Lifetime of a login token.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
@@ -44,7 +42,6 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             tls_names: Vec::new(),
-            public_url: None,
             token_ttl: Duration::from_secs(12 * 3600),
             heartbeat: Duration::from_secs(20),
             default_run_as: None,
@@ -92,9 +89,6 @@ impl ServerConfig {
         }
         if let Some(v) = get("WICKET_TLS_NAMES") {
             self.tls_names = v.split(',').map(|s| s.trim().to_string()).collect();
-        }
-        if let Some(v) = get("WICKET_PUBLIC_URL") {
-            self.public_url = Some(v);
         }
         if let Some(v) = get("WICKET_TOKEN_TTL") {
             self.token_ttl = humantime::parse_duration(&v)

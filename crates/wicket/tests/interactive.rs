@@ -16,7 +16,7 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
 
     // `sh` runs wicket, then reports its status and the terminal mode it left behind.
     let script = format!(
-        "{} connect web-1; echo \"rc=$?\"; stty -a",
+        "{} connect web-1; echo \"rc=$?\"; stty -a; echo end-of-stty",
         h.bins.wicket.display()
     );
     let cmd = pty_process::Command::new("sh")
@@ -63,9 +63,7 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
     // The exit status comes back, and raw mode is gone afterwards.
     term.write(b"exit 3\r").await?;
     at = term.expect_from(at, "rc=3", T).await?;
-    let after = term.expect_from(at, "speed", T).await?;
-    // Read until the stty output is complete.
-    let _ = term.expect_from(after, "eol", T).await;
+    term.expect_from(at, "end-of-stty", T).await?;
     let tail = String::from_utf8_lossy(&term.screen[at..]).to_string();
     assert!(
         tail.contains(" icanon") && tail.contains(" echo "),
