@@ -1,0 +1,138 @@
+//! The README's first command: `wicketd dev` brings up the whole system, prints a `wicket
+//! connect` line that works as printed, and stops everything cleanly on Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+struct Dev {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Dev {
+    fn start(data: &std::path::Path, config_home: &std::path::Path) -> Result<Dev> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wicketd"))
+            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env("XDG_CONFIG_HOME", config_home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let out = child.stdout.take().context("stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Ok(Dev { child, lines })
+    }
+
+    /// Lines up to and including `last`.
+    fn read_until(&self, last: &str) -> Result<Vec<String>> {
+        let mut seen = Vec::new();
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) => {
+                    let done = l.contains(last);
+                    seen.push(l);
+                    if done {
+                        return Ok(seen);
+                    }
+                }
+                Err(_) => bail!("no {last:?} from wicketd dev; got:\n{}", seen.join("\n")),
+            }
+        }
+    }
+
+    fn interrupt_and_wait(&mut self) -> Result<std::process::ExitStatus> {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT)?;
+        for _ in 0..100 {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("wicketd dev did not stop within 10 s of Ctrl-C")
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the printed `wicket connect NAME` line with a command appended.
+fn run_connect_line(banner: &[String], config_home: &std::path::Path, cmd: &str) -> Result<String> {
+    let line = banner
+        .iter()
+        .find(|l| l.contains(" connect "))
+        .context("no connect line printed")?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let out = Command::new(words[0])
+        .args(&words[1..])
+        .args(["--", cmd])
+        .env("XDG_CONFIG_HOME", config_home)
+        .stdin(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        bail!("{line} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn agent_running(data: &std::path::Path) -> bool {
+    let needle = data.join("agent").display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
+}
+
+#[test]
+fn dev_starts_everything_prints_a_working_line_and_stops_cleanly() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let config_home = tmp.path().join("config");
+
+    let mut dev = Dev::start(&data, &config_home)?;
+    let banner = dev.read_until("Press Ctrl-C to stop.")?;
+    let text = banner.join("\n");
+    assert!(text.contains("https://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("(shown once)"),
+        "first start shows the admin password:\n{text}"
+    );
+    assert_eq!(
+        run_connect_line(&banner, &config_home, "echo dev-ok")?,
+        "dev-ok\n"
+    );
+    assert!(agent_running(&data));
+    let status = dev.interrupt_and_wait()?;
+    assert!(status.success(), "wicketd dev exited with {status}");
+    assert!(!agent_running(&data), "the agent outlived wicketd dev");
+
+    // A second start on the same data dir reuses the admin and the enrolled agent.
+    let mut dev = Dev::start(&data, &config_home)?;
+    let banner = dev.read_until("Press Ctrl-C to stop.")?;
+    assert!(!banner.join("\n").contains("(shown once)"));
+    assert_eq!(
+        run_connect_line(&banner, &config_home, "echo again")?,
+        "again\n"
+    );
+    assert!(dev.interrupt_and_wait()?.success());
+    Ok(())
+}
