@@ -284,6 +284,10 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
             };
             if let Some(f) = frame {
                 tracing::trace!(kind = ?f.kind(), channel = f.channel(), "frame out");
+                // The transport copies each message before we encode the next, so by now the
+                // previous frame's bytes are usually dropped and `reserve` reuses their
+                // allocation instead of making a new one per frame.
+                buf.reserve(f.encoded_len());
                 f.encode(&mut buf);
                 let bytes: Bytes = buf.split().freeze();
                 // Feed without flushing while more is queued: fewer, larger writes under load,

@@ -244,16 +244,18 @@ impl Frame {
 
     /// Encodes into a fresh buffer.
     pub fn to_bytes(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(HEADER_LEN + self.payload_hint());
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
         self.encode(&mut buf);
         buf.freeze()
     }
 
-    fn payload_hint(&self) -> usize {
-        match self {
-            Frame::Data { data, .. } | Frame::ExtData { data, .. } => data.len(),
-            _ => 64,
-        }
+    /// The encoded size for data frames, an estimate for the others; for reserving buffers.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN
+            + match self {
+                Frame::Data { data, .. } | Frame::ExtData { data, .. } => data.len(),
+                _ => 64,
+            }
     }
 
     /// Decodes one frame. Every malformed input gives an error naming what was wrong.

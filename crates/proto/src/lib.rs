@@ -40,5 +40,7 @@ pub const MAX_FRAME_LEN: usize = 256 * 1024 + frame::HEADER_LEN;
 /// interactive channel never waits long behind a bulk one on the same link.
 pub const MAX_DATA_LEN: usize = 128 * 1024;
 
-/// Receive window each side grants a new channel unless it says otherwise.
-pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;
+/// Receive window each side grants a new channel unless it says otherwise. It bounds what one
+/// channel can make a peer buffer, which is what keeps an idle agent small after a bulk
+/// transfer; 512 KiB still covers the bandwidth-delay product of a fast LAN.
+pub const DEFAULT_WINDOW: u32 = 512 * 1024;
