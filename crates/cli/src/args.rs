@@ -87,6 +87,111 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: ActivationCommand,
     },
+    /// User accounts.
+    Users {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Groups of users, which policies grant access to.
+    Groups {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// The Cedar policy set (see docs/POLICY.md).
+    Policies {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Login tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Enrolled agents.
+    Agents {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints a generated password once unless --password-stdin.
+    Create {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List(OutputArgs),
+    /// Disable a user: their tokens stop working and their live sessions end at once.
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+    /// Delete a user, their tokens and memberships; their live sessions end at once.
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    Create {
+        name: String,
+    },
+    AddMember {
+        group: String,
+        user: String,
+    },
+    /// Remove a member; sessions that membership allowed end at once.
+    RemoveMember {
+        group: String,
+        user: String,
+    },
+    List(OutputArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Print the active policy set.
+    Get,
+    /// Validate FILE and make it the active set; a set that fails validation is never activated.
+    Set { file: std::path::PathBuf },
+    /// Validate FILE against the schema, with line and column for each problem.
+    Validate { file: std::path::PathBuf },
+    /// What the active set decides for a request, and which policies decide it.
+    Explain {
+        #[arg(long)]
+        user: String,
+        /// connect, exec, forward, copy, watch, replay, terminate, or an admin action.
+        #[arg(long)]
+        action: String,
+        /// Target name or id (omit for admin actions).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        run_as: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    List(OutputArgs),
+    /// Revoke a token; sessions opened with it end at once.
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Revoke an agent (by target name or id): its link is cut now and refused from then on.
+    Revoke { target: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,7 @@
 //! One module per command; [`dispatch`] picks it.
 
 pub mod activations;
+pub mod admin;
 pub mod connect;
 pub mod login;
 pub mod targets;
@@ -24,6 +25,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
                 ActivationCommand::Create(args) => activations::create(profile, args).await,
                 ActivationCommand::List(args) => activations::list(profile, args).await,
             },
+            other => admin::dispatch(profile, other).await,
         },
     }
 }

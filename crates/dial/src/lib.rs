@@ -16,5 +16,7 @@ pub mod server_url;
 pub mod websocket;
 
 pub use api::{ApiClient, ApiError};
+/// HTTP methods, for [`ApiClient::call`].
+pub use reqwest::Method;
 pub use server_url::ServerUrl;
 pub use websocket::{dial, DialError};

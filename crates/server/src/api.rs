@@ -2,7 +2,12 @@
 //! structs defined beside their handler; the CLI mirrors them.
 
 pub mod activations;
+pub mod agents;
 pub mod enroll;
+pub mod groups;
 pub mod health;
 pub mod login;
+pub mod policies;
 pub mod targets;
+pub mod tokens;
+pub mod users;

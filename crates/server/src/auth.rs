@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wicket_store::User;
 
-use crate::authz::{authorize, Action, Resource};
+use crate::authz::{authorize, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::secrets::sha256;
@@ -25,8 +25,9 @@ pub enum Access {
     SelfAuthenticated,
     /// Any signed-in user.
     User,
-    /// A signed-in administrator (checked through [`authorize`]).
-    Admin,
+    /// A signed-in user whom the policy allows this admin action on the server (checked
+    /// through [`authorize`]).
+    Admin(Action),
 }
 
 /// The authenticated user behind a request.
@@ -34,24 +35,35 @@ pub enum Access {
 pub struct Caller {
     pub user: User,
     pub token_id: String,
+    /// Names of the user's groups, read at authentication so policies see current membership.
+    pub groups: Vec<String>,
+    /// Where the request came from, for policies and logs.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// Middleware: authenticates the bearer token when `access` needs one and stores the caller.
 pub async fn require(access: Access, state: AppState, mut req: Request, next: Next) -> Response {
     match access {
         Access::Public | Access::SelfAuthenticated => next.run(req).await,
-        Access::User | Access::Admin => {
+        Access::User | Access::Admin(_) => {
             let header = req
                 .headers()
                 .get(AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let caller = match authenticate(&state, header.as_deref()).await {
+            let source_ip = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            let mut caller = match authenticate(&state, header.as_deref()).await {
                 Ok(c) => c,
                 Err(e) => return e.into_response(),
             };
-            if access == Access::Admin {
-                if let Err(e) = authorize(&caller, Action::Admin, &Resource::Server) {
+            caller.source_ip = source_ip;
+            if let Access::Admin(action) = access {
+                if let Err(e) =
+                    authorize(&state, &caller, action, Resource::Server, &Facts::default())
+                {
                     return e.into_response();
                 }
             }
@@ -92,8 +104,11 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Call
     if user.disabled {
         return Err(ApiError::unauthorized("user is disabled"));
     }
+    let groups = state.store().groups_of_user(&user.id).await?;
     Ok(Caller {
         user,
         token_id: stored.id,
+        groups,
+        source_ip: None,
     })
 }

@@ -1,46 +1,152 @@
 //! Authorization: the one function that decides whether a caller may do something.
 //!
-//! For now the rule is small: administrators may do everything, users may connect to any
-//! target. The Cedar policy engine replaces the body of [`authorize`] without touching its
-//! callers, which is why every check in the server goes through here.
+//! Every decision goes through [`authorize`], which asks the active Cedar policy set
+//! (`wicket-policy`) and logs the decision with the ids of the policies that made it. Default
+//! deny: what no policy permits is refused.
 
-use axum::http::StatusCode;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use wicket_policy::{PolicySet, PrincipalInfo, RequestContext, TargetInfo};
 use wicket_store::Target;
+
+pub use wicket_policy::{Action, Decision};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Open a shell or run a command on a target.
-    Connect,
-    /// List targets.
-    ListTargets,
-    /// Administer the server: users, activations, agents.
-    Admin,
-}
-
+/// What an action is done to.
+#[derive(Clone, Copy)]
 pub enum Resource<'a> {
+    /// The control plane itself: the resource of every admin action.
     Server,
-    Target {
-        target: &'a Target,
-        run_as: Option<&'a str>,
-    },
+    Target(&'a Target),
 }
 
-/// Allows or refuses `action` on `resource` for `caller`.
-pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> Result<(), ApiError> {
-    let allowed = match action {
-        Action::Admin => caller.user.is_admin,
-        Action::ListTargets => true,
-        Action::Connect => matches!(resource, Resource::Target { .. }),
-    };
-    if allowed {
-        Ok(())
+/// The per-request facts a policy may look at besides who and what.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub run_as: Option<String>,
+    pub dest_host: Option<String>,
+    pub dest_port: Option<u16>,
+}
+
+/// Decides, logs the decision, and turns a refusal into a 403 that names what was refused.
+pub fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    resource: Resource<'_>,
+    facts: &Facts,
+) -> Result<Decision, ApiError> {
+    let decision = evaluate(
+        &state.policies(),
+        &principal(caller),
+        action,
+        resource,
+        caller.source_ip,
+        facts,
+    );
+    let what = describe(resource);
+    tracing::info!(
+        user = %caller.user.name,
+        action = action.as_str(),
+        resource = %what,
+        run_as = facts.run_as.as_deref().unwrap_or(""),
+        allowed = decision.allowed,
+        policies = ?decision.policy_ids,
+        "authorization decision"
+    );
+    if decision.allowed {
+        Ok(decision)
     } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("user {} may not {:?}", caller.user.name, action).to_lowercase(),
-        ))
+        let as_user = facts
+            .run_as
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(" as {r}"))
+            .unwrap_or_default();
+        Err(ApiError::forbidden(format!(
+            "{} may not {} {what}{as_user}: no policy permits it",
+            caller.user.name,
+            action.as_str()
+        )))
+    }
+}
+
+/// The decision alone, for `policies explain` and for re-checking live sessions.
+pub fn evaluate(
+    policies: &PolicySet,
+    principal: &PrincipalInfo,
+    action: Action,
+    resource: Resource<'_>,
+    source_ip: Option<IpAddr>,
+    facts: &Facts,
+) -> Decision {
+    let ctx = RequestContext {
+        run_as: facts.run_as.clone(),
+        // Multi-factor login arrives with the MFA work; until then no request carries it.
+        mfa: false,
+        source_ip,
+        time: crate::now_ms() / 1000,
+        dest_host: facts.dest_host.clone(),
+        dest_port: facts.dest_port,
+    };
+    match resource {
+        Resource::Server => {
+            policies.authorize(principal, action, wicket_policy::Resource::Server, &ctx)
+        }
+        Resource::Target(t) => {
+            let info = target_info(t);
+            policies.authorize(
+                principal,
+                action,
+                wicket_policy::Resource::Target(&info),
+                &ctx,
+            )
+        }
+    }
+}
+
+pub fn principal(caller: &Caller) -> PrincipalInfo {
+    PrincipalInfo {
+        name: caller.user.name.clone(),
+        admin: caller.user.is_admin,
+        groups: caller.groups.clone(),
+    }
+}
+
+pub fn target_info(t: &Target) -> TargetInfo {
+    TargetInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        os: t
+            .inventory
+            .as_ref()
+            .map(|i| i.os.clone())
+            .unwrap_or_default(),
+        hostname: t
+            .inventory
+            .as_ref()
+            .map(|i| i.hostname.clone())
+            .unwrap_or_default(),
+        tags: t.tags.clone(),
+    }
+}
+
+fn describe(resource: Resource<'_>) -> String {
+    match resource {
+        Resource::Server => "the server".into(),
+        Resource::Target(t) => format!("target {}", t.name),
+    }
+}
+
+/// The policy set in force when the store has none: [`wicket_policy::DEFAULT_POLICIES`].
+pub fn default_policies() -> Arc<PolicySet> {
+    match PolicySet::parse(wicket_policy::DEFAULT_POLICIES) {
+        Ok(p) => Arc::new(p),
+        // The built-in set is tested in wicket-policy; failing here is a build defect.
+        Err(e) => panic!("built-in policies do not validate: {e}"),
     }
 }

@@ -17,8 +17,9 @@ use wicket_proto::{
 };
 
 use crate::auth::Caller;
-use crate::authz::{authorize, Action, Resource};
+use crate::authz::{authorize, Action, Facts, Resource};
 use crate::secrets::new_nonce;
+use crate::sessions::LiveSession;
 use crate::state::AppState;
 use crate::{ws, VERSION};
 
@@ -91,12 +92,16 @@ async fn handshake(t: &mut Transport) -> Result<u16, (ErrorCode, String)> {
     }
 }
 
-/// Checks a session request, opens it on the agent, and relays until both ends close.
+/// Checks a session request, opens it on the agent, and relays until both ends close or access
+/// is taken away.
 async fn open_session(state: AppState, caller: Caller, request: IncomingChannel) {
     let OpenSpec::Session(spec) = request.spec().clone();
     match broker(&state, &caller, spec).await {
-        Ok(agent_channel) => match request.accept() {
-            Ok(user_channel) => relay(user_channel, agent_channel).await,
+        Ok((agent_channel, live)) => match request.accept() {
+            Ok(user_channel) => {
+                let guard = state.sessions().register(live);
+                relay(user_channel, agent_channel, guard.ended.clone()).await;
+            }
             Err(e) => tracing::debug!(error = %e, "user left before the session opened"),
         },
         Err((code, reason)) => {
@@ -106,43 +111,54 @@ async fn open_session(state: AppState, caller: Caller, request: IncomingChannel)
     }
 }
 
-async fn broker(
+/// A target by name, else by id; revoked targets do not exist for users.
+pub async fn find_target(
     state: &AppState,
-    caller: &Caller,
-    mut spec: SessionSpec,
-) -> Result<Channel, (ErrorCode, String)> {
+    wanted: &str,
+) -> Result<wicket_store::Target, (ErrorCode, String)> {
     let internal = |e: wicket_store::StoreError| (ErrorCode::Internal, e.to_string());
-    let wanted = spec.target.take().ok_or((
-        ErrorCode::UnknownTarget,
-        "no target named in the request".into(),
-    ))?;
     let target = match state
         .store()
-        .target_by_name(&wanted)
+        .target_by_name(wanted)
         .await
         .map_err(internal)?
     {
         Some(t) => Some(t),
-        None => state
-            .store()
-            .target_by_id(&wanted)
-            .await
-            .map_err(internal)?,
+        None => state.store().target_by_id(wanted).await.map_err(internal)?,
     };
-    let target = target.filter(|t| t.revoked_at.is_none()).ok_or_else(|| {
+    target.filter(|t| t.revoked_at.is_none()).ok_or_else(|| {
         (
             ErrorCode::UnknownTarget,
             format!("unknown target {wanted:?}"),
         )
-    })?;
+    })
+}
+
+async fn broker(
+    state: &AppState,
+    caller: &Caller,
+    mut spec: SessionSpec,
+) -> Result<(Channel, LiveSession), (ErrorCode, String)> {
+    let wanted = spec.target.take().ok_or((
+        ErrorCode::UnknownTarget,
+        "no target named in the request".into(),
+    ))?;
+    let target = find_target(state, &wanted).await?;
     if spec.run_as.is_none() {
         spec.run_as = state.config().default_run_as.clone();
     }
-    let resource = Resource::Target {
-        target: &target,
-        run_as: spec.run_as.as_deref(),
+    // A shell is `connect`; a command is `exec`: policies may allow one and not the other.
+    let action = if spec.command.is_some() {
+        Action::Exec
+    } else {
+        Action::Connect
     };
-    authorize(caller, Action::Connect, &resource).map_err(|e| (ErrorCode::Forbidden, e.message))?;
+    let facts = Facts {
+        run_as: spec.run_as.clone(),
+        ..Facts::default()
+    };
+    authorize(state, caller, action, Resource::Target(&target), &facts)
+        .map_err(|e| (ErrorCode::Forbidden, e.message))?;
     let agent = state.agents().get(&target.id).ok_or_else(|| {
         (
             ErrorCode::TargetOffline,
@@ -152,19 +168,27 @@ async fn broker(
             ),
         )
     })?;
+    let session_id = format!("ses_{}", hex::encode(crate::secrets::random_bytes::<8>()));
     spec.user = Some(caller.user.name.clone());
-    spec.session_id = Some(format!(
-        "ses_{}",
-        hex::encode(crate::secrets::random_bytes::<8>())
-    ));
+    spec.session_id = Some(session_id.clone());
     tracing::info!(
         user = %caller.user.name,
         target = %target.name,
+        action = action.as_str(),
         run_as = spec.run_as.as_deref().unwrap_or("(agent's user)"),
-        session = spec.session_id.as_deref().unwrap_or(""),
+        session = %session_id,
         "session opening"
     );
-    agent
+    let live = LiveSession {
+        id: session_id,
+        user_id: caller.user.id.clone(),
+        token_id: caller.token_id.clone(),
+        target_id: target.id.clone(),
+        action,
+        run_as: spec.run_as.clone(),
+        source_ip: caller.source_ip,
+    };
+    let channel = agent
         .mux
         .open(OpenSpec::Session(spec))
         .await
@@ -174,18 +198,36 @@ async fn broker(
                 ErrorCode::TargetOffline,
                 format!("target {}: {other}", target.name),
             ),
-        })
+        })?;
+    Ok((channel, live))
 }
 
 /// Splices a user's channel and an agent's channel. Each direction runs on its own so that a
 /// stalled reader on one side never blocks the other; credit on both links bounds what waits
-/// here to about one window per direction.
-async fn relay(user: Channel, agent: Channel) {
+/// here to about one window per direction. When `ended` fires (access was taken away) the user
+/// is told why and both channels close, which hangs up the remote shell.
+async fn relay(
+    user: Channel,
+    agent: Channel,
+    mut ended: tokio::sync::watch::Receiver<Option<String>>,
+) {
     let (user_tx, user_rx) = user.split();
     let (agent_tx, agent_rx) = agent.split();
-    let up = pump(user_rx, agent_tx, false);
-    let down = pump(agent_rx, user_tx, true);
-    tokio::join!(up, down);
+    let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
+    let pumps = async {
+        tokio::join!(
+            pump(user_rx, agent_tx, false),
+            pump(agent_rx, user_tx, true)
+        );
+    };
+    tokio::select! {
+        _ = pumps => {}
+        Ok(reason) = async { ended.wait_for(|r| r.is_some()).await.map(|r| r.clone().unwrap_or_default()) } => {
+            let _ = cut_user.error(ErrorCode::Forbidden, &format!("access revoked: {reason}"));
+            cut_user.close();
+            cut_agent.close();
+        }
+    }
 }
 
 async fn pump(mut from: ChannelReceiver, to: ChannelSender, from_agent: bool) {

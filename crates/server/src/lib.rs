@@ -14,12 +14,13 @@
 //! - [`server`]: binding, TLS, serving, shutdown ([`Server`]).
 //! - [`routes`]: the route table with each route's access level.
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
-//! - [`authz`]: the authorization decision.
+//! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
 //! - [`secrets`]: tokens, password and code hashing.
 //! - [`api`]: the JSON handlers.
 //! - [`agent_link`]: the agents' WebSocket endpoint.
 //! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
 //! - [`state`]: [`AppState`], what every handler shares.
+//! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
 //! - [`ws`]: axum WebSockets as mux transports.
 //! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].
@@ -35,6 +36,7 @@ pub mod registry;
 pub mod routes;
 pub mod secrets;
 pub mod server;
+pub mod sessions;
 pub mod state;
 pub mod ws;
 

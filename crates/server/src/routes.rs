@@ -1,11 +1,12 @@
 //! Every route, with the access it demands. A route cannot be added without naming its access
-//! level, and the list is public so tests can walk it and prove each is enforced.
+//! level, and the list is public so tests walk it and prove each is enforced.
 
 use axum::http::Method;
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{middleware, Router};
 
 use crate::auth::{require, Access};
+use crate::authz::Action;
 use crate::state::AppState;
 use crate::{agent_link, api, client_link};
 
@@ -40,42 +41,127 @@ fn ws(path: &'static str, access: Access) -> RouteSpec {
 /// The route table.
 pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Access::*;
+    use Method as M;
     vec![
+        (spec(M::GET, "/healthz", Public), get(api::health::healthz)),
+        (spec(M::GET, "/readyz", Public), get(api::health::readyz)),
         (
-            spec(Method::GET, "/healthz", Public),
-            get(api::health::healthz),
-        ),
-        (
-            spec(Method::GET, "/readyz", Public),
-            get(api::health::readyz),
-        ),
-        (
-            spec(Method::POST, "/v1/auth/login", Public),
+            spec(M::POST, "/v1/auth/login", Public),
             post(api::login::login),
         ),
         (
-            spec(Method::POST, "/v1/auth/logout", User),
+            spec(M::POST, "/v1/auth/logout", User),
             post(api::login::logout),
         ),
+        (spec(M::GET, "/v1/whoami", User), get(api::login::whoami)),
+        (spec(M::GET, "/v1/targets", User), get(api::targets::list)),
         (
-            spec(Method::GET, "/v1/whoami", User),
-            get(api::login::whoami),
-        ),
-        (
-            spec(Method::GET, "/v1/targets", User),
-            get(api::targets::list),
-        ),
-        (
-            spec(Method::GET, "/v1/activations", Admin),
+            spec(M::GET, "/v1/activations", Admin(Action::ManageActivations)),
             get(api::activations::list),
         ),
         (
-            spec(Method::POST, "/v1/activations", Admin),
+            spec(M::POST, "/v1/activations", Admin(Action::ManageActivations)),
             post(api::activations::create),
         ),
         (
-            spec(Method::POST, "/v1/agents/register", SelfAuthenticated),
+            spec(M::POST, "/v1/agents/register", SelfAuthenticated),
             post(api::enroll::register),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/agents/{id}/revoke",
+                Admin(Action::ManageAgents),
+            ),
+            post(api::agents::revoke),
+        ),
+        (
+            spec(M::GET, "/v1/users", Admin(Action::ManageUsers)),
+            get(api::users::list),
+        ),
+        (
+            spec(M::POST, "/v1/users", Admin(Action::ManageUsers)),
+            post(api::users::create),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/users/{name}/disable",
+                Admin(Action::ManageUsers),
+            ),
+            post(api::users::disable),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/users/{name}/enable",
+                Admin(Action::ManageUsers),
+            ),
+            post(api::users::enable),
+        ),
+        (
+            spec(M::DELETE, "/v1/users/{name}", Admin(Action::ManageUsers)),
+            delete(api::users::delete),
+        ),
+        (
+            spec(M::GET, "/v1/groups", Admin(Action::ManageGroups)),
+            get(api::groups::list),
+        ),
+        (
+            spec(M::POST, "/v1/groups", Admin(Action::ManageGroups)),
+            post(api::groups::create),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/groups/{name}/members",
+                Admin(Action::ManageGroups),
+            ),
+            post(api::groups::add_member),
+        ),
+        (
+            spec(
+                M::DELETE,
+                "/v1/groups/{name}/members/{user}",
+                Admin(Action::ManageGroups),
+            ),
+            delete(api::groups::remove_member),
+        ),
+        (
+            spec(M::GET, "/v1/policies", Admin(Action::ManagePolicies)),
+            get(api::policies::get),
+        ),
+        (
+            spec(M::PUT, "/v1/policies", Admin(Action::ManagePolicies)),
+            put(api::policies::set),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/policies/validate",
+                Admin(Action::ManagePolicies),
+            ),
+            post(api::policies::validate),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/policies/explain",
+                Admin(Action::ManagePolicies),
+            ),
+            post(api::policies::explain),
+        ),
+        (
+            spec(M::GET, "/v1/tokens", Admin(Action::ManageTokens)),
+            get(api::tokens::list),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/tokens/{id}/revoke",
+                Admin(Action::ManageTokens),
+            ),
+            post(api::tokens::revoke),
         ),
         (
             ws("/v1/agent/link", SelfAuthenticated),
@@ -85,9 +171,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ]
 }
 
-/// The application: every route behind its access check.
+/// The application: every route behind its access check. Routes sharing a path (GET and POST
+/// of one collection) are merged, each method keeping its own guard.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new();
+    let mut merged: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (spec, handler) in table() {
         let access = spec.access;
         let guarded = handler.layer(middleware::from_fn_with_state(
@@ -96,7 +183,14 @@ pub fn router(state: AppState) -> Router {
                 require(access, s, req, next)
             },
         ));
-        router = router.route(spec.path, guarded);
+        match merged.iter_mut().find(|(p, _)| *p == spec.path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(guarded),
+            None => merged.push((spec.path, guarded)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, handler) in merged {
+        router = router.route(path, handler);
     }
     router
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })

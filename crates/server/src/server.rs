@@ -54,7 +54,8 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
-        let state = AppState::new(store, config, identity.ca_fingerprint);
+        let policies = load_policies(&store).await?;
+        let state = AppState::new(store, config, identity.ca_fingerprint, policies);
         Ok(Server {
             state,
             listener,
@@ -78,6 +79,7 @@ impl Server {
     /// the next server promptly.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let app = crate::routes::router(self.state.clone());
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
         tokio::pin!(shutdown);
         loop {
@@ -123,10 +125,50 @@ impl Server {
             });
         }
         tracing::info!("shutting down");
+        housekeeping.abort();
         self.state.agents().close_all("server shutting down");
         // Give the close frames a moment to leave.
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
+    }
+}
+
+/// The stored policy set, or the built-in defaults when none was ever set. A stored set that
+/// no longer validates (after an upgrade changed the schema) stops the server rather than
+/// silently falling back to something else.
+async fn load_policies(store: &Store) -> Result<(i64, Arc<wicket_policy::PolicySet>), ServerError> {
+    match store.active_policy().await? {
+        Some(p) => match wicket_policy::PolicySet::parse(&p.text) {
+            Ok(set) => Ok((p.version, Arc::new(set))),
+            Err(e) => Err(ServerError::Config(format!(
+                "the stored policy set (version {}) does not validate: {e}",
+                p.version
+            ))),
+        },
+        None => Ok((0, crate::authz::default_policies())),
+    }
+}
+
+/// Every few seconds: pick up a policy set another replica activated, and re-check live
+/// sessions (covering users, tokens and groups changed through another replica).
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Ok(Some(p)) = state.store().active_policy().await {
+            if p.version > state.policy_version() {
+                match wicket_policy::PolicySet::parse(&p.text) {
+                    Ok(set) => state.set_policies(p.version, Arc::new(set)),
+                    Err(e) => {
+                        tracing::error!(version = p.version, error = %e, "stored policy set does not validate; keeping the active one")
+                    }
+                }
+            }
+        }
+        if !state.sessions().is_empty() {
+            state.sessions().recheck(&state).await;
+        }
     }
 }
 

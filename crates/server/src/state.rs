@@ -1,12 +1,14 @@
 //! What every handler shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use wicket_policy::PolicySet;
 use wicket_store::Store;
 use wicket_tls::Fingerprint;
 
 use crate::config::ServerConfig;
 use crate::registry::AgentRegistry;
+use crate::sessions::SessionRegistry;
 
 /// Cheap to clone: everything is behind one `Arc`.
 #[derive(Clone)]
@@ -18,17 +20,28 @@ struct Inner {
     store: Store,
     config: ServerConfig,
     agents: AgentRegistry,
+    sessions: SessionRegistry,
     ca_fingerprint: Fingerprint,
+    /// The active policy set and its version (0: the built-in defaults). Swapped whole, so a
+    /// request sees one consistent set.
+    policies: RwLock<(i64, Arc<PolicySet>)>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig, ca_fingerprint: Fingerprint) -> Self {
+    pub fn new(
+        store: Store,
+        config: ServerConfig,
+        ca_fingerprint: Fingerprint,
+        policies: (i64, Arc<PolicySet>),
+    ) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 store,
                 config,
                 agents: AgentRegistry::default(),
+                sessions: SessionRegistry::default(),
                 ca_fingerprint,
+                policies: RwLock::new(policies),
             }),
         }
     }
@@ -45,7 +58,37 @@ impl AppState {
         &self.inner.agents
     }
 
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.inner.sessions
+    }
+
     pub fn ca_fingerprint(&self) -> Fingerprint {
         self.inner.ca_fingerprint
+    }
+
+    /// The policy set in force.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.read_policies().1.clone()
+    }
+
+    pub fn policy_version(&self) -> i64 {
+        self.read_policies().0
+    }
+
+    /// Installs a new active set (already validated and stored).
+    pub fn set_policies(&self, version: i64, set: Arc<PolicySet>) {
+        let mut p = self
+            .inner
+            .policies
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *p = (version, set);
+    }
+
+    fn read_policies(&self) -> std::sync::RwLockReadGuard<'_, (i64, Arc<PolicySet>)> {
+        self.inner
+            .policies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -8,6 +8,8 @@
 //! - `db`: [`Store`], opening a URL, migrations, and small helpers (ids, hex, constant-time eq).
 //! - `error`: [`StoreError`] and [`RegisterError`].
 //! - `users`: [`User`] accounts.
+//! - `groups`: [`Group`]s and their members.
+//! - `policies`: the versioned Cedar policy text ([`PolicyVersion`]).
 //! - `tokens`: [`Token`] bearer tokens.
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
 //! - `targets`: [`Target`] agents and their [`Inventory`].
@@ -16,6 +18,8 @@
 mod activations;
 mod db;
 mod error;
+mod groups;
+mod policies;
 mod targets;
 mod tokens;
 mod users;
@@ -26,6 +30,8 @@ pub mod testing;
 pub use activations::{Activation, NewActivation};
 pub use db::{Backend, Store};
 pub use error::{RegisterError, StoreError};
+pub use groups::Group;
+pub use policies::PolicyVersion;
 pub use targets::{Inventory, NewTarget, Target};
 pub use tokens::Token;
 pub use users::User;

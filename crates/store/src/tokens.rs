@@ -78,6 +78,15 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    pub async fn token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM tokens WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Revokes a token; returns false if it does not exist or was already revoked (the first
     /// revocation time is kept).
     pub async fn revoke_token(&self, token_id: &str, now: Millis) -> Result<bool, StoreError> {
@@ -88,5 +97,27 @@ impl Store {
                 .execute(self.pool())
                 .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Tokens that are neither expired nor revoked at `now`, newest first.
+    pub async fn list_active_tokens(&self, now: Millis) -> Result<Vec<Token>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tokens WHERE revoked_at IS NULL AND expires_at > $1 \
+             ORDER BY created_at DESC"
+        );
+        let rows = sqlx::query(&sql).bind(now).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Revokes every live token of a user; returns how many.
+    pub async fn revoke_user_tokens(&self, user_id: &str, now: Millis) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
     }
 }

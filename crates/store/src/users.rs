@@ -106,4 +106,38 @@ impl Store {
         let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
         rows.iter().map(from_row).collect()
     }
+
+    /// Disables or enables a user by name; returns whether the user exists. Disabling does
+    /// not delete tokens: authentication checks the flag on every request.
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+            .bind(flag(disabled))
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Deletes a user, their tokens and memberships, in one transaction; returns whether the
+    /// user existed.
+    pub async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let Some(user) = self.user_by_name(name).await? else {
+            return Ok(false);
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM tokens WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() > 0)
+    }
 }

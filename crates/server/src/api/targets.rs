@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 
 use crate::auth::Caller;
-use crate::authz::{authorize, Action, Resource};
+use crate::authz::{authorize, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -27,7 +27,13 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<TargetView>>, ApiError> {
-    authorize(&caller, Action::ListTargets, &Resource::Server)?;
+    authorize(
+        &state,
+        &caller,
+        Action::ListTargets,
+        Resource::Server,
+        &Facts::default(),
+    )?;
     let targets = state.store().list_targets().await?;
     let views = targets
         .into_iter()

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod harness;
+mod access;
 mod accounts;
 mod activations;
 mod targets;

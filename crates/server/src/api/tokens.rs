@@ -1,0 +1,51 @@
+//! Bearer tokens: list the live ones, revoke any. Revocation ends the sessions opened with it.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub user: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let users = state.store().list_users().await?;
+    let tokens = state.store().list_active_tokens(now_ms()).await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| TokenView {
+                user: users
+                    .iter()
+                    .find(|u| u.id == t.user_id)
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default(),
+                id: t.id,
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+            })
+            .collect(),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.store().revoke_token(&id, now_ms()).await? {
+        return Err(ApiError::not_found(format!("no live token {id}")));
+    }
+    let ended = state.sessions().recheck(&state).await;
+    tracing::info!(token = %id, sessions_ended = ended, "token revoked");
+    Ok(Json(
+        serde_json::json!({ "id": id, "revoked": true, "sessions_ended": ended }),
+    ))
+}

@@ -1,0 +1,150 @@
+//! User administration. Every change that can take access away re-checks live sessions.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::secrets::{hash_password, new_password};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct UserView {
+    pub name: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub groups: Vec<String>,
+    pub created_at: i64,
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+    let mut out = Vec::new();
+    for u in state.store().list_users().await? {
+        let groups = state.store().groups_of_user(&u.id).await?;
+        out.push(UserView {
+            name: u.name,
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            groups,
+            created_at: u.created_at,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct CreateUser {
+    pub name: String,
+    /// Omitted: a password is generated and returned once.
+    pub password: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub name: String,
+    /// Present only when the server generated it.
+    pub password: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Json(req): Json<CreateUser>,
+) -> Result<Json<CreatedUser>, ApiError> {
+    check_name(&req.name)?;
+    let (password, generated) = match req.password {
+        Some(p) if p.chars().count() >= 8 => (p, false),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "the password must be at least 8 characters",
+            ))
+        }
+        None => (new_password(), true),
+    };
+    let hashed = {
+        let p = password.clone();
+        tokio::task::spawn_blocking(move || hash_password(&p))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?
+    };
+    match state
+        .store()
+        .create_user(&req.name, &hashed, req.admin, now_ms())
+        .await
+    {
+        Ok(_) => {}
+        Err(wicket_store::StoreError::Conflict(m)) => return Err(ApiError::conflict(m)),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user = %req.name, admin = req.admin, "user created");
+    Ok(Json(CreatedUser {
+        name: req.name,
+        password: generated.then_some(password),
+    }))
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_disabled(state, name, true).await
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_disabled(state, name, false).await
+}
+
+async fn set_disabled(
+    state: AppState,
+    name: String,
+    disabled: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.store().set_user_disabled(&name, disabled).await? {
+        return Err(ApiError::not_found(format!("no user named {name:?}")));
+    }
+    let ended = if disabled {
+        state.sessions().recheck(&state).await
+    } else {
+        0
+    };
+    tracing::info!(user = %name, disabled, sessions_ended = ended, "user updated");
+    Ok(Json(
+        serde_json::json!({ "name": name, "disabled": disabled, "sessions_ended": ended }),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state.store().delete_user(&name).await? {
+        return Err(ApiError::not_found(format!("no user named {name:?}")));
+    }
+    let ended = state.sessions().recheck(&state).await;
+    tracing::info!(user = %name, sessions_ended = ended, "user deleted");
+    Ok(Json(
+        serde_json::json!({ "name": name, "deleted": true, "sessions_ended": ended }),
+    ))
+}
+
+/// User and group names appear in policies as entity ids: keep them plain.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid name {name:?}: use 1-64 letters, digits, '-', '_', '.' or '@'"
+        )))
+    }
+}

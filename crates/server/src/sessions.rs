@@ -1,0 +1,139 @@
+//! Live sessions, so that taking access away ends them at once.
+//!
+//! Each brokered session registers who opened it, with which token, on what, and how. Whenever
+//! something that could take access away happens (a user disabled or deleted, a token revoked,
+//! a group membership changed, a new policy set) [`SessionRegistry::recheck`] authenticates and
+//! authorizes every live session again and ends those no longer allowed, telling the user why.
+//! A periodic recheck covers changes made by another replica.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use tokio::sync::watch;
+
+use crate::authz::{evaluate, principal, Action, Facts, Resource};
+use crate::state::AppState;
+
+/// What a live session was allowed as.
+#[derive(Clone, Debug)]
+pub struct LiveSession {
+    pub id: String,
+    pub user_id: String,
+    pub token_id: String,
+    pub target_id: String,
+    pub action: Action,
+    pub run_as: Option<String>,
+    pub source_ip: Option<IpAddr>,
+}
+
+struct Entry {
+    session: LiveSession,
+    /// Set to the reason when the session must end.
+    end: watch::Sender<Option<String>>,
+}
+
+#[derive(Default)]
+pub struct SessionRegistry {
+    live: Mutex<HashMap<String, Entry>>,
+}
+
+/// Held by the relay: resolves when the session must end, and unregisters on drop.
+pub struct SessionGuard<'a> {
+    registry: &'a SessionRegistry,
+    id: String,
+    pub ended: watch::Receiver<Option<String>>,
+}
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+impl SessionRegistry {
+    pub fn register(&self, session: LiveSession) -> SessionGuard<'_> {
+        let (end, ended) = watch::channel(None);
+        let id = session.id.clone();
+        self.lock().insert(id.clone(), Entry { session, end });
+        SessionGuard {
+            registry: self,
+            id,
+            ended,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends every live session that is no longer allowed; returns how many ended.
+    pub async fn recheck(&self, state: &AppState) -> usize {
+        let sessions: Vec<LiveSession> = self.lock().values().map(|e| e.session.clone()).collect();
+        let mut ended = 0;
+        for s in sessions {
+            if let Some(reason) = still_denied(state, &s).await {
+                if let Some(e) = self.lock().get(&s.id) {
+                    let _ = e.end.send(Some(reason.clone()));
+                }
+                tracing::info!(session = %s.id, %reason, "session ended by revocation");
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why `s` is no longer allowed, if it is not. Store errors keep the session: a database
+/// hiccup must not cut everyone off (the next recheck decides).
+async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
+    let store = state.store();
+    let now = crate::now_ms();
+    let user = match store.user_by_id(&s.user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Some("your user was deleted".into()),
+        Err(_) => return None,
+    };
+    if user.disabled {
+        return Some("your user was disabled".into());
+    }
+    match store.token_by_id(&s.token_id).await {
+        Ok(Some(t)) if t.revoked_at.is_some() => return Some("your token was revoked".into()),
+        Ok(Some(t)) if t.expires_at <= now => return Some("your token expired".into()),
+        Ok(None) => return Some("your token was revoked".into()),
+        Ok(Some(_)) | Err(_) => {}
+    }
+    let target = match store.target_by_id(&s.target_id).await {
+        Ok(Some(t)) if t.revoked_at.is_none() => t,
+        Ok(_) => return Some("the target was revoked".into()),
+        Err(_) => return None,
+    };
+    let groups = store.groups_of_user(&user.id).await.ok()?;
+    let caller = crate::auth::Caller {
+        user,
+        token_id: s.token_id.clone(),
+        groups,
+        source_ip: s.source_ip,
+    };
+    let facts = Facts {
+        run_as: s.run_as.clone(),
+        ..Facts::default()
+    };
+    let d = evaluate(
+        &state.policies(),
+        &principal(&caller),
+        s.action,
+        Resource::Target(&target),
+        s.source_ip,
+        &facts,
+    );
+    (!d.allowed).then(|| "access was revoked by a policy or group change".to_string())
+}
