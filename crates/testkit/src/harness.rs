@@ -75,6 +75,19 @@ impl Harness {
         Ok(h)
     }
 
+    /// A new user, logged in through their own CLI.
+    pub async fn user(&self, name: &str, password: &str) -> Result<Cli> {
+        self.create_user(name, password, false).await?;
+        let cli = self.cli(name);
+        let out = cli
+            .login(&self.server.url, &self.server.fingerprint, name, password)
+            .await?;
+        if !out.status.success() {
+            bail!("login of {name} failed: {}", crate::cli::show(&out));
+        }
+        Ok(cli)
+    }
+
     /// A CLI with a config home of its own, not logged in.
     pub fn cli(&self, name: &str) -> Cli {
         Cli {
@@ -153,7 +166,16 @@ impl Harness {
 
     /// Enrols and runs an agent, waiting until the server lists it online.
     pub async fn add_agent(&mut self, name: &str) -> Result<usize> {
-        let (id, code) = self.activation(&[]).await?;
+        self.add_agent_tagged(name, &[]).await
+    }
+
+    /// As [`Harness::add_agent`], with `k=v` tags on its activation.
+    pub async fn add_agent_tagged(&mut self, name: &str, tags: &[&str]) -> Result<usize> {
+        let mut args = Vec::new();
+        for t in tags {
+            args.extend(["--tag", t]);
+        }
+        let (id, code) = self.activation(&args).await?;
         let out = self.register(name, &id, &code).await?;
         if !out.status.success() {
             bail!("register failed: {}", crate::cli::show(&out));

@@ -1,0 +1,338 @@
+//! Access control through the real CLI and server: an allow/deny matrix over groups, target
+//! tags, run-as users and MFA; policy validation and explain; and every kind of revocation
+//! ending a live session within a second.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use wicket_testkit::cli::show;
+use wicket_testkit::{bins, Cli, Harness};
+
+const POLICY: &str = r#"// Administrators keep full control.
+@id("admins")
+permit(principal, action, resource) when { principal.admin };
+
+@id("everyone-lists")
+permit(principal, action == Wicket::Action::"list_targets", resource);
+
+// Ops may work on production, but only as the unprivileged account.
+@id("ops-prod-as-nobody")
+permit(
+    principal in Wicket::Group::"ops",
+    action in [Wicket::Action::"connect", Wicket::Action::"exec"],
+    resource
+) when {
+    resource.hasTag("env") && resource.getTag("env") == "prod" && context.run_as == "nobody"
+};
+
+// The database host needs MFA.
+@id("ops-db-needs-mfa")
+permit(
+    principal in Wicket::Group::"ops",
+    action == Wicket::Action::"exec",
+    resource
+) when {
+    resource.hasTag("env") && resource.getTag("env") == "db" && context.mfa
+};
+
+@id("never-root")
+forbid(principal, action, resource) when { context has run_as && context.run_as == "root" && !principal.admin };
+"#;
+
+async fn exec(
+    cli: &Cli,
+    target: &str,
+    run_as: Option<&str>,
+    cmd: &str,
+) -> Result<std::process::Output> {
+    let mut args = vec!["connect", target];
+    if let Some(r) = run_as {
+        args.extend(["--user", r]);
+    }
+    args.extend(["--", cmd]);
+    cli.run(&args, None).await
+}
+
+fn denied(out: &std::process::Output) -> bool {
+    out.status.code() == Some(255) && String::from_utf8_lossy(&out.stderr).contains("may not")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_matrix_through_the_cli() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent_tagged("web-1", &["env=prod"]).await?;
+    h.add_agent("dev-1").await?;
+    h.add_agent_tagged("db-1", &["env=db"]).await?;
+    let alice = h.user("alice", "alice-password").await?;
+    let bob = h.user("bob", "bob-password-1").await?;
+
+    // Before any policy is set, the defaults let users list targets and nothing else.
+    let out = exec(&alice, "web-1", Some("nobody"), "true").await?;
+    assert!(denied(&out), "{}", show(&out));
+    assert!(alice.ok(&["targets"]).await?.contains("web-1"));
+
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("policy.cedar");
+    std::fs::write(&file, POLICY)?;
+    let f = file.to_str().unwrap_or_default();
+    h.admin.ok(&["admin", "policies", "validate", f]).await?;
+    h.admin.ok(&["admin", "policies", "set", f]).await?;
+    h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
+    h.admin
+        .ok(&["admin", "groups", "add-member", "ops", "alice"])
+        .await?;
+
+    // In the group, on a prod target, as the permitted user: allowed, and really that user.
+    let out = exec(&alice, "web-1", Some("nobody"), "id -un").await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "nobody\n",
+        "{}",
+        show(&out)
+    );
+    // A forbidden run-as user, and none at all.
+    assert!(denied(&exec(&alice, "web-1", Some("root"), "true").await?));
+    assert!(denied(&exec(&alice, "web-1", None, "true").await?));
+    // Not in the group.
+    assert!(denied(&exec(&bob, "web-1", Some("nobody"), "true").await?));
+    // A target without the tag.
+    assert!(denied(
+        &exec(&alice, "dev-1", Some("nobody"), "true").await?
+    ));
+    // MFA required and absent.
+    assert!(denied(&exec(&alice, "db-1", Some("nobody"), "true").await?));
+    // An interactive shell is `connect`, also permitted here; non-admins cannot administer.
+    let out = bob.run(&["admin", "users", "list"], None).await?;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("may not"),
+        "{}",
+        show(&out)
+    );
+
+    // Joining the group grants access at once.
+    h.admin
+        .ok(&["admin", "groups", "add-member", "ops", "bob"])
+        .await?;
+    let out = exec(&bob, "web-1", Some("nobody"), "echo ok").await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok\n",
+        "{}",
+        show(&out)
+    );
+
+    // explain names the deciding policies.
+    let out = h
+        .admin
+        .run(
+            &[
+                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
+                "web-1", "--run-as", "nobody",
+            ],
+            None,
+        )
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text.contains("ALLOW") && text.contains("ops-prod-as-nobody"),
+        "{}",
+        show(&out)
+    );
+    let out = h
+        .admin
+        .run(
+            &[
+                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
+                "web-1", "--run-as", "root",
+            ],
+            None,
+        )
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !out.status.success() && text.contains("DENY") && text.contains("never-root"),
+        "{}",
+        show(&out)
+    );
+
+    // A bad policy: precise errors, and the active set is untouched.
+    let bad = dir.path().join("bad.cedar");
+    std::fs::write(&bad, "permit(principal, action, resource);\npermit(principal, action == Wicket::Action::\"conect\", resource);\n")?;
+    let b = bad.to_str().unwrap_or_default();
+    let out = h
+        .admin
+        .run(&["admin", "policies", "validate", b], None)
+        .await?;
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && err.contains(":2:"),
+        "{}",
+        show(&out)
+    );
+    let out = h.admin.run(&["admin", "policies", "set", b], None).await?;
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not activated"),
+        "{}",
+        show(&out)
+    );
+    let active = h.admin.ok(&["admin", "policies", "get"]).await?;
+    assert_eq!(active, POLICY);
+    Ok(())
+}
+
+/// Starts `sleep` on web-1 as `cli`, and returns the running `wicket` once the session is up.
+async fn live_session(cli: &Cli) -> Result<tokio::process::Child> {
+    let child = cli
+        .command()
+        .args([
+            "connect",
+            "web-1",
+            "--user",
+            "nobody",
+            "--",
+            "echo started; sleep 60",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut child = child;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("stdout"))?;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut stdout, &mut buf),
+    )
+    .await??;
+    assert_eq!(&buf[..n], b"started\n");
+    Ok(child)
+}
+
+/// Revokes with `revoke` and asserts the live session ends within a second, saying why.
+async fn ends_within_a_second(
+    child: tokio::process::Child,
+    what: &str,
+    revoke: impl std::future::Future<Output = Result<String>>,
+) -> Result<()> {
+    let start = Instant::now();
+    revoke.await?;
+    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output()).await??;
+    let took = start.elapsed();
+    eprintln!("{what}: session ended {took:?} after the revocation began");
+    assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+    assert_eq!(out.status.code(), Some(255), "{what}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("access revoked"),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent_tagged("web-1", &["env=prod"]).await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("policy.cedar");
+    std::fs::write(&file, POLICY)?;
+    h.admin
+        .ok(&[
+            "admin",
+            "policies",
+            "set",
+            file.to_str().unwrap_or_default(),
+        ])
+        .await?;
+    h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
+    let mut users = Vec::new();
+    for name in ["u-disable", "u-delete", "u-token", "u-group", "u-policy"] {
+        let cli = h.user(name, "a-long-password").await?;
+        h.admin
+            .ok(&["admin", "groups", "add-member", "ops", name])
+            .await?;
+        users.push(cli);
+    }
+    let admin = h.admin.clone();
+
+    let s = live_session(&users[0]).await?;
+    ends_within_a_second(
+        s,
+        "disable user",
+        admin.ok(&["admin", "users", "disable", "u-disable"]),
+    )
+    .await?;
+    let s = live_session(&users[1]).await?;
+    ends_within_a_second(
+        s,
+        "delete user",
+        admin.ok(&["admin", "users", "delete", "u-delete"]),
+    )
+    .await?;
+
+    let s = live_session(&users[2]).await?;
+    let tokens: serde_json::Value = serde_json::from_str(
+        &admin
+            .ok(&["admin", "tokens", "list", "--output", "json"])
+            .await?,
+    )?;
+    let id = tokens
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["user"] == "u-token")
+        .and_then(|t| t["id"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    ends_within_a_second(
+        s,
+        "revoke token",
+        admin.ok(&["admin", "tokens", "revoke", &id]),
+    )
+    .await?;
+
+    let s = live_session(&users[3]).await?;
+    ends_within_a_second(
+        s,
+        "remove from group",
+        admin.ok(&["admin", "groups", "remove-member", "ops", "u-group"]),
+    )
+    .await?;
+
+    let s = live_session(&users[4]).await?;
+    let stricter = POLICY.replace("\"nobody\"", "\"somebody-else\"");
+    std::fs::write(&file, stricter)?;
+    ends_within_a_second(
+        s,
+        "policy change",
+        admin.ok(&[
+            "admin",
+            "policies",
+            "set",
+            file.to_str().unwrap_or_default(),
+        ]),
+    )
+    .await?;
+
+    // Revoking the agent cuts its link now and refuses it afterwards.
+    let out = admin
+        .run(&["admin", "agents", "revoke", "web-1"], None)
+        .await?;
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        h.wait_online("web-1", false, Duration::from_secs(2))
+            .await?,
+        "revoked agent still online"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!h.is_online("web-1").await?, "revoked agent came back");
+    assert!(
+        h.agents[0].logs().contains("revoked"),
+        "the agent was not told it was revoked"
+    );
+    Ok(())
+}
