@@ -15,7 +15,7 @@
 //!   [`DEFAULT_PATH`]), then the request's variables, then `HOME`, `SHELL`,
 //!   `USER`, `LOGNAME` (which the request cannot override) and, on a PTY,
 //!   `TERM`. Nothing leaks from the agent's own environment.
-//! * The working directory is the user's home, or `/` if that is unusable.
+//! * The working directory is the requested one, else the user's home, else `/`.
 //! * Pipes: the child leads a new process group, so [`ProcessControl::signal`]
 //!   reaches the command and everything it started.
 //! * PTY: the child leads a new session with the PTY as its controlling
@@ -77,4 +77,7 @@ pub struct SessionRequest {
     pub pty: Option<(String, PtySize)>,
     /// Extra environment variables, applied after the defaults.
     pub env: Vec<(String, String)>,
+    /// Working directory to start in (as the run-as user); home, then `/`, when it is unset
+    /// or unusable.
+    pub cwd: Option<std::path::PathBuf>,
 }

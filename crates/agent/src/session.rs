@@ -94,6 +94,7 @@ fn request(spec: &SessionSpec) -> SessionRequest {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        cwd: spec.cwd.as_ref().map(std::path::PathBuf::from),
     }
 }
 

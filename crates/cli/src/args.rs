@@ -26,6 +26,11 @@ pub enum Command {
     Targets(OutputArgs),
     /// Open a shell on a target, or run a command there.
     Connect(ConnectArgs),
+    /// Multi-factor login (TOTP) for your own account.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
     /// Administration.
     Admin {
         #[command(subcommand)]
@@ -45,9 +50,25 @@ pub struct LoginArgs {
     /// store is used.
     #[arg(long)]
     pub ca_fingerprint: Option<String>,
-    /// Read the password from the first line of stdin (for scripts).
+    /// Read the password from the first line of stdin (for scripts); a one-time code, when
+    /// the server asks for one, is then read from the next line unless --totp is given.
     #[arg(long)]
     pub password_stdin: bool,
+    /// The current code from your authenticator app, for users with multi-factor login.
+    #[arg(long, value_name = "CODE", conflicts_with = "recovery_code")]
+    pub totp: Option<String>,
+    /// One of your one-time recovery codes, instead of --totp.
+    #[arg(long, value_name = "CODE")]
+    pub recovery_code: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MfaCommand {
+    /// Enrol an authenticator app: shows a QR code and the secret, asks for a code, then
+    /// prints one-time recovery codes (shown once).
+    Enroll,
+    /// Whether multi-factor login is enrolled, and recovery codes left.
+    Status(OutputArgs),
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +152,10 @@ pub enum UserCommand {
         name: String,
     },
     Enable {
+        name: String,
+    },
+    /// Remove a user's multi-factor login (e.g. a lost phone); they may enrol again.
+    ResetMfa {
         name: String,
     },
     /// Delete a user, their tokens and memberships; their live sessions end at once.

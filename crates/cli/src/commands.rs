@@ -4,6 +4,7 @@ pub mod activations;
 pub mod admin;
 pub mod connect;
 pub mod login;
+pub mod mfa;
 pub mod targets;
 
 use anyhow::Result;
@@ -20,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logout => login::logout(profile).await,
         Command::Targets(args) => targets::list(profile, args).await,
         Command::Connect(args) => connect::connect(profile, args).await,
+        Command::Mfa { command } => mfa::dispatch(profile, command).await,
         Command::Admin { command } => match command {
             AdminCommand::Activations { command } => match command {
                 ActivationCommand::Create(args) => activations::create(profile, args).await,

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 401: missing, wrong, expired or revoked token.
     #[error("{0}")]
     Unauthorized(String),
+    /// 401 from a login whose password was right but which needs (or got a wrong) one-time code.
+    #[error("{0}")]
+    MfaRequired(String),
     #[error("{message}")]
     Status { status: u16, message: String },
     #[error("unexpected answer from the server: {0}")]
@@ -88,7 +91,15 @@ impl ApiClient {
             .await
             .map_err(|e| ApiError::Decode(e.to_string()))?;
         if status == StatusCode::UNAUTHORIZED {
-            return Err(ApiError::Unauthorized(error_message(&text)));
+            let mfa = serde_json::from_str::<serde_json::Value>(&text)
+                .map(|v| v["mfa_required"] == true)
+                .unwrap_or(false);
+            let message = error_message(&text);
+            return Err(if mfa {
+                ApiError::MfaRequired(message)
+            } else {
+                ApiError::Unauthorized(message)
+            });
         }
         if !status.is_success() {
             return Err(ApiError::Status {

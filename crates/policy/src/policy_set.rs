@@ -118,6 +118,21 @@ impl PolicySet {
     pub fn ids(&self) -> Vec<String> {
         self.inner.ids.clone()
     }
+
+    /// The annotations of policy `id` (other than `@id`), e.g. `@idle_timeout("5m")`: how a
+    /// policy carries session settings for the requests it permits.
+    pub fn annotations(&self, id: &str) -> std::collections::BTreeMap<String, String> {
+        self.inner
+            .cedar
+            .policy(&PolicyId::new(id))
+            .map(|p| {
+                p.annotations()
+                    .filter(|(k, _)| *k != "id")
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Cedar names the policies of a file `policy0`, `policy1`... in order, but hands them back in

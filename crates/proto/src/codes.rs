@@ -34,6 +34,8 @@ pub enum ErrorCode {
     PeerGone,
     /// Something failed inside the peer.
     Internal,
+    /// A session limit ended the channel (idle timeout, maximum duration).
+    SessionLimit,
     /// A code this build does not know.
     Other(u16),
 }
@@ -54,6 +56,7 @@ impl ErrorCode {
             ErrorCode::Shutdown => 11,
             ErrorCode::PeerGone => 12,
             ErrorCode::Internal => 13,
+            ErrorCode::SessionLimit => 14,
             ErrorCode::Other(n) => n,
         }
     }
@@ -73,6 +76,7 @@ impl ErrorCode {
             11 => ErrorCode::Shutdown,
             12 => ErrorCode::PeerGone,
             13 => ErrorCode::Internal,
+            14 => ErrorCode::SessionLimit,
             n => ErrorCode::Other(n),
         }
     }
@@ -94,6 +98,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::Shutdown => "shutting down",
             ErrorCode::PeerGone => "peer gone",
             ErrorCode::Internal => "internal error",
+            ErrorCode::SessionLimit => "session limit reached",
             ErrorCode::Other(n) => return write!(f, "error {n}"),
         };
         f.write_str(s)

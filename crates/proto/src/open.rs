@@ -34,6 +34,9 @@ pub struct SessionSpec {
     /// Extra environment for the process.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Working directory to start in; set by the server from the session profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
     /// Set by the server: the session id, for the agent's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,

@@ -7,6 +7,7 @@ pub mod enroll;
 pub mod groups;
 pub mod health;
 pub mod login;
+pub mod mfa;
 pub mod policies;
 pub mod targets;
 pub mod tokens;

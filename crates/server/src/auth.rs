@@ -39,6 +39,8 @@ pub struct Caller {
     pub groups: Vec<String>,
     /// Where the request came from, for policies and logs.
     pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the token's login proved a second factor; policies see it as `context.mfa`.
+    pub mfa: bool,
 }
 
 /// Middleware: authenticates the bearer token when `access` needs one and stores the caller.
@@ -110,5 +112,6 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Call
         token_id: stored.id,
         groups,
         source_ip: None,
+        mfa: stored.mfa,
     })
 }

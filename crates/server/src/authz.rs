@@ -30,6 +30,9 @@ pub struct Facts {
     pub run_as: Option<String>,
     pub dest_host: Option<String>,
     pub dest_port: Option<u16>,
+    /// Whether the caller's login proved a second factor. [`authorize`] always takes it from
+    /// the [`Caller`]; a value set here by a handler is overridden.
+    pub mfa: bool,
 }
 
 /// Decides, logs the decision, and turns a refusal into a 403 that names what was refused.
@@ -40,6 +43,10 @@ pub fn authorize(
     resource: Resource<'_>,
     facts: &Facts,
 ) -> Result<Decision, ApiError> {
+    let facts = &Facts {
+        mfa: caller.mfa,
+        ..facts.clone()
+    };
     let decision = evaluate(
         &state.policies(),
         &principal(caller),
@@ -86,8 +93,7 @@ pub fn evaluate(
 ) -> Decision {
     let ctx = RequestContext {
         run_as: facts.run_as.clone(),
-        // Multi-factor login arrives with the MFA work; until then no request carries it.
-        mfa: false,
+        mfa: facts.mfa,
         source_ip,
         time: crate::now_ms() / 1000,
         dest_host: facts.dest_host.clone(),

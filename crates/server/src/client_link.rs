@@ -20,6 +20,7 @@ use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::secrets::new_nonce;
 use crate::sessions::LiveSession;
+use crate::settings::{effective, SessionSettings};
 use crate::state::AppState;
 use crate::{ws, VERSION};
 
@@ -96,11 +97,20 @@ async fn handshake(t: &mut Transport) -> Result<u16, (ErrorCode, String)> {
 /// is taken away.
 async fn open_session(state: AppState, caller: Caller, request: IncomingChannel) {
     let OpenSpec::Session(spec) = request.spec().clone();
+    let request_had_pty = spec.pty.is_some();
     match broker(&state, &caller, spec).await {
-        Ok((agent_channel, live)) => match request.accept() {
+        Ok((agent_channel, live, settings)) => match request.accept() {
             Ok(user_channel) => {
                 let guard = state.sessions().register(live);
-                relay(user_channel, agent_channel, guard.ended.clone()).await;
+                let pty = request_had_pty;
+                relay(
+                    user_channel,
+                    agent_channel,
+                    guard.ended.clone(),
+                    &settings,
+                    pty,
+                )
+                .await;
             }
             Err(e) => tracing::debug!(error = %e, "user left before the session opened"),
         },
@@ -138,7 +148,7 @@ async fn broker(
     state: &AppState,
     caller: &Caller,
     mut spec: SessionSpec,
-) -> Result<(Channel, LiveSession), (ErrorCode, String)> {
+) -> Result<(Channel, LiveSession, SessionSettings), (ErrorCode, String)> {
     let wanted = spec.target.take().ok_or((
         ErrorCode::UnknownTarget,
         "no target named in the request".into(),
@@ -157,8 +167,25 @@ async fn broker(
         run_as: spec.run_as.clone(),
         ..Facts::default()
     };
-    authorize(state, caller, action, Resource::Target(&target), &facts)
+    let decision = authorize(state, caller, action, Resource::Target(&target), &facts)
         .map_err(|e| (ErrorCode::Forbidden, e.message))?;
+    let policies = state.policies();
+    let annotations: Vec<_> = decision
+        .policy_ids
+        .iter()
+        .map(|id| policies.annotations(id))
+        .collect();
+    let settings = effective(
+        &state.config().session,
+        &state.config().session_overrides,
+        &target,
+        &annotations,
+    );
+    spec.env
+        .extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if settings.working_dir.is_some() {
+        spec.cwd = settings.working_dir.clone();
+    }
     let agent = state.agents().get(&target.id).ok_or_else(|| {
         (
             ErrorCode::TargetOffline,
@@ -199,39 +226,107 @@ async fn broker(
                 format!("target {}: {other}", target.name),
             ),
         })?;
-    Ok((channel, live))
+    Ok((channel, live, settings))
 }
 
 /// Splices a user's channel and an agent's channel. Each direction runs on its own so that a
 /// stalled reader on one side never blocks the other; credit on both links bounds what waits
-/// here to about one window per direction. When `ended` fires (access was taken away) the user
-/// is told why and both channels close, which hangs up the remote shell.
+/// here to about one window per direction. The session ends early, with the reason sent to the
+/// user, when access is taken away (`ended` fires), when it is idle too long, or when it reaches
+/// its maximum duration; closing both channels hangs up the remote shell.
 async fn relay(
     user: Channel,
     agent: Channel,
     mut ended: tokio::sync::watch::Receiver<Option<String>>,
+    settings: &SessionSettings,
+    pty: bool,
 ) {
     let (user_tx, user_rx) = user.split();
     let (agent_tx, agent_rx) = agent.split();
+    if let Some(banner) = settings.banner.as_deref().filter(|b| !b.is_empty()) {
+        let text = if pty {
+            format!("{}\r\n", banner.replace('\n', "\r\n"))
+        } else {
+            format!("{banner}\n")
+        };
+        let bytes = bytes::Bytes::from(text);
+        let _ = if pty {
+            user_tx.data(bytes).await
+        } else {
+            user_tx.ext_data(bytes).await
+        };
+    }
+    let activity = std::sync::Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
     let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
     let pumps = async {
         tokio::join!(
-            pump(user_rx, agent_tx, false),
-            pump(agent_rx, user_tx, true)
+            pump(user_rx, agent_tx, false, &activity),
+            pump(agent_rx, user_tx, true, &activity)
         );
     };
-    tokio::select! {
-        _ = pumps => {}
-        Ok(reason) = async { ended.wait_for(|r| r.is_some()).await.map(|r| r.clone().unwrap_or_default()) } => {
-            let _ = cut_user.error(ErrorCode::Forbidden, &format!("access revoked: {reason}"));
-            cut_user.close();
-            cut_agent.close();
+    let revoked = async {
+        let reason = ended
+            .wait_for(|r| r.is_some())
+            .await
+            .map(|r| r.clone().unwrap_or_default());
+        match reason {
+            Ok(r) => (ErrorCode::Forbidden, format!("access revoked: {r}")),
+            // The registry entry is gone: nobody can revoke this session any more.
+            Err(_) => std::future::pending().await,
         }
+    };
+    let limits = watchdog(settings, &activity);
+    let (code, reason) = tokio::select! {
+        _ = pumps => return,
+        r = revoked => r,
+        r = limits => (ErrorCode::SessionLimit, r),
+    };
+    tracing::info!(%reason, "ending session");
+    let _ = cut_user.error(code, &reason);
+    cut_user.close();
+    cut_agent.close();
+}
+
+/// Resolves with the reason once the session has been idle for the idle timeout or has run for
+/// its maximum duration. It sleeps until the next deadline instead of ticking, so an idle
+/// server with many sessions does not wake for nothing.
+async fn watchdog(
+    settings: &SessionSettings,
+    activity: &std::sync::Mutex<tokio::time::Instant>,
+) -> String {
+    let started = tokio::time::Instant::now();
+    let far = started + std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    loop {
+        let last = *activity.lock().unwrap_or_else(|e| e.into_inner());
+        let idle_at = settings.idle_timeout.map_or(far, |t| last + t);
+        let max_at = settings.max_duration.map_or(far, |t| started + t);
+        let now = tokio::time::Instant::now();
+        if now >= max_at {
+            let d = settings.max_duration.unwrap_or_default();
+            return format!(
+                "the maximum session duration of {} was reached",
+                humantime::format_duration(d)
+            );
+        }
+        if now >= idle_at {
+            let d = settings.idle_timeout.unwrap_or_default();
+            return format!("idle for {} (idle timeout)", humantime::format_duration(d));
+        }
+        tokio::time::sleep_until(idle_at.min(max_at)).await;
     }
 }
 
-async fn pump(mut from: ChannelReceiver, to: ChannelSender, from_agent: bool) {
+async fn pump(
+    mut from: ChannelReceiver,
+    to: ChannelSender,
+    from_agent: bool,
+    activity: &std::sync::Mutex<tokio::time::Instant>,
+) {
     while let Some(ev) = from.recv().await {
+        if let Event::Data(_) | Event::ExtData(_) = ev {
+            // Input and output both count as activity for the idle timeout.
+            *activity.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+        }
         let sent = match ev {
             Event::Data(d) => to.data(d).await,
             Event::ExtData(d) if from_agent => to.ext_data(d).await,

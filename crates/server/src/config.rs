@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ServerError;
+use crate::settings::{SessionOverride, SessionSettings};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,6 +32,10 @@ pub struct ServerConfig {
     pub heartbeat: Duration,
     /// OS user a session runs as when the user does not ask for one. Unset: the agent's own.
     pub default_run_as: Option<String>,
+    /// Global session settings (idle timeout 20m and maximum 12h unless set here).
+    pub session: SessionSettings,
+    /// Session settings for targets with a given tag.
+    pub session_overrides: Vec<SessionOverride>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +50,8 @@ impl Default for ServerConfig {
             token_ttl: Duration::from_secs(12 * 3600),
             heartbeat: Duration::from_secs(20),
             default_run_as: None,
+            session: SessionSettings::default(),
+            session_overrides: Vec::new(),
         }
     }
 }
@@ -98,6 +105,21 @@ impl ServerConfig {
             self.heartbeat = humantime::parse_duration(&v)
                 .map_err(|e| bad("WICKET_HEARTBEAT", e.to_string()))?;
         }
+        if let Some(v) = get("WICKET_SESSION_IDLE_TIMEOUT") {
+            self.session.idle_timeout = Some(
+                humantime::parse_duration(&v)
+                    .map_err(|e| bad("WICKET_SESSION_IDLE_TIMEOUT", e.to_string()))?,
+            );
+        }
+        if let Some(v) = get("WICKET_SESSION_MAX_DURATION") {
+            self.session.max_duration = Some(
+                humantime::parse_duration(&v)
+                    .map_err(|e| bad("WICKET_SESSION_MAX_DURATION", e.to_string()))?,
+            );
+        }
+        if let Some(v) = get("WICKET_SESSION_BANNER") {
+            self.session.banner = Some(v);
+        }
         if let Some(v) = get("WICKET_DEFAULT_RUN_AS") {
             self.default_run_as = Some(v).filter(|s| !s.is_empty());
         }
@@ -127,5 +149,13 @@ mod tests {
         assert_eq!(c.token_ttl, Duration::from_secs(300));
         assert_eq!(c.listen.port(), 9000);
         assert!(toml::from_str::<ServerConfig>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let c: ServerConfig =
+            toml::from_str(include_str!("../../../dist/wicketd.example.toml")).unwrap();
+        assert_eq!(c.session.idle_timeout, Some(Duration::from_secs(1200)));
+        assert_eq!(c.session_overrides[0].tag, "env=prod");
     }
 }

@@ -16,11 +16,14 @@
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
 //! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
 //! - [`secrets`]: tokens, password and code hashing.
+//! - [`totp`]: TOTP codes (RFC 6238) and base32 secrets for multi-factor login.
+//! - [`ratelimit`]: failed-login limits per user name and source address (in memory).
 //! - [`api`]: the JSON handlers.
 //! - [`agent_link`]: the agents' WebSocket endpoint.
 //! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
 //! - [`state`]: [`AppState`], what every handler shares.
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
+//! - [`settings`]: session settings (timeouts, profile, banner) from config, tags and policies.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
 //! - [`ws`]: axum WebSockets as mux transports.
 //! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].
@@ -32,12 +35,15 @@ pub mod authz;
 pub mod client_link;
 pub mod config;
 pub mod error;
+pub mod ratelimit;
 pub mod registry;
 pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod sessions;
+pub mod settings;
 pub mod state;
+pub mod totp;
 pub mod ws;
 
 pub use config::ServerConfig;

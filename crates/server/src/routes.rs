@@ -54,6 +54,15 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(api::login::logout),
         ),
         (spec(M::GET, "/v1/whoami", User), get(api::login::whoami)),
+        (spec(M::GET, "/v1/mfa", User), get(api::mfa::status)),
+        (
+            spec(M::POST, "/v1/mfa/enroll", User),
+            post(api::mfa::enroll),
+        ),
+        (
+            spec(M::POST, "/v1/mfa/confirm", User),
+            post(api::mfa::confirm),
+        ),
         (spec(M::GET, "/v1/targets", User), get(api::targets::list)),
         (
             spec(M::GET, "/v1/activations", Admin(Action::ManageActivations)),
@@ -98,6 +107,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
                 Admin(Action::ManageUsers),
             ),
             post(api::users::enable),
+        ),
+        (
+            spec(
+                M::POST,
+                "/v1/users/{name}/reset-mfa",
+                Admin(Action::ManageUsers),
+            ),
+            post(api::mfa::reset),
         ),
         (
             spec(M::DELETE, "/v1/users/{name}", Admin(Action::ManageUsers)),

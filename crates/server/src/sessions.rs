@@ -105,12 +105,15 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
     if user.disabled {
         return Some("your user was disabled".into());
     }
-    match store.token_by_id(&s.token_id).await {
+    // The session's MFA flag is its token's, which never changes: a recheck sees the same
+    // value the session was allowed with. A token that cannot be read now counts as without.
+    let mfa = match store.token_by_id(&s.token_id).await {
         Ok(Some(t)) if t.revoked_at.is_some() => return Some("your token was revoked".into()),
         Ok(Some(t)) if t.expires_at <= now => return Some("your token expired".into()),
         Ok(None) => return Some("your token was revoked".into()),
-        Ok(Some(_)) | Err(_) => {}
-    }
+        Ok(Some(t)) => t.mfa,
+        Err(_) => return None,
+    };
     let target = match store.target_by_id(&s.target_id).await {
         Ok(Some(t)) if t.revoked_at.is_none() => t,
         Ok(_) => return Some("the target was revoked".into()),
@@ -122,9 +125,11 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
         token_id: s.token_id.clone(),
         groups,
         source_ip: s.source_ip,
+        mfa,
     };
     let facts = Facts {
         run_as: s.run_as.clone(),
+        mfa: caller.mfa,
         ..Facts::default()
     };
     let d = evaluate(

@@ -11,6 +11,7 @@
 //! - `groups`: [`Group`]s and their members.
 //! - `policies`: the versioned Cedar policy text ([`PolicyVersion`]).
 //! - `tokens`: [`Token`] bearer tokens.
+//! - `mfa`: [`TotpEnrolment`] secrets, replay protection and recovery codes.
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
 //! - `targets`: [`Target`] agents and their [`Inventory`].
 //! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
@@ -19,6 +20,7 @@ mod activations;
 mod db;
 mod error;
 mod groups;
+mod mfa;
 mod policies;
 mod targets;
 mod tokens;
@@ -31,6 +33,7 @@ pub use activations::{Activation, NewActivation};
 pub use db::{Backend, Store};
 pub use error::{RegisterError, StoreError};
 pub use groups::Group;
+pub use mfa::TotpEnrolment;
 pub use policies::PolicyVersion;
 pub use targets::{Inventory, NewTarget, Target};
 pub use tokens::Token;

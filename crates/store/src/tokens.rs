@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::new_id;
+use crate::db::{flag, new_id};
 use crate::{Millis, Store, StoreError};
 
 /// A token row. The hash is deliberately not a field: nothing past the lookup needs it.
@@ -15,6 +15,8 @@ pub struct Token {
     pub created_at: Millis,
     pub expires_at: Millis,
     pub revoked_at: Option<Millis>,
+    /// Whether the login that issued it proved a second factor (TOTP or a recovery code).
+    pub mfa: bool,
 }
 
 impl Token {
@@ -24,7 +26,7 @@ impl Token {
     }
 }
 
-const COLUMNS: &str = "id, user_id, created_at, expires_at, revoked_at";
+const COLUMNS: &str = "id, user_id, created_at, expires_at, revoked_at, mfa";
 
 fn from_row(row: &AnyRow) -> Result<Token, StoreError> {
     Ok(Token {
@@ -33,11 +35,13 @@ fn from_row(row: &AnyRow) -> Result<Token, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        mfa: row.try_get::<i64, _>("mfa")? != 0,
     })
 }
 
 impl Store {
-    /// Stores a new token for `user_id` (which must exist) keyed by `token_hash`.
+    /// Stores a new token for `user_id` (which must exist) keyed by `token_hash`, issued
+    /// without a second factor.
     pub async fn insert_token(
         &self,
         user_id: &str,
@@ -45,22 +49,37 @@ impl Store {
         now: Millis,
         expires_at: Millis,
     ) -> Result<Token, StoreError> {
+        self.insert_token_mfa(user_id, token_hash, now, expires_at, false)
+            .await
+    }
+
+    /// As [`Store::insert_token`], recording whether the login proved a second factor.
+    pub async fn insert_token_mfa(
+        &self,
+        user_id: &str,
+        token_hash: &[u8],
+        now: Millis,
+        expires_at: Millis,
+        mfa: bool,
+    ) -> Result<Token, StoreError> {
         let token = Token {
             id: new_id("tok")?,
             user_id: user_id.to_owned(),
             created_at: now,
             expires_at,
             revoked_at: None,
+            mfa,
         };
         sqlx::query(
-            "INSERT INTO tokens (id, user_id, token_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO tokens (id, user_id, token_hash, created_at, expires_at, mfa) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&token.id)
         .bind(&token.user_id)
         .bind(hex::encode(token_hash))
         .bind(token.created_at)
         .bind(token.expires_at)
+        .bind(flag(token.mfa))
         .execute(self.pool())
         .await?;
         Ok(token)

@@ -58,7 +58,7 @@ mod api {
             .await;
         Ok(match r {
             Ok(_) => 200,
-            Err(ApiError::Unauthorized(_)) => 401,
+            Err(ApiError::Unauthorized(_) | ApiError::MfaRequired(_)) => 401,
             Err(ApiError::Status { status, .. }) => status,
             Err(e) => anyhow::bail!("{path}: {e}"),
         })

@@ -136,10 +136,11 @@ fn build_command(req: &SessionRequest, run_as: &RunAs) -> Result<Command, Proces
     }
 
     match run_as.groups() {
-        Some(groups) => install_user_switch(&mut cmd, run_as, groups),
+        Some(groups) => install_user_switch(&mut cmd, run_as, groups, req.cwd.as_deref()),
         None => {
             let home = run_as.home();
-            cmd.current_dir(if home.is_dir() { home } else { Path::new("/") });
+            let start = req.cwd.as_deref().filter(|d| d.is_dir());
+            cmd.current_dir(start.unwrap_or(if home.is_dir() { home } else { Path::new("/") }));
         }
     }
     Ok(cmd)

@@ -222,17 +222,23 @@ pub(crate) fn install_user_switch(
     cmd: &mut tokio::process::Command,
     run_as: &RunAs,
     groups: &[Gid],
+    start_dir: Option<&Path>,
 ) {
     let groups = groups.to_vec();
     let uid = run_as.uid;
     let gid = run_as.gid;
     let home =
         CString::new(run_as.home.as_os_str().as_bytes()).unwrap_or_else(|_| CString::from(c"/"));
+    let start = start_dir.and_then(|d| CString::new(d.as_os_str().as_bytes()).ok());
     let setup = move || -> std::io::Result<()> {
         nix::unistd::setgroups(&groups)?;
         nix::unistd::setgid(gid)?;
         nix::unistd::setuid(uid)?;
-        if nix::unistd::chdir(home.as_c_str()).is_err() {
+        let started = match &start {
+            Some(dir) => nix::unistd::chdir(dir.as_c_str()).is_ok(),
+            None => false,
+        };
+        if !started && nix::unistd::chdir(home.as_c_str()).is_err() {
             nix::unistd::chdir(c"/")?;
         }
         Ok(())

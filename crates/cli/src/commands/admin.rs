@@ -128,6 +128,16 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
                 .await?;
             println!("Disabled {name}.{}", ended(&v));
         }
+        UserCommand::ResetMfa { name } => {
+            let v: Value = api
+                .post(&format!("/v1/users/{}/reset-mfa", seg(&name)), &json!({}))
+                .await?;
+            if v["reset"] == true {
+                println!("Reset multi-factor login of {name}; they can enrol again.");
+            } else {
+                println!("{name} had no multi-factor login to reset.");
+            }
+        }
         UserCommand::Enable { name } => {
             let _: Value = api
                 .post(&format!("/v1/users/{}/enable", seg(&name)), &json!({}))

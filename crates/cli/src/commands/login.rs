@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use wicket_dial::{ApiClient, ServerUrl};
+use wicket_dial::{ApiClient, ApiError, ServerUrl};
 use wicket_tls::{Fingerprint, Trust};
 
 use crate::args::LoginArgs;
@@ -14,6 +14,10 @@ use crate::profile::{Config, Profile};
 struct LoginRequest<'a> {
     user: &'a str,
     password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -21,6 +25,8 @@ struct LoginResponse {
     token: String,
     expires_at: i64,
     user: String,
+    #[serde(default)]
+    mfa: bool,
 }
 
 pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
@@ -47,15 +53,43 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         rpassword::prompt_password(format!("Password for {user}: "))?
     };
     let api = ApiClient::new(server.clone(), &trust, None)?;
-    let resp: LoginResponse = api
-        .post(
-            "/v1/auth/login",
-            &LoginRequest {
-                user: &user,
-                password: &password,
-            },
-        )
-        .await?;
+    let request = |totp: Option<&'_ str>, recovery: Option<&'_ str>| {
+        let api = api.clone();
+        let body = serde_json::json!(LoginRequest {
+            user: &user,
+            password: &password,
+            totp,
+            recovery_code: recovery,
+        });
+        async move { api.post::<_, LoginResponse>("/v1/auth/login", &body).await }
+    };
+    let first = request(args.totp.as_deref(), args.recovery_code.as_deref()).await;
+    let resp = match first {
+        Err(ApiError::MfaRequired(_)) if args.totp.is_none() && args.recovery_code.is_none() => {
+            let code = if args.password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line.trim().to_string()
+            } else if std::io::stdin().is_terminal() {
+                prompt_code(&user)?
+            } else {
+                String::new()
+            };
+            if code.is_empty() {
+                bail!(
+                    "{user} has multi-factor login: give the code from the authenticator app \
+                     (--totp CODE, or the line after the password with --password-stdin)"
+                );
+            }
+            // Six digits are a TOTP code; anything else is taken for a recovery code.
+            if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+                request(Some(&code), None).await?
+            } else {
+                request(None, Some(&code)).await?
+            }
+        }
+        other => other?,
+    };
     let mut config = Config::load()?;
     let name = config
         .selected_name(profile_name)
@@ -75,11 +109,25 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         ((resp.expires_at - crate::profile::now_ms()) / 1000).max(0) as u64,
     );
     eprintln!(
-        "Logged in to {server} as {} (profile {name}; token valid for {}).",
+        "Logged in to {server} as {}{} (profile {name}; token valid for {}).",
         resp.user,
+        if resp.mfa {
+            " with a second factor"
+        } else {
+            ""
+        },
         humantime::format_duration(valid_for)
     );
     Ok(0)
+}
+
+/// Asks the terminal for a one-time code (shown as typed: it is useless once used).
+fn prompt_code(user: &str) -> Result<String> {
+    eprint!("One-time code for {user} (or a recovery code): ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim().to_string())
 }
 
 fn prompt(label: &str) -> Result<String> {

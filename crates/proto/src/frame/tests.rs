@@ -30,6 +30,7 @@ fn spec() -> impl Strategy<Value = OpenSpec> {
                 command,
                 pty: pty.map(|(term, cols, rows)| PtySpec { term, cols, rows }),
                 env,
+                cwd: None,
                 session_id: None,
                 user: None,
             })

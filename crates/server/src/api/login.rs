@@ -1,19 +1,40 @@
-//! Password login and logout.
+//! Password login (with a second factor for users who enrolled one) and logout.
+//!
+//! A user with TOTP enrolled who sends only a password gets a 401 whose JSON body says
+//! `"mfa_required": true`; sending `totp` (the 6-digit code) or `recovery_code` as well issues
+//! a token marked `mfa`, which policies see as `context.mfa`. Failed logins are rate limited
+//! per user name and source address ([`crate::ratelimit`]).
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use wicket_store::User;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::now_ms;
+use crate::ratelimit::{login_limiter, Limited};
 use crate::secrets::{decoy_hash, new_token, sha256, verify_password};
 use crate::state::AppState;
+
+/// The message of the 401 asking for a second factor. Clients without the JSON body (the CLI's
+/// API client keeps only `error`) recognise it by this text: keep it stable.
+pub const MFA_REQUIRED: &str = "a one-time code is required";
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
     pub user: String,
     pub password: String,
+    /// The current 6-digit TOTP code, for users with multi-factor login.
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// One of the user's one-time recovery codes, instead of `totp`.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -22,44 +43,175 @@ pub struct LoginResponse {
     pub expires_at: i64,
     pub user: String,
     pub is_admin: bool,
+    /// Whether this login proved a second factor.
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+/// A refused login.
+pub enum LoginError {
+    Api(ApiError),
+    /// 401 with `"mfa_required": true`: the password was right, a code is needed or was wrong.
+    Mfa(String),
+    /// 429 with `Retry-After`.
+    Limited(String, Limited),
+}
+
+impl From<ApiError> for LoginError {
+    fn from(e: ApiError) -> Self {
+        LoginError::Api(e)
+    }
+}
+
+impl From<wicket_store::StoreError> for LoginError {
+    fn from(e: wicket_store::StoreError) -> Self {
+        LoginError::Api(e.into())
+    }
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        match self {
+            LoginError::Api(e) => e.into_response(),
+            LoginError::Mfa(message) => (
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({ "error": message, "mfa_required": true })),
+            )
+                .into_response(),
+            LoginError::Limited(user, limited) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, limited.retry_after_secs().to_string())],
+                Json(serde_json::json!({
+                    "error": limited.message(&user),
+                    "retry_after": limited.retry_after_secs(),
+                })),
+            )
+                .into_response(),
+        }
+    }
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(req): Json<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Json<LoginResponse>, LoginError> {
+    let ip = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    let limiter = login_limiter();
+    if let Err(limited) = limiter.check(&req.user, ip) {
+        tracing::info!(user = %req.user, ip = ?ip, "login refused: rate limited");
+        return Err(LoginError::Limited(req.user, limited));
+    }
+    let result = check_credentials(&state, &req).await;
+    match &result {
+        Ok((user, _)) => limiter.record_success(&user.name),
+        Err(LoginError::Api(e)) if e.status == StatusCode::UNAUTHORIZED => {
+            limiter.record_failure(&req.user, ip)
+        }
+        // A wrong or reused code is a failure; a missing one is only the first half of a
+        // login.
+        Err(LoginError::Mfa(_)) if has_code(&req) => limiter.record_failure(&req.user, ip),
+        Err(_) => {}
+    }
+    let (user, mfa) = result?;
+    let token = new_token();
+    let now = now_ms();
+    let expires_at = now + state.config().token_ttl.as_millis() as i64;
+    state
+        .store()
+        .insert_token_mfa(&user.id, &sha256(token.as_bytes()), now, expires_at, mfa)
+        .await?;
+    tracing::info!(user = %user.name, mfa, "login");
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        user: user.name,
+        is_admin: user.is_admin,
+        mfa,
+    }))
+}
+
+fn has_code(req: &LoginRequest) -> bool {
+    req.totp.as_deref().is_some_and(|c| !c.trim().is_empty())
+        || req
+            .recovery_code
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+}
+
+/// The user and whether a second factor was proved, or why not. Never logs codes.
+async fn check_credentials(
+    state: &AppState,
+    req: &LoginRequest,
+) -> Result<(User, bool), LoginError> {
     let user = state.store().user_by_name(&req.user).await?;
     let stored = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| decoy_hash().to_string());
-    let password = req.password;
+    let password = req.password.clone();
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
     let user = match user {
         Some(u) if ok && !u.disabled => u,
-        Some(u) if ok && u.disabled => return Err(ApiError::unauthorized("user is disabled")),
+        Some(u) if ok && u.disabled => {
+            return Err(ApiError::unauthorized("user is disabled").into())
+        }
         _ => {
             tracing::info!(user = %req.user, "failed login");
-            return Err(ApiError::unauthorized("invalid user name or password"));
+            return Err(ApiError::unauthorized("invalid user name or password").into());
         }
     };
-    let token = new_token();
-    let now = now_ms();
-    let expires_at = now + state.config().token_ttl.as_millis() as i64;
-    state
+    let enrolment = state
         .store()
-        .insert_token(&user.id, &sha256(token.as_bytes()), now, expires_at)
-        .await?;
-    tracing::info!(user = %user.name, "login");
-    Ok(Json(LoginResponse {
-        token,
-        expires_at,
-        user: user.name,
-        is_admin: user.is_admin,
-    }))
+        .totp_enrolment(&user.id)
+        .await?
+        .filter(|e| e.is_confirmed());
+    let Some(enrolment) = enrolment else {
+        // No second factor enrolled: a code sent anyway proves nothing.
+        return Ok((user, false));
+    };
+    let totp = req.totp.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let recovery = req
+        .recovery_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if let Some(code) = totp {
+        let Some(step) = crate::totp::verify(&enrolment.secret, code, now_ms() / 1000) else {
+            tracing::info!(user = %user.name, "failed login: wrong one-time code");
+            return Err(LoginError::Mfa("invalid one-time code".into()));
+        };
+        if !state.store().accept_totp_step(&user.id, step).await? {
+            tracing::info!(user = %user.name, "failed login: reused one-time code");
+            return Err(LoginError::Mfa(
+                "this one-time code was already used; wait for the next one".into(),
+            ));
+        }
+        return Ok((user, true));
+    }
+    if let Some(code) = recovery {
+        let hash = crate::api::mfa::recovery_code_hash(code);
+        if !state
+            .store()
+            .use_recovery_code(&user.id, &hash, now_ms())
+            .await?
+        {
+            tracing::info!(user = %user.name, "failed login: wrong recovery code");
+            return Err(LoginError::Mfa(
+                "invalid or already used recovery code".into(),
+            ));
+        }
+        tracing::info!(user = %user.name, "login with a recovery code");
+        return Ok((user, true));
+    }
+    Err(LoginError::Mfa(format!(
+        "{MFA_REQUIRED}: {} has multi-factor login; send the code from the authenticator app \
+         (or a recovery code)",
+        user.name
+    )))
 }
 
 /// Revokes the token the request came with.
@@ -78,11 +230,14 @@ pub async fn logout(
 pub struct WhoAmI {
     pub user: String,
     pub is_admin: bool,
+    /// Whether this token's login proved a second factor.
+    pub mfa: bool,
 }
 
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<WhoAmI> {
     Json(WhoAmI {
         user: caller.user.name,
         is_admin: caller.user.is_admin,
+        mfa: caller.mfa,
     })
 }

@@ -156,6 +156,7 @@ pub async fn explain(
         token_id: String::new(),
         groups: groups.clone(),
         source_ip: None,
+        mfa: false,
     };
     let target = match &req.target {
         Some(t) => Some(

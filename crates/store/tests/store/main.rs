@@ -3,13 +3,14 @@
 //! failure). Each PostgreSQL case gets its own database, dropped afterwards.
 //!
 //! Layout: `harness` (backends, the `cases!` macro, fixtures), `accounts` (users, tokens),
-//! `activations`, `targets`, and here the tests that only make sense on one backend.
+//! `activations`, `targets`, `mfa`, and here the tests that only make sense on one backend.
 
 #[macro_use]
 mod harness;
 mod access;
 mod accounts;
 mod activations;
+mod mfa;
 mod targets;
 
 use anyhow::{ensure, Result};
