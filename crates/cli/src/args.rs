@@ -201,6 +201,9 @@ pub enum PolicyCommand {
         target: Option<String>,
         #[arg(long)]
         run_as: Option<String>,
+        /// Evaluate as if the user had logged in with a second factor.
+        #[arg(long)]
+        mfa: bool,
     },
 }
 

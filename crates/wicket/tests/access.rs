@@ -155,6 +155,24 @@ async fn policy_matrix_through_the_cli() -> Result<()> {
         show(&out)
     );
 
+    // With a second factor the MFA-guarded policy would permit db-1.
+    let out = h
+        .admin
+        .run(
+            &[
+                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
+                "db-1", "--run-as", "nobody", "--mfa",
+            ],
+            None,
+        )
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && text.contains("ops-db-needs-mfa"),
+        "{}",
+        show(&out)
+    );
+
     // A bad policy: precise errors, and the active set is untouched.
     let bad = dir.path().join("bad.cedar");
     std::fs::write(&bad, "permit(principal, action, resource);\npermit(principal, action == Wicket::Action::\"conect\", resource);\n")?;

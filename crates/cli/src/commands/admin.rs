@@ -267,11 +267,12 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
             action,
             target,
             run_as,
+            mfa,
         } => {
             let v: Value = api
                 .post(
                     "/v1/policies/explain",
-                    &json!({ "user": user, "action": action, "target": target, "run_as": run_as }),
+                    &json!({ "user": user, "action": action, "target": target, "run_as": run_as, "mfa": mfa }),
                 )
                 .await?;
             let decision = if v["allowed"] == true {

@@ -121,6 +121,9 @@ pub struct ExplainRequest {
     /// Target name or id; omitted for admin actions on the server.
     pub target: Option<String>,
     pub run_as: Option<String>,
+    /// Evaluate as if the user had logged in with a second factor.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 #[derive(Serialize)]
@@ -176,6 +179,7 @@ pub async fn explain(
         .or_else(|| state.config().default_run_as.clone());
     let facts = Facts {
         run_as: run_as.clone(),
+        mfa: req.mfa,
         ..Facts::default()
     };
     let d = evaluate(
