@@ -4,21 +4,18 @@
 //! docs/PROTOCOL.md for why a signed challenge rather than mutual TLS). A link that fails the
 //! handshake is closed with an error frame naming the reason.
 
-use std::time::Duration;
-
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
-use wicket_mux::{Mux, MuxConfig, Role, Transport, TransportError};
+use wicket_mux::Transport;
 use wicket_proto::handshake::{agent_proof_message, AgentProof};
-use wicket_proto::{ErrorCode, Frame, ServerHello, Welcome, SUPPORTED_VERSIONS};
+use wicket_proto::ErrorCode;
 use wicket_store::Inventory;
 
-use crate::secrets::{new_nonce, verify_ed25519};
+use crate::handshake::{hello, refuse, welcome, Refusal};
+use crate::secrets::verify_ed25519;
 use crate::state::AppState;
-use crate::{now_ms, ws, VERSION};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::{now_ms, ws};
 
 pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     ws::limit(upgrade).on_upgrade(move |socket| async move {
@@ -27,44 +24,15 @@ pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
     })
 }
 
-/// A refusal during the handshake: sent to the agent, then the link closes.
-struct Refusal(ErrorCode, String);
-
-impl From<TransportError> for Refusal {
-    fn from(e: TransportError) -> Self {
-        Refusal(ErrorCode::Protocol, e.to_string())
-    }
-}
-
 async fn serve_agent(state: AppState, mut t: Transport) {
     let (target_id, version, inventory) = match handshake(&state, &mut t).await {
         Ok(v) => v,
-        Err(Refusal(code, reason)) => {
-            tracing::warn!(%reason, "agent link refused");
-            let _ = t
-                .send_frame(&Frame::Error {
-                    channel: 0,
-                    code,
-                    reason,
-                })
-                .await;
-            return;
-        }
-    };
-    let heartbeat = state.config().heartbeat;
-    let welcome = Frame::Welcome(Welcome {
-        version,
-        heartbeat_secs: heartbeat.as_secs().max(1) as u32,
-    });
-    if t.send_frame(&welcome).await.is_err() {
-        return;
-    }
-    let config = MuxConfig {
-        idle_timeout: Some(heartbeat * 3),
-        ..MuxConfig::default()
+        Err(r) => return refuse(&mut t, r).await,
     };
     // Agents open no channels towards the server; dropping the receiver refuses any attempt.
-    let (mux, incoming) = Mux::start(t, Role::Acceptor, config);
+    let Some((mux, incoming)) = welcome(&state, t, version).await else {
+        return;
+    };
     drop(incoming);
     let conn = state.agents().insert(&target_id, mux.clone(), now_ms());
     let _ = state
@@ -86,31 +54,7 @@ async fn handshake(
     state: &AppState,
     t: &mut Transport,
 ) -> Result<(String, u16, Inventory), Refusal> {
-    let nonce = new_nonce();
-    t.send_frame(&Frame::ServerHello(ServerHello {
-        versions: SUPPORTED_VERSIONS.to_vec(),
-        nonce: nonce.clone(),
-        server_version: VERSION.into(),
-    }))
-    .await?;
-    let hello = match t.recv_frame(HANDSHAKE_TIMEOUT).await? {
-        Frame::ClientHello(h) => h,
-        other => {
-            return Err(Refusal(
-                ErrorCode::Protocol,
-                format!("expected a client hello, got {:?}", other.kind()),
-            ))
-        }
-    };
-    if !SUPPORTED_VERSIONS.contains(&hello.version) {
-        return Err(Refusal(
-            ErrorCode::VersionMismatch,
-            format!(
-                "protocol version {} not supported; this server speaks {:?}",
-                hello.version, SUPPORTED_VERSIONS
-            ),
-        ));
-    }
+    let (nonce, hello) = hello(t).await?;
     let AgentProof {
         target_id,
         signature,

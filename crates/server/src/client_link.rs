@@ -2,29 +2,22 @@
 //! upgrade request. Each channel the user opens is a session request: the server checks it,
 //! opens a matching channel on the target's agent link and splices the two.
 
-use std::time::Duration;
-
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use wicket_mux::{
-    Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, Mux, MuxConfig, MuxError,
-    Role, Transport,
+    Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError, Transport,
 };
-use wicket_proto::{
-    ErrorCode, Frame, OpenSpec, ServerHello, SessionSpec, Welcome, SUPPORTED_VERSIONS,
-};
+use wicket_proto::{ErrorCode, OpenSpec, SessionSpec};
 
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
-use crate::secrets::new_nonce;
+use crate::handshake::{hello, refuse, welcome};
 use crate::sessions::LiveSession;
 use crate::settings::{effective, SessionSettings};
 use crate::state::AppState;
-use crate::{ws, VERSION};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::ws;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -35,62 +28,18 @@ pub async fn upgrade(
 }
 
 async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
-    let version = match handshake(&mut t).await {
-        Ok(v) => v,
-        Err((code, reason)) => {
-            let _ = t
-                .send_frame(&Frame::Error {
-                    channel: 0,
-                    code,
-                    reason,
-                })
-                .await;
-            return;
-        }
+    let version = match hello(&mut t).await {
+        Ok((_, h)) => h.version,
+        Err(r) => return refuse(&mut t, r).await,
     };
-    let heartbeat = state.config().heartbeat;
-    let welcome = Frame::Welcome(Welcome {
-        version,
-        heartbeat_secs: heartbeat.as_secs().max(1) as u32,
-    });
-    if t.send_frame(&welcome).await.is_err() {
+    let Some((mux, mut incoming)) = welcome(&state, t, version).await else {
         return;
-    }
-    let config = MuxConfig {
-        idle_timeout: Some(heartbeat * 3),
-        ..MuxConfig::default()
     };
-    let (mux, mut incoming) = Mux::start(t, Role::Acceptor, config);
     tracing::debug!(user = %caller.user.name, "user link up");
     while let Some(request) = incoming.recv().await {
         tokio::spawn(open_session(state.clone(), caller.clone(), request));
     }
     let _ = mux.closed().await;
-}
-
-async fn handshake(t: &mut Transport) -> Result<u16, (ErrorCode, String)> {
-    let proto_err = |e: wicket_mux::TransportError| (ErrorCode::Protocol, e.to_string());
-    t.send_frame(&Frame::ServerHello(ServerHello {
-        versions: SUPPORTED_VERSIONS.to_vec(),
-        nonce: new_nonce(),
-        server_version: VERSION.into(),
-    }))
-    .await
-    .map_err(proto_err)?;
-    match t.recv_frame(HANDSHAKE_TIMEOUT).await.map_err(proto_err)? {
-        Frame::ClientHello(h) if SUPPORTED_VERSIONS.contains(&h.version) => Ok(h.version),
-        Frame::ClientHello(h) => Err((
-            ErrorCode::VersionMismatch,
-            format!(
-                "protocol version {} not supported; this server speaks {:?}",
-                h.version, SUPPORTED_VERSIONS
-            ),
-        )),
-        other => Err((
-            ErrorCode::Protocol,
-            format!("expected a client hello, got {:?}", other.kind()),
-        )),
-    }
 }
 
 /// Checks a session request, opens it on the agent, and relays until both ends close or access
