@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: MfaCommand,
     },
+    /// Print a completion script: `wicket completions bash > /etc/bash_completion.d/wicket`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Administration.
     Admin {
         #[command(subcommand)]

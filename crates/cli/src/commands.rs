@@ -21,6 +21,15 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logout => login::logout(profile).await,
         Command::Targets(args) => targets::list(profile, args).await,
         Command::Connect(args) => connect::connect(profile, args).await,
+        Command::Completions { shell } => {
+            // Generate into memory: clap_complete panics on a write error such as a closed pipe.
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "wicket", &mut script);
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&script);
+            Ok(0)
+        }
         Command::Mfa { command } => mfa::dispatch(profile, command).await,
         Command::Admin { command } => match command {
             AdminCommand::Activations { command } => match command {
