@@ -60,6 +60,15 @@ impl Cli {
         Ok(String::from_utf8(out.stdout)?)
     }
 
+    /// `wicket admin policies set` with `text`, through a file as an operator would.
+    pub async fn set_policies(&self, text: &str) -> Result<String> {
+        std::fs::create_dir_all(&self.config_home)?;
+        let file = self.config_home.join("policies.cedar");
+        std::fs::write(&file, text)?;
+        let path = file.to_str().context("non-UTF-8 path")?;
+        self.ok(&["admin", "policies", "set", path]).await
+    }
+
     pub async fn login(
         &self,
         server: &str,

@@ -53,6 +53,26 @@ async fn exec(
     cli.run(&args, None).await
 }
 
+/// `wicket admin policies explain` for alice's `exec` on `target` as `run_as`.
+async fn explain(
+    h: &Harness,
+    target: &str,
+    run_as: &str,
+    extra: &[&str],
+) -> Result<(bool, String, String)> {
+    let mut args = vec![
+        "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target", target,
+        "--run-as", run_as,
+    ];
+    args.extend_from_slice(extra);
+    let out = h.admin.run(&args, None).await?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        show(&out),
+    ))
+}
+
 fn denied(out: &std::process::Output) -> bool {
     out.status.code() == Some(255) && String::from_utf8_lossy(&out.stderr).contains("may not")
 }
@@ -122,56 +142,19 @@ async fn policy_matrix_through_the_cli() -> Result<()> {
     );
 
     // explain names the deciding policies.
-    let out = h
-        .admin
-        .run(
-            &[
-                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
-                "web-1", "--run-as", "nobody",
-            ],
-            None,
-        )
-        .await?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (ok, text, shown) = explain(&h, "web-1", "nobody", &[]).await?;
     assert!(
-        out.status.success() && text.contains("ALLOW") && text.contains("ops-prod-as-nobody"),
-        "{}",
-        show(&out)
+        ok && text.contains("ALLOW") && text.contains("ops-prod-as-nobody"),
+        "{shown}"
     );
-    let out = h
-        .admin
-        .run(
-            &[
-                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
-                "web-1", "--run-as", "root",
-            ],
-            None,
-        )
-        .await?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (ok, text, shown) = explain(&h, "web-1", "root", &[]).await?;
     assert!(
-        !out.status.success() && text.contains("DENY") && text.contains("never-root"),
-        "{}",
-        show(&out)
+        !ok && text.contains("DENY") && text.contains("never-root"),
+        "{shown}"
     );
-
     // With a second factor the MFA-guarded policy would permit db-1.
-    let out = h
-        .admin
-        .run(
-            &[
-                "admin", "policies", "explain", "--user", "alice", "--action", "exec", "--target",
-                "db-1", "--run-as", "nobody", "--mfa",
-            ],
-            None,
-        )
-        .await?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success() && text.contains("ops-db-needs-mfa"),
-        "{}",
-        show(&out)
-    );
+    let (ok, text, shown) = explain(&h, "db-1", "nobody", &["--mfa"]).await?;
+    assert!(ok && text.contains("ops-db-needs-mfa"), "{shown}");
 
     // A bad policy: precise errors, and the active set is untouched.
     let bad = dir.path().join("bad.cedar");
@@ -255,17 +238,7 @@ async fn ends_within_a_second(
 async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
     let mut h = Harness::start(bins!()).await?;
     h.add_agent_tagged("web-1", &["env=prod"]).await?;
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("policy.cedar");
-    std::fs::write(&file, POLICY)?;
-    h.admin
-        .ok(&[
-            "admin",
-            "policies",
-            "set",
-            file.to_str().unwrap_or_default(),
-        ])
-        .await?;
+    h.admin.set_policies(POLICY).await?;
     h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
     let mut users = Vec::new();
     for name in ["u-disable", "u-delete", "u-token", "u-group", "u-policy"] {
@@ -323,18 +296,7 @@ async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
 
     let s = live_session(&users[4]).await?;
     let stricter = POLICY.replace("\"nobody\"", "\"somebody-else\"");
-    std::fs::write(&file, stricter)?;
-    ends_within_a_second(
-        s,
-        "policy change",
-        admin.ok(&[
-            "admin",
-            "policies",
-            "set",
-            file.to_str().unwrap_or_default(),
-        ]),
-    )
-    .await?;
+    ends_within_a_second(s, "policy change", admin.set_policies(&stricter)).await?;
 
     // Revoking the agent cuts its link now and refuses it afterwards.
     let out = admin

@@ -126,17 +126,7 @@ async fn mfa_enrol_login_policy_recovery_and_reset() -> Result<()> {
     h.add_agent("box-1").await?;
     let alice = h.user("alice", "alice-password-1").await?;
     let bob = h.user("bob", "bob-password-1").await?;
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("policy.cedar");
-    std::fs::write(&file, POLICY)?;
-    h.admin
-        .ok(&[
-            "admin",
-            "policies",
-            "set",
-            file.to_str().unwrap_or_default(),
-        ])
-        .await?;
+    h.admin.set_policies(POLICY).await?;
     h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
     for u in ["alice", "bob"] {
         h.admin
