@@ -1,0 +1,310 @@
+//! asciicast v2: one JSON header line, then one JSON array per event, `[time, code, data]`,
+//! with `time` in seconds since the session started. wicket writes `o` (output), `i` (input)
+//! and `r` (resize, data `COLSxROWS`) events, and adds a `wicket` object to the header naming
+//! the session; asciinema's tools ignore keys they do not know.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::utf8::Utf8Stream;
+use crate::RecordingError;
+
+/// Who and what a recording is of.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    pub session_id: String,
+    pub user: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+}
+
+/// The first line of a recording.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub version: u8,
+    pub width: u16,
+    pub height: u16,
+    /// Unix time the session started, seconds.
+    #[serde(default)]
+    pub timestamp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// wicket's own description of the session (absent in casts from other tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wicket: Option<SessionMeta>,
+}
+
+impl Header {
+    pub fn new(meta: SessionMeta, cols: u16, rows: u16, timestamp: u64, term: &str) -> Self {
+        let mut env = BTreeMap::new();
+        env.insert("TERM".to_owned(), term.to_owned());
+        Header {
+            version: 2,
+            width: cols,
+            height: rows,
+            timestamp,
+            title: Some(format!("{}@{}", meta.user, meta.target)),
+            env,
+            wicket: Some(meta),
+        }
+    }
+}
+
+/// What an event is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Output,
+    Input,
+    Resize,
+    /// Codes wicket does not write (markers, or a later version's), kept for completeness.
+    Other(String),
+}
+
+impl EventKind {
+    fn code(&self) -> &str {
+        match self {
+            EventKind::Output => "o",
+            EventKind::Input => "i",
+            EventKind::Resize => "r",
+            EventKind::Other(code) => code,
+        }
+    }
+
+    fn from_code(code: &str) -> Self {
+        match code {
+            "o" => EventKind::Output,
+            "i" => EventKind::Input,
+            "r" => EventKind::Resize,
+            other => EventKind::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One event of a recording.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Seconds since the start.
+    pub time: f64,
+    pub kind: EventKind,
+    pub data: String,
+}
+
+/// Turns a session's byte streams into asciicast lines. Output and input each keep their own
+/// UTF-8 state, so a character split across frames is written whole.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    output: Utf8Stream,
+    input: Utf8Stream,
+}
+
+impl Encoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The header line, newline included.
+    pub fn header(header: &Header) -> Vec<u8> {
+        let mut line = serde_json::to_vec(header).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+
+    /// The line for `bytes` of output at `at`, or `None` while only part of a character came.
+    pub fn output(&mut self, at: Duration, bytes: &[u8]) -> Option<Vec<u8>> {
+        let text = self.output.push(bytes);
+        line(at, "o", &text)
+    }
+
+    /// The line for `bytes` the user typed at `at`.
+    pub fn input(&mut self, at: Duration, bytes: &[u8]) -> Option<Vec<u8>> {
+        let text = self.input.push(bytes);
+        line(at, "i", &text)
+    }
+
+    /// The line for a terminal resize at `at`.
+    pub fn resize(&mut self, at: Duration, cols: u16, rows: u16) -> Option<Vec<u8>> {
+        line(at, "r", &format!("{cols}x{rows}"))
+    }
+
+    /// Lines for characters left unfinished when the session ended.
+    pub fn finish(&mut self, at: Duration) -> Vec<u8> {
+        let mut out = Vec::new();
+        let tail = self.output.finish();
+        out.extend(line(at, "o", &tail).unwrap_or_default());
+        let tail = self.input.finish();
+        out.extend(line(at, "i", &tail).unwrap_or_default());
+        out
+    }
+}
+
+fn line(at: Duration, code: &str, text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() {
+        return None;
+    }
+    // Microsecond resolution, written the same way every time.
+    let secs = at.as_micros() as f64 / 1e6;
+    let mut line = serde_json::to_vec(&(secs, code, text)).ok()?;
+    line.push(b'\n');
+    Some(line)
+}
+
+/// A whole recording, read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cast {
+    pub header: Header,
+    pub events: Vec<Event>,
+}
+
+impl Cast {
+    /// Parses asciicast v2 text. Input comes from the server (or a file), so nothing here
+    /// may panic on bad data.
+    pub fn parse(text: &str) -> Result<Self, RecordingError> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let (_, first) = lines.next().ok_or(RecordingError::Malformed {
+            line: 1,
+            reason: "empty recording".into(),
+        })?;
+        let header: Header =
+            serde_json::from_str(first).map_err(|e| RecordingError::Malformed {
+                line: 1,
+                reason: format!("header: {e}"),
+            })?;
+        if header.version != 2 {
+            return Err(RecordingError::Malformed {
+                line: 1,
+                reason: format!("asciicast version {} (only 2 is read)", header.version),
+            });
+        }
+        let mut events = Vec::new();
+        for (n, l) in lines {
+            let (time, code, data): (f64, String, String) =
+                serde_json::from_str(l).map_err(|e| RecordingError::Malformed {
+                    line: n + 1,
+                    reason: e.to_string(),
+                })?;
+            if !time.is_finite() || time < 0.0 {
+                return Err(RecordingError::Malformed {
+                    line: n + 1,
+                    reason: format!("bad time {time}"),
+                });
+            }
+            events.push(Event {
+                time,
+                kind: EventKind::from_code(&code),
+                data,
+            });
+        }
+        Ok(Cast { header, events })
+    }
+
+    /// Everything the user's terminal received, in order.
+    pub fn output(&self) -> String {
+        self.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Output)
+            .map(|e| e.data.as_str())
+            .collect()
+    }
+
+    /// Session length: the time of the last event.
+    pub fn duration(&self) -> f64 {
+        self.events.last().map_or(0.0, |e| e.time)
+    }
+}
+
+impl Event {
+    /// The code as written in the file.
+    pub fn code(&self) -> &str {
+        self.kind.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn meta() -> SessionMeta {
+        SessionMeta {
+            session_id: "ses_1".into(),
+            user: "alice".into(),
+            target: "web-1".into(),
+            run_as: Some("deploy".into()),
+        }
+    }
+
+    #[test]
+    fn writes_and_reads_back() {
+        let mut enc = Encoder::new();
+        let mut text = Encoder::header(&Header::new(meta(), 80, 24, 1_700_000_000, "xterm"));
+        let ms = Duration::from_millis;
+        text.extend(enc.output(ms(5), b"$ ").unwrap());
+        text.extend(enc.input(ms(900), b"ls\r").unwrap());
+        text.extend(enc.resize(ms(1000), 120, 40).unwrap());
+        text.extend(
+            enc.output(ms(1200), "a\u{1b}[0m\"é\"\r\n".as_bytes())
+                .unwrap(),
+        );
+        text.extend(enc.finish(ms(1300)));
+        let cast = Cast::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+        assert_eq!(cast.header.wicket, Some(meta()));
+        assert_eq!((cast.header.width, cast.header.height), (80, 24));
+        let codes: Vec<_> = cast.events.iter().map(|e| e.code()).collect();
+        assert_eq!(codes, ["o", "i", "r", "o"]);
+        assert_eq!(cast.events[2].data, "120x40");
+        assert_eq!(cast.output(), "$ a\u{1b}[0m\"é\"\r\n");
+        assert!((cast.duration() - 1.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reads_a_plain_asciinema_file() {
+        let text = "{\"version\": 2, \"width\": 10, \"height\": 5}\n[0.5, \"o\", \"hi\"]\n[1.0, \"m\", \"\"]\n";
+        let cast = Cast::parse(text).unwrap();
+        assert_eq!(cast.events.len(), 2);
+        assert_eq!(cast.events[1].kind, EventKind::Other("m".into()));
+    }
+
+    #[test]
+    fn refuses_bad_input_with_the_line() {
+        for (text, line) in [
+            ("", 1),
+            ("{\"version\": 1, \"width\": 1, \"height\": 1}", 1),
+            ("{\"version\": 2, \"width\": 1, \"height\": 1}\n[1, \"o\"]", 2),
+            ("{\"version\": 2, \"width\": 1, \"height\": 1}\n[0, \"o\", \"x\"]\n[-1, \"o\", \"x\"]", 3),
+        ] {
+            match Cast::parse(text) {
+                Err(RecordingError::Malformed { line: got, .. }) => assert_eq!(got, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    proptest! {
+        /// Whatever the output and however it is cut, the recording's output is the same text.
+        #[test]
+        fn output_round_trips(chunks in proptest::collection::vec("\\PC{0,20}", 0..10)) {
+            let mut enc = Encoder::new();
+            let mut text = Encoder::header(&Header::new(meta(), 80, 24, 0, "xterm"));
+            for (i, c) in chunks.iter().enumerate() {
+                text.extend(enc.output(Duration::from_millis(i as u64), c.as_bytes()).unwrap_or_default());
+            }
+            text.extend(enc.finish(Duration::from_secs(1)));
+            let cast = Cast::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+            prop_assert_eq!(cast.output(), chunks.concat());
+        }
+
+        /// The reader never panics.
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,200}") {
+            let _ = Cast::parse(&text);
+        }
+    }
+}

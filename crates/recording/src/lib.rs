@@ -1,0 +1,27 @@
+//! Session recordings. The control plane records every shell session it relays as an
+//! [asciicast v2](https://docs.asciinema.org/manual/asciicast/v2/) file, so a session can be
+//! replayed exactly as the user saw it, by wicket or by any asciinema tool. The agent takes no
+//! part: it cannot switch recording off, trim it or forge it.
+//!
+//! A recording is streamed to an object store in chunks while the session runs, so a crash of
+//! the server loses at most the last few seconds, and memory per session stays bounded: when
+//! the store falls behind, [`Recorder::record`] waits, which slows the session instead of
+//! buffering without limit. When the session ends a manifest with the SHA-256 of the whole
+//! recording is written; the server seals that hash into the session-end audit event.
+//!
+//! Layout:
+//! - [`asciicast`]: the header and event lines, and a reader for replay.
+//! - [`utf8`]: turns a byte stream into UTF-8 text without splitting a character in two.
+//! - [`store`]: [`RecordingStore`] over the `object_store` crate (local folder or S3).
+//! - [`recorder`]: [`Recorder`], one per live session.
+
+pub mod asciicast;
+mod error;
+pub mod recorder;
+pub mod store;
+pub mod utf8;
+
+pub use asciicast::{Cast, Event, EventKind, Header, SessionMeta};
+pub use error::RecordingError;
+pub use recorder::{Recorder, RecorderConfig};
+pub use store::{Manifest, RecordingStore, StoreConfig};

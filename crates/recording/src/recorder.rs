@@ -1,0 +1,282 @@
+//! One [`Recorder`] per live session. The relay hands it frames as they pass (cheap `Bytes`
+//! clones, no copy); a task encodes them as asciicast lines and uploads a chunk whenever
+//! enough has gathered or a few seconds have passed.
+//!
+//! Memory is bounded by the queue (a fixed number of frames of at most one frame's size each)
+//! plus one chunk. When the store is slow the queue fills and [`Recorder::record`] waits: the
+//! session slows down rather than going unrecorded or growing without limit. When the store
+//! fails, every later call returns an error and the server ends the session, saying why.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::asciicast::{Encoder, Header};
+use crate::store::{Manifest, RecordingStore};
+use crate::RecordingError;
+
+/// Tuning for a recorder.
+#[derive(Clone, Debug)]
+pub struct RecorderConfig {
+    /// Upload a chunk once this many bytes are waiting.
+    pub chunk_bytes: usize,
+    /// ... or once the oldest waiting byte is this old: what a crash can lose at most.
+    pub flush_interval: Duration,
+    /// Frames queued between the relay and the uploader before the relay waits.
+    pub queue: usize,
+    /// Attempts per chunk before the store is declared failed.
+    pub attempts: u32,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig {
+            chunk_bytes: 512 * 1024,
+            flush_interval: Duration::from_secs(3),
+            queue: 16,
+            attempts: 3,
+        }
+    }
+}
+
+/// What happened in the session.
+#[derive(Debug)]
+enum Record {
+    Output(Duration, Bytes),
+    Input(Duration, Bytes),
+    Resize(Duration, u16, u16),
+}
+
+/// Records one session.
+#[derive(Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<Record>,
+    task: JoinHandle<Result<Manifest, RecordingError>>,
+    done: oneshot::Sender<()>,
+    started: Instant,
+}
+
+/// Cheap handle for the relay's other direction (input and resizes come from the client
+/// side of the relay, output from the agent side).
+#[derive(Clone, Debug)]
+pub struct RecorderHandle {
+    tx: mpsc::Sender<Record>,
+    started: Instant,
+}
+
+impl Recorder {
+    /// Starts recording `header`'s session into `store`. The header is uploaded at once, so a
+    /// store that is down is noticed before the session does anything.
+    pub async fn start(
+        store: RecordingStore,
+        header: Header,
+        config: RecorderConfig,
+    ) -> Result<Self, RecordingError> {
+        let session = header
+            .wicket
+            .as_ref()
+            .map(|m| m.session_id.clone())
+            .ok_or_else(|| RecordingError::Config("recording header without a session".into()))?;
+        let first = Bytes::from(Encoder::header(&header));
+        let mut upload = Upload::new(store, session, config.attempts, header.timestamp);
+        upload.push(&first);
+        upload.flush().await?;
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let (done, done_rx) = oneshot::channel();
+        let task = tokio::spawn(run(rx, done_rx, upload, config));
+        Ok(Recorder {
+            tx,
+            task,
+            done,
+            started: Instant::now(),
+        })
+    }
+
+    /// A handle for recording from another task.
+    pub fn handle(&self) -> RecorderHandle {
+        RecorderHandle {
+            tx: self.tx.clone(),
+            started: self.started,
+        }
+    }
+
+    /// Ends the recording: uploads what is left and the manifest, and returns it. Handles
+    /// still alive elsewhere are cut off.
+    pub async fn finish(self) -> Result<Manifest, RecordingError> {
+        drop(self.tx);
+        let _ = self.done.send(());
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(RecordingError::Closed(format!("recorder task: {e}"))),
+        }
+    }
+}
+
+impl RecorderHandle {
+    /// Output the user's terminal received.
+    pub async fn output(&self, data: Bytes) -> Result<(), RecordingError> {
+        self.send(Record::Output(self.started.elapsed(), data))
+            .await
+    }
+
+    /// Input the user typed.
+    pub async fn input(&self, data: Bytes) -> Result<(), RecordingError> {
+        self.send(Record::Input(self.started.elapsed(), data)).await
+    }
+
+    /// The terminal was resized.
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RecordingError> {
+        self.send(Record::Resize(self.started.elapsed(), cols, rows))
+            .await
+    }
+
+    async fn send(&self, record: Record) -> Result<(), RecordingError> {
+        self.tx
+            .send(record)
+            .await
+            .map_err(|_| RecordingError::Closed("the recording store failed".into()))
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Record>,
+    mut done: oneshot::Receiver<()>,
+    mut upload: Upload,
+    config: RecorderConfig,
+) -> Result<Manifest, RecordingError> {
+    let mut encoder = Encoder::new();
+    let mut last = Duration::ZERO;
+    let mut tick = tokio::time::interval(config.flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            record = rx.recv() => {
+                let Some(record) = record else { break };
+                encode(&mut encoder, &mut upload, &mut last, record);
+                if upload.waiting() >= config.chunk_bytes {
+                    upload.flush().await?;
+                }
+            }
+            _ = tick.tick() => {
+                if upload.waiting() > 0 {
+                    upload.flush().await?;
+                }
+            }
+            _ = &mut done => {
+                // Finished while other handles live: take what they already queued, no more.
+                rx.close();
+                while let Ok(record) = rx.try_recv() {
+                    encode(&mut encoder, &mut upload, &mut last, record);
+                }
+                break;
+            }
+        }
+    }
+    let tail = encoder.finish(last);
+    upload.push(&tail);
+    upload.flush().await?;
+    upload.seal().await
+}
+
+fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, record: Record) {
+    let line = match record {
+        Record::Output(at, data) => {
+            *last = at;
+            encoder.output(at, &data)
+        }
+        Record::Input(at, data) => {
+            *last = at;
+            encoder.input(at, &data)
+        }
+        Record::Resize(at, cols, rows) => {
+            *last = at;
+            encoder.resize(at, cols, rows)
+        }
+    };
+    if let Some(line) = line {
+        upload.push(&line);
+    }
+}
+
+/// The upload side: the pending chunk, the running hash, the chunk counter.
+struct Upload {
+    store: RecordingStore,
+    session: String,
+    attempts: u32,
+    pending: Vec<u8>,
+    hash: aws_lc_rs::digest::Context,
+    bytes: u64,
+    chunks: u32,
+    started_at: u64,
+}
+
+impl Upload {
+    fn new(store: RecordingStore, session: String, attempts: u32, started_at: u64) -> Self {
+        Upload {
+            store,
+            session,
+            attempts: attempts.max(1),
+            pending: Vec::new(),
+            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+            bytes: 0,
+            chunks: 0,
+            started_at,
+        }
+    }
+
+    fn push(&mut self, line: &[u8]) {
+        self.pending.extend_from_slice(line);
+    }
+
+    fn waiting(&self) -> usize {
+        self.pending.len()
+    }
+
+    async fn flush(&mut self) -> Result<(), RecordingError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let data = Bytes::from(std::mem::take(&mut self.pending));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self
+                .store
+                .put_chunk(&self.session, self.chunks, data.clone())
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if tries >= self.attempts => {
+                    tracing::warn!(session = %self.session, error = %e, "recording upload failed");
+                    return Err(e);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await,
+            }
+        }
+        self.hash.update(&data);
+        self.bytes += data.len() as u64;
+        self.chunks += 1;
+        Ok(())
+    }
+
+    async fn seal(self) -> Result<Manifest, RecordingError> {
+        let manifest = Manifest {
+            session_id: self.session,
+            sha256: hex::encode(self.hash.finish().as_ref()),
+            bytes: self.bytes,
+            chunks: self.chunks,
+            started_at: self.started_at,
+            ended_at: unix_now(),
+        };
+        self.store.put_manifest(&manifest).await?;
+        Ok(manifest)
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,139 @@
+//! The recorder against real stores: a local folder here, and an S3 server (s3s-fs) when the
+//! machine has one.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use wicket_recording::{Cast, Header, Recorder, RecorderConfig, RecordingStore, SessionMeta};
+
+fn header(id: &str) -> Header {
+    let meta = SessionMeta {
+        session_id: id.into(),
+        user: "alice".into(),
+        target: "web-1".into(),
+        run_as: None,
+    };
+    Header::new(meta, 80, 24, 1_700_000_000, "xterm-256color")
+}
+
+fn small_chunks() -> RecorderConfig {
+    RecorderConfig {
+        chunk_bytes: 1000,
+        flush_interval: Duration::from_millis(50),
+        queue: 4,
+        attempts: 1,
+    }
+}
+
+/// Records a scripted session in many frames, splitting a multi-byte character across two.
+async fn script(
+    store: &RecordingStore,
+    id: &str,
+) -> anyhow::Result<(String, wicket_recording::Manifest)> {
+    let rec = Recorder::start(store.clone(), header(id), small_chunks()).await?;
+    let h = rec.handle();
+    let mut sent = String::new();
+    for i in 0..200 {
+        let line = format!("line {i} ✓ \x1b[1mbold\x1b[0m\r\n");
+        let bytes = line.as_bytes();
+        let cut = line.find('✓').ok_or_else(|| anyhow::anyhow!("no mark"))? + 1; // inside the 3-byte check mark
+        h.output(Bytes::copy_from_slice(&bytes[..cut])).await?;
+        h.output(Bytes::copy_from_slice(&bytes[cut..])).await?;
+        if i % 50 == 0 {
+            h.input(Bytes::from_static(b"ls\r")).await?;
+            h.resize(100, 30).await?;
+        }
+        sent.push_str(&line);
+    }
+    let manifest = rec.finish().await?;
+    Ok((sent, manifest))
+}
+
+#[tokio::test]
+async fn local_recording_reads_back_byte_for_byte_and_seals_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    let (sent, manifest) = script(&store, "ses_local").await.unwrap();
+    assert!(
+        manifest.chunks > 3,
+        "small chunks expected, got {}",
+        manifest.chunks
+    );
+    let raw = store.read("ses_local").await.unwrap();
+    assert_eq!(raw.len() as u64, manifest.bytes);
+    let cast = Cast::parse(std::str::from_utf8(&raw).unwrap()).unwrap();
+    assert_eq!(cast.output(), sent);
+    assert_eq!(cast.events.iter().filter(|e| e.code() == "i").count(), 4);
+    assert_eq!(store.digest("ses_local").await.unwrap(), manifest.sha256);
+    assert_eq!(store.manifest("ses_local").await.unwrap(), Some(manifest));
+}
+
+#[tokio::test]
+async fn a_changed_byte_no_longer_matches_the_sealed_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    let (_, manifest) = script(&store, "ses_tamper").await.unwrap();
+    let chunk = dir.path().join("recordings/ses_tamper/chunk-00000002");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    bytes[10] ^= 0x20;
+    std::fs::write(&chunk, bytes).unwrap();
+    assert_ne!(store.digest("ses_tamper").await.unwrap(), manifest.sha256);
+}
+
+#[tokio::test]
+async fn a_failed_store_refuses_to_start_and_stops_a_live_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = RecordingStore::local(&root).unwrap();
+    let rec = Recorder::start(store.clone(), header("ses_fail"), small_chunks())
+        .await
+        .unwrap();
+    let h = rec.handle();
+    // The store's folder becomes a file: every write fails from now on, even as root.
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::write(&root, b"not a folder").unwrap();
+    let mut failed = false;
+    for _ in 0..1000 {
+        if h.output(Bytes::from(vec![b'x'; 2000])).await.is_err() {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(
+        failed,
+        "the recorder kept accepting output with a dead store"
+    );
+    assert!(rec.finish().await.is_err());
+    assert!(
+        Recorder::start(store.clone(), header("ses_fail2"), small_chunks())
+            .await
+            .is_err()
+    );
+    assert!(store.probe().await.is_err());
+}
+
+#[tokio::test]
+async fn retention_finds_old_sessions_and_delete_removes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    script(&store, "ses_old").await.unwrap();
+    let future = std::time::SystemTime::now() + Duration::from_secs(60);
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    assert_eq!(
+        store.older_than(future).await.unwrap(),
+        vec!["ses_old".to_string()]
+    );
+    assert!(store.older_than(past).await.unwrap().is_empty());
+    store.delete("ses_old").await.unwrap();
+    assert!(store.read("ses_old").await.is_err());
+}
+
+#[tokio::test]
+async fn ids_that_are_not_ids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    for bad in ["../etc", "a/b", "", "x y"] {
+        assert!(store.read(bad).await.is_err(), "{bad:?}");
+    }
+}
