@@ -14,6 +14,7 @@
 //! - `mfa`: [`TotpEnrolment`] secrets, replay protection and recovery codes.
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
 //! - `targets`: [`Target`] agents and their [`Inventory`].
+//! - `sessions`: the history of sessions ([`SessionRecord`]).
 //! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
 
 mod activations;
@@ -22,6 +23,7 @@ mod error;
 mod groups;
 mod mfa;
 mod policies;
+mod sessions;
 mod targets;
 mod tokens;
 mod users;
@@ -35,6 +37,7 @@ pub use error::{RegisterError, StoreError};
 pub use groups::Group;
 pub use mfa::TotpEnrolment;
 pub use policies::PolicyVersion;
+pub use sessions::{SessionEnd, SessionFilter, SessionRecord};
 pub use targets::{Inventory, NewTarget, Target};
 pub use tokens::Token;
 pub use users::User;

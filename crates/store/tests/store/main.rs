@@ -11,6 +11,7 @@ mod access;
 mod accounts;
 mod activations;
 mod mfa;
+mod sessions;
 mod targets;
 
 use anyhow::{ensure, Result};

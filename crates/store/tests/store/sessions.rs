@@ -1,0 +1,98 @@
+//! The session history: insert on open, complete once on end, list with filters.
+
+use anyhow::{ensure, Result};
+use wicket_store::{SessionEnd, SessionFilter, SessionRecord, Store};
+
+use crate::harness::NOW;
+
+cases!(sessions_open_end_and_list);
+
+fn record(id: &str, user: &str, target: &str, at: i64) -> SessionRecord {
+    SessionRecord {
+        id: id.into(),
+        user_id: format!("usr_{user}"),
+        user_name: user.into(),
+        target_id: format!("tgt_{target}"),
+        target_name: target.into(),
+        action: "connect".into(),
+        run_as: Some("deploy".into()),
+        command: None,
+        tty: true,
+        source_ip: Some("127.0.0.1".into()),
+        started_at: at,
+        ended_at: None,
+        end_reason: None,
+        exit_status: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        recording: "recorded".into(),
+        recording_sha256: None,
+        recording_bytes: None,
+    }
+}
+
+async fn sessions_open_end_and_list(store: Store) -> Result<()> {
+    store
+        .insert_session(&record("ses_a", "alice", "web-1", NOW))
+        .await?;
+    store
+        .insert_session(&record("ses_b", "bob", "web-1", NOW + 10))
+        .await?;
+    store
+        .insert_session(&record("ses_c", "alice", "db-1", NOW + 20))
+        .await?;
+    ensure!(
+        store
+            .insert_session(&record("ses_a", "x", "y", NOW))
+            .await
+            .is_err(),
+        "duplicate id"
+    );
+
+    let end = SessionEnd {
+        ended_at: NOW + 100,
+        reason: "exited".into(),
+        exit_status: Some("0".into()),
+        bytes_in: 12,
+        bytes_out: 3400,
+        recording: "recorded".into(),
+        recording_sha256: Some("ab".repeat(32)),
+        recording_bytes: Some(3600),
+    };
+    ensure!(store.end_session("ses_a", &end).await?);
+    ensure!(
+        !store.end_session("ses_a", &SessionEnd::default()).await?,
+        "ends once"
+    );
+    let a = store.session("ses_a").await?.expect("a");
+    ensure!(a.ended_at == Some(NOW + 100) && a.bytes_out == 3400 && a.tty);
+    ensure!(a.recording_sha256.as_deref() == Some(&*"ab".repeat(32)));
+
+    let ids = |v: Vec<SessionRecord>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let all = store.list_sessions(&SessionFilter::default()).await?;
+    ensure!(ids(all) == ["ses_c", "ses_b", "ses_a"], "newest first");
+    let active = SessionFilter {
+        active_only: true,
+        ..Default::default()
+    };
+    ensure!(ids(store.list_sessions(&active).await?) == ["ses_c", "ses_b"]);
+    let alice = SessionFilter {
+        user_name: Some("alice".into()),
+        ..Default::default()
+    };
+    ensure!(ids(store.list_sessions(&alice).await?) == ["ses_c", "ses_a"]);
+    let web = SessionFilter {
+        target_name: Some("web-1".into()),
+        since: Some(NOW + 5),
+        ..Default::default()
+    };
+    ensure!(ids(store.list_sessions(&web).await?) == ["ses_b"]);
+    let until = SessionFilter {
+        until: Some(NOW + 10),
+        limit: Some(5),
+        ..Default::default()
+    };
+    ensure!(ids(store.list_sessions(&until).await?) == ["ses_a"]);
+    ensure!(store.session("ses_zz").await?.is_none());
+    Ok(())
+}
