@@ -26,6 +26,15 @@ pub enum Command {
     Targets(OutputArgs),
     /// Open a shell on a target, or run a command there.
     Connect(ConnectArgs),
+    /// Sessions: who connected where, live and past; `wicket sessions terminate ID` ends one.
+    Sessions(SessionsArgs),
+    /// Replay a recorded session in this terminal (or `--raw` for asciinema tools).
+    Replay(ReplayArgs),
+    /// Follow a live session's output, read-only. Ctrl-C stops watching.
+    Watch {
+        /// Session id (from `wicket sessions --active`).
+        id: String,
+    },
     /// Multi-factor login (TOTP) for your own account.
     Mfa {
         #[command(subcommand)]
@@ -65,6 +74,51 @@ pub struct LoginArgs {
     /// One of your one-time recovery codes, instead of --totp.
     #[arg(long, value_name = "CODE")]
     pub recovery_code: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub command: Option<SessionsCommand>,
+    /// Only sessions still running.
+    #[arg(long)]
+    pub active: bool,
+    /// Only this user's sessions.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only sessions on this target.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// End a live session now; its user is told who ended it.
+    Terminate {
+        /// Session id.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Session id.
+    pub id: String,
+    /// Playback speed: 2 plays twice as fast.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Longest pause, in seconds, however long the user was idle.
+    #[arg(long, default_value_t = 2.0)]
+    pub idle_limit: f64,
+    /// Write the asciicast v2 file to stdout instead of playing it.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Subcommand, Debug)]

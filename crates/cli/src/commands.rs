@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connect;
 pub mod login;
 pub mod mfa;
+pub mod sessions;
 pub mod targets;
 
 use anyhow::Result;
@@ -30,6 +31,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             let _ = std::io::stdout().write_all(&script);
             Ok(0)
         }
+        Command::Sessions(args) => sessions::dispatch(profile, args).await,
+        Command::Replay(args) => sessions::replay(profile, args).await,
+        Command::Watch { id } => sessions::watch(profile, &id).await,
         Command::Mfa { command } => mfa::dispatch(profile, command).await,
         Command::Admin { command } => match command {
             AdminCommand::Activations { command } => match command {

@@ -90,11 +90,71 @@ impl ApiClient {
             .text()
             .await
             .map_err(|e| ApiError::Decode(e.to_string()))?;
+        check_status(status, &text)?;
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    /// A GET whose body is read as it arrives (a recording, a live session's output), with no
+    /// overall time limit.
+    pub async fn get_stream(&self, path: &str) -> Result<ByteStream, ApiError> {
+        // A year: reqwest has no per-request way to lift the client's overall timeout.
+        let mut req = self
+            .http
+            .get(self.server.https(path))
+            .timeout(std::time::Duration::from_secs(365 * 24 * 3600));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| ApiError::Unreachable {
+            server: self.server.to_string(),
+            reason: describe(&e),
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            check_status(status, &text)?;
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+                message: error_message(&text),
+            });
+        }
+        Ok(ByteStream { resp })
+    }
+}
+
+/// The body of [`ApiClient::get_stream`].
+pub struct ByteStream {
+    resp: reqwest::Response,
+}
+
+impl ByteStream {
+    /// A response header, if present and text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.resp
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub async fn next(&mut self) -> Result<Option<bytes::Bytes>, ApiError> {
+        self.resp
+            .chunk()
+            .await
+            .map_err(|e| ApiError::Decode(describe(&e)))
+    }
+}
+
+/// Turns an error status and its JSON body into the matching [`ApiError`].
+fn check_status(status: StatusCode, text: &str) -> Result<(), ApiError> {
+    {
         if status == StatusCode::UNAUTHORIZED {
-            let mfa = serde_json::from_str::<serde_json::Value>(&text)
+            let mfa = serde_json::from_str::<serde_json::Value>(text)
                 .map(|v| v["mfa_required"] == true)
                 .unwrap_or(false);
-            let message = error_message(&text);
+            let message = error_message(text);
             return Err(if mfa {
                 ApiError::MfaRequired(message)
             } else {
@@ -104,11 +164,10 @@ impl ApiClient {
         if !status.is_success() {
             return Err(ApiError::Status {
                 status: status.as_u16(),
-                message: error_message(&text),
+                message: error_message(text),
             });
         }
-        let text = if text.is_empty() { "null" } else { &text };
-        serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ pub mod proxy;
 pub mod server_url;
 pub mod websocket;
 
-pub use api::{ApiClient, ApiError};
+pub use api::{ApiClient, ApiError, ByteStream};
 /// HTTP methods, for [`ApiClient::call`].
 pub use reqwest::Method;
 pub use server_url::ServerUrl;

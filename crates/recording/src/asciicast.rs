@@ -172,35 +172,10 @@ impl Cast {
             line: 1,
             reason: "empty recording".into(),
         })?;
-        let header: Header =
-            serde_json::from_str(first).map_err(|e| RecordingError::Malformed {
-                line: 1,
-                reason: format!("header: {e}"),
-            })?;
-        if header.version != 2 {
-            return Err(RecordingError::Malformed {
-                line: 1,
-                reason: format!("asciicast version {} (only 2 is read)", header.version),
-            });
-        }
+        let header = parse_header(first)?;
         let mut events = Vec::new();
         for (n, l) in lines {
-            let (time, code, data): (f64, String, String) =
-                serde_json::from_str(l).map_err(|e| RecordingError::Malformed {
-                    line: n + 1,
-                    reason: e.to_string(),
-                })?;
-            if !time.is_finite() || time < 0.0 {
-                return Err(RecordingError::Malformed {
-                    line: n + 1,
-                    reason: format!("bad time {time}"),
-                });
-            }
-            events.push(Event {
-                time,
-                kind: EventKind::from_code(&code),
-                data,
-            });
+            events.push(parse_event(l, n + 1)?);
         }
         Ok(Cast { header, events })
     }
@@ -218,6 +193,39 @@ impl Cast {
     pub fn duration(&self) -> f64 {
         self.events.last().map_or(0.0, |e| e.time)
     }
+}
+
+/// Parses the first line of a recording (for readers that stream it line by line).
+pub fn parse_header(line: &str) -> Result<Header, RecordingError> {
+    let header: Header = serde_json::from_str(line).map_err(|e| RecordingError::Malformed {
+        line: 1,
+        reason: format!("header: {e}"),
+    })?;
+    if header.version != 2 {
+        return Err(RecordingError::Malformed {
+            line: 1,
+            reason: format!("asciicast version {} (only 2 is read)", header.version),
+        });
+    }
+    Ok(header)
+}
+
+/// Parses one event line; `line_no` is for the error message.
+pub fn parse_event(line: &str, line_no: usize) -> Result<Event, RecordingError> {
+    let bad = |reason: String| RecordingError::Malformed {
+        line: line_no,
+        reason,
+    };
+    let (time, code, data): (f64, String, String) =
+        serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+    if !time.is_finite() || time < 0.0 {
+        return Err(bad(format!("bad time {time}")));
+    }
+    Ok(Event {
+        time,
+        kind: EventKind::from_code(&code),
+        data,
+    })
 }
 
 impl Event {

@@ -4,6 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum RecordingError {
     /// The object store failed or is unreachable.
+    #[cfg(feature = "store")]
     #[error("recording store: {0}")]
     Store(#[from] object_store::Error),
     /// The store configuration is unusable.

@@ -5,23 +5,27 @@
 //!
 //! A recording is streamed to an object store in chunks while the session runs, so a crash of
 //! the server loses at most the last few seconds, and memory per session stays bounded: when
-//! the store falls behind, [`Recorder::record`] waits, which slows the session instead of
+//! the store falls behind, recording an event waits, which slows the session instead of
 //! buffering without limit. When the session ends a manifest with the SHA-256 of the whole
 //! recording is written; the server seals that hash into the session-end audit event.
 //!
 //! Layout:
 //! - [`asciicast`]: the header and event lines, and a reader for replay.
 //! - [`utf8`]: turns a byte stream into UTF-8 text without splitting a character in two.
-//! - [`store`]: [`RecordingStore`] over the `object_store` crate (local folder or S3).
-//! - [`recorder`]: [`Recorder`], one per live session.
+//! - `store` (feature `store`, on by default): [`RecordingStore`] over the `object_store` crate (local folder or S3).
+//! - `recorder` (feature `store`): [`Recorder`], one per live session.
 
 pub mod asciicast;
 mod error;
+#[cfg(feature = "store")]
 pub mod recorder;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod utf8;
 
 pub use asciicast::{Cast, Event, EventKind, Header, SessionMeta};
 pub use error::RecordingError;
+#[cfg(feature = "store")]
 pub use recorder::{Recorder, RecorderConfig};
+#[cfg(feature = "store")]
 pub use store::{Manifest, RecordingStore, StoreConfig};

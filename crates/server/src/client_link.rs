@@ -6,14 +6,20 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wicket_mux::{
     Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError, Transport,
 };
-use wicket_proto::{ErrorCode, OpenSpec, SessionSpec};
+use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec};
+use wicket_recording::recorder::RecorderHandle;
+use wicket_recording::SessionMeta;
+use wicket_store::SessionRecord;
 
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::handshake::{hello, refuse, welcome};
+use crate::recordings::{self, Start};
 use crate::sessions::LiveSession;
 use crate::settings::{effective, SessionSettings};
 use crate::state::AppState;
@@ -43,31 +49,102 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
 }
 
 /// Checks a session request, opens it on the agent, and relays until both ends close or access
-/// is taken away.
+/// is taken away. The session is recorded from the first byte and kept in the history.
 async fn open_session(state: AppState, caller: Caller, request: IncomingChannel) {
     let OpenSpec::Session(spec) = request.spec().clone();
-    let request_had_pty = spec.pty.is_some();
-    match broker(&state, &caller, spec).await {
-        Ok((agent_channel, live, settings)) => match request.accept() {
-            Ok(user_channel) => {
-                let guard = state.sessions().register(live);
-                let pty = request_had_pty;
-                relay(
-                    user_channel,
-                    agent_channel,
-                    guard.ended.clone(),
-                    &settings,
-                    pty,
-                )
-                .await;
-            }
-            Err(e) => tracing::debug!(error = %e, "user left before the session opened"),
-        },
+    let brokered = match broker(&state, &caller, spec).await {
+        Ok(b) => b,
         Err((code, reason)) => {
             tracing::info!(user = %caller.user.name, %code, %reason, "session refused");
             request.reject(code, &reason);
+            return;
         }
+    };
+    let Brokered {
+        agent_channel,
+        live,
+        settings,
+        mut record,
+        recording,
+    } = brokered;
+    let user_channel = match request.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "user left before the session opened");
+            agent_channel.split().0.close();
+            return;
+        }
+    };
+    let id = live.id.clone();
+    if let Err(e) = state.store().insert_session(&record).await {
+        tracing::warn!(session = %id, error = %e, "could not write the session history");
     }
+    let guard = state.sessions().register(live);
+    let (recorder, handle) = match recording {
+        Start::Recording(r) => {
+            let h = r.handle();
+            (Some(r), Some(h))
+        }
+        Start::Unrecorded(_) => (None, None),
+    };
+    let taps = Taps {
+        recorder: handle,
+        watchers: guard.output.clone(),
+        counters: Default::default(),
+    };
+    let outcome = relay(
+        user_channel,
+        agent_channel,
+        guard.ended.clone(),
+        &settings,
+        record.tty,
+        &taps,
+    )
+    .await;
+    drop(guard);
+    drop(taps.recorder);
+    let manifest = match recorder {
+        Some(r) => r.finish().await.map_err(|e| e.to_string()),
+        None => Err(String::new()),
+    };
+    record.recording = match (&manifest, record.recording.as_str()) {
+        (_, "unrecorded") => "unrecorded".into(),
+        (Ok(_), _) if outcome.recording_failed.is_none() => "recorded".into(),
+        _ => "failed".into(),
+    };
+    let manifest = manifest.ok();
+    let end = wicket_store::SessionEnd {
+        ended_at: crate::now_ms(),
+        reason: outcome.reason.clone(),
+        exit_status: outcome.exit.clone(),
+        bytes_in: taps.counters.input.load(Ordering::Relaxed) as i64,
+        bytes_out: taps.counters.output.load(Ordering::Relaxed) as i64,
+        recording: record.recording.clone(),
+        recording_sha256: manifest.as_ref().map(|m| m.sha256.clone()),
+        recording_bytes: manifest.as_ref().map(|m| m.bytes as i64),
+    };
+    tracing::info!(
+        session = %id,
+        reason = %end.reason,
+        bytes_in = end.bytes_in,
+        bytes_out = end.bytes_out,
+        recording = %end.recording,
+        sha256 = end.recording_sha256.as_deref().unwrap_or("-"),
+        "session ended"
+    );
+    if let Err(e) = state.store().end_session(&id, &end).await {
+        tracing::warn!(session = %id, error = %e, "could not complete the session history");
+    }
+}
+
+/// A session request that passed every check, with its agent channel open.
+struct Brokered {
+    agent_channel: Channel,
+    live: LiveSession,
+    settings: SessionSettings,
+    /// The history row, written once the user accepted.
+    record: SessionRecord,
+    recording: Start,
 }
 
 /// A target by name, else by id; revoked targets do not exist for users.
@@ -97,7 +174,7 @@ async fn broker(
     state: &AppState,
     caller: &Caller,
     mut spec: SessionSpec,
-) -> Result<(Channel, LiveSession, SessionSettings), (ErrorCode, String)> {
+) -> Result<Brokered, (ErrorCode, String)> {
     let wanted = spec.target.take().ok_or((
         ErrorCode::UnknownTarget,
         "no target named in the request".into(),
@@ -155,6 +232,38 @@ async fn broker(
         session = %session_id,
         "session opening"
     );
+    // Recording starts before anything runs on the target: if it cannot, nothing runs.
+    let meta = SessionMeta {
+        session_id: session_id.clone(),
+        user: caller.user.name.clone(),
+        target: target.name.clone(),
+        run_as: spec.run_as.clone(),
+    };
+    let recording = recordings::start(state, meta, spec.pty.as_ref()).await?;
+    let record = SessionRecord {
+        id: session_id.clone(),
+        user_id: caller.user.id.clone(),
+        user_name: caller.user.name.clone(),
+        target_id: target.id.clone(),
+        target_name: target.name.clone(),
+        action: action.as_str().to_owned(),
+        run_as: spec.run_as.clone(),
+        command: spec.command.clone(),
+        tty: spec.pty.is_some(),
+        source_ip: caller.source_ip.map(|ip| ip.to_string()),
+        started_at: crate::now_ms(),
+        ended_at: None,
+        end_reason: None,
+        exit_status: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        recording: match &recording {
+            Start::Recording(_) => "recorded".into(),
+            Start::Unrecorded(_) => "unrecorded".into(),
+        },
+        recording_sha256: None,
+        recording_bytes: None,
+    };
     let live = LiveSession {
         id: session_id,
         user_id: caller.user.id.clone(),
@@ -164,32 +273,70 @@ async fn broker(
         run_as: spec.run_as.clone(),
         source_ip: caller.source_ip,
     };
-    let channel = agent
-        .mux
-        .open(OpenSpec::Session(spec))
-        .await
-        .map_err(|e| match e {
-            MuxError::Rejected { code, reason } => (code, reason),
-            other => (
-                ErrorCode::TargetOffline,
-                format!("target {}: {other}", target.name),
-            ),
-        })?;
-    Ok((channel, live, settings))
+    let opened = agent.mux.open(OpenSpec::Session(spec)).await;
+    let agent_channel = match opened {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing ran: the header-only recording is not worth keeping.
+            if let Start::Recording(r) = recording {
+                let _ = r.finish().await;
+                let _ = state.recordings().delete(&record.id).await;
+            }
+            return Err(match e {
+                MuxError::Rejected { code, reason } => (code, reason),
+                other => (
+                    ErrorCode::TargetOffline,
+                    format!("target {}: {other}", target.name),
+                ),
+            });
+        }
+    };
+    Ok(Brokered {
+        agent_channel,
+        live,
+        settings,
+        record,
+        recording,
+    })
+}
+
+/// What the relay feeds besides the other side: the recorder, live watchers, byte counts.
+struct Taps {
+    recorder: Option<RecorderHandle>,
+    watchers: tokio::sync::broadcast::Sender<Bytes>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    /// Bytes the user sent to the session.
+    input: AtomicU64,
+    /// Bytes the session sent to the user.
+    output: AtomicU64,
+}
+
+/// How a relay ended.
+struct Outcome {
+    reason: String,
+    exit: Option<String>,
+    /// Set when the recording failed, which ended the session (fail-closed).
+    recording_failed: Option<String>,
 }
 
 /// Splices a user's channel and an agent's channel. Each direction runs on its own so that a
 /// stalled reader on one side never blocks the other; credit on both links bounds what waits
 /// here to about one window per direction. The session ends early, with the reason sent to the
-/// user, when access is taken away (`ended` fires), when it is idle too long, or when it reaches
-/// its maximum duration; closing both channels hangs up the remote shell.
+/// user, when access is taken away (`ended` fires), when it is idle too long, when it reaches
+/// its maximum duration, or when its recording fails; closing both channels hangs up the
+/// remote shell.
 async fn relay(
     user: Channel,
     agent: Channel,
     mut ended: tokio::sync::watch::Receiver<Option<String>>,
     settings: &SessionSettings,
     pty: bool,
-) {
+    taps: &Taps,
+) -> Outcome {
     let (user_tx, user_rx) = user.split();
     let (agent_tx, agent_rx) = agent.split();
     if let Some(banner) = settings.banner.as_deref().filter(|b| !b.is_empty()) {
@@ -198,7 +345,10 @@ async fn relay(
         } else {
             format!("{banner}\n")
         };
-        let bytes = bytes::Bytes::from(text);
+        let bytes = Bytes::from(text);
+        if let Some(r) = &taps.recorder {
+            let _ = r.output(bytes.clone()).await;
+        }
         let _ = if pty {
             user_tx.data(bytes).await
         } else {
@@ -206,11 +356,24 @@ async fn relay(
         };
     }
     let activity = std::sync::Arc::new(std::sync::Mutex::new(tokio::time::Instant::now()));
+    let exit = std::sync::Mutex::new(None);
+    let (failed_tx, mut failed_rx) = tokio::sync::watch::channel(None::<String>);
     let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
+    let inbound = Pump {
+        from_agent: false,
+        activity: &activity,
+        taps,
+        exit: &exit,
+        failed: &failed_tx,
+    };
+    let outbound = Pump {
+        from_agent: true,
+        ..inbound
+    };
     let pumps = async {
         tokio::join!(
-            pump(user_rx, agent_tx, false, &activity),
-            pump(agent_rx, user_tx, true, &activity)
+            inbound.run(user_rx, agent_tx),
+            outbound.run(agent_rx, user_tx)
         );
     };
     let revoked = async {
@@ -224,16 +387,44 @@ async fn relay(
             Err(_) => std::future::pending().await,
         }
     };
+    let recording_failed = async {
+        let reason = failed_rx
+            .wait_for(|r| r.is_some())
+            .await
+            .map(|r| r.clone().unwrap_or_default());
+        match reason {
+            Ok(r) => r,
+            Err(_) => std::future::pending().await,
+        }
+    };
     let limits = watchdog(settings, &activity);
+    let exit_status = || exit.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let (code, reason) = tokio::select! {
-        _ = pumps => return,
+        _ = pumps => {
+            let exit = exit_status();
+            let reason = match &exit {
+                Some(s) => format!("exited ({s})"),
+                None => "closed".into(),
+            };
+            return Outcome { reason, exit, recording_failed: None };
+        }
         r = revoked => r,
         r = limits => (ErrorCode::SessionLimit, r),
+        r = recording_failed => (
+            ErrorCode::RecordingUnavailable,
+            format!("session ended: the recording failed ({r})"),
+        ),
     };
     tracing::info!(%reason, "ending session");
     let _ = cut_user.error(code, &reason);
     cut_user.close();
     cut_agent.close();
+    let failed = failed_tx.borrow().clone();
+    Outcome {
+        reason,
+        exit: exit_status(),
+        recording_failed: failed,
+    }
 }
 
 /// Resolves with the reason once the session has been idle for the idle timeout or has run for
@@ -265,32 +456,84 @@ async fn watchdog(
     }
 }
 
-async fn pump(
-    mut from: ChannelReceiver,
-    to: ChannelSender,
+/// One direction of a relay.
+#[derive(Clone, Copy)]
+struct Pump<'a> {
     from_agent: bool,
-    activity: &std::sync::Mutex<tokio::time::Instant>,
-) {
-    while let Some(ev) = from.recv().await {
-        if let Event::Data(_) | Event::ExtData(_) = ev {
-            // Input and output both count as activity for the idle timeout.
-            *activity.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+    activity: &'a std::sync::Mutex<tokio::time::Instant>,
+    taps: &'a Taps,
+    exit: &'a std::sync::Mutex<Option<String>>,
+    failed: &'a tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl Pump<'_> {
+    async fn run(self, mut from: ChannelReceiver, to: ChannelSender) {
+        while let Some(ev) = from.recv().await {
+            if let Event::Data(_) | Event::ExtData(_) = ev {
+                // Input and output both count as activity for the idle timeout.
+                *self.activity.lock().unwrap_or_else(|e| e.into_inner()) =
+                    tokio::time::Instant::now();
+            }
+            if let Err(e) = self.tap(&ev).await {
+                // Fail closed: the relay ends the session and tells the user why. The
+                // destination stays open so that message can still reach them.
+                let _ = self.failed.send(Some(e.to_string()));
+                return;
+            }
+            let sent = match ev {
+                Event::Data(d) => to.data(d).await,
+                Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
+                Event::Eof => to.eof(),
+                Event::Resize { cols, rows } if !self.from_agent => to.resize(cols, rows),
+                Event::Signal(s) if !self.from_agent => to.signal(s),
+                Event::Exit(s) if self.from_agent => {
+                    *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(exit_text(s));
+                    to.exit(s)
+                }
+                Event::Error { code, reason } => to.error(code, &reason),
+                // Frames that make no sense in this direction are dropped, not relayed.
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
         }
-        let sent = match ev {
-            Event::Data(d) => to.data(d).await,
-            Event::ExtData(d) if from_agent => to.ext_data(d).await,
-            Event::Eof => to.eof(),
-            Event::Resize { cols, rows } if !from_agent => to.resize(cols, rows),
-            Event::Signal(s) if !from_agent => to.signal(s),
-            Event::Exit(s) if from_agent => to.exit(s),
-            Event::Error { code, reason } => to.error(code, &reason),
-            // Frames that make no sense in this direction are dropped, not relayed.
-            _ => Ok(()),
-        };
-        if sent.is_err() {
-            break;
-        }
+        // The source closed (or failed): close the destination so the other side learns of it.
+        to.close();
     }
-    // The source closed (or failed): close the destination so the other side learns of it.
-    to.close();
+
+    /// Records and counts an event, and shows output to watchers. Waits when the recording
+    /// store is behind: that is what keeps a session's memory bounded.
+    async fn tap(&self, ev: &Event) -> Result<(), wicket_recording::RecordingError> {
+        let counters = &self.taps.counters;
+        match ev {
+            Event::Data(d) | Event::ExtData(d) if self.from_agent => {
+                counters.output.fetch_add(d.len() as u64, Ordering::Relaxed);
+                let _ = self.taps.watchers.send(d.clone());
+                if let Some(r) = &self.taps.recorder {
+                    r.output(d.clone()).await?;
+                }
+            }
+            Event::Data(d) if !self.from_agent => {
+                counters.input.fetch_add(d.len() as u64, Ordering::Relaxed);
+                if let Some(r) = &self.taps.recorder {
+                    r.input(d.clone()).await?;
+                }
+            }
+            Event::Resize { cols, rows } if !self.from_agent => {
+                if let Some(r) = &self.taps.recorder {
+                    r.resize(*cols, *rows).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn exit_text(s: ExitStatus) -> String {
+    match s {
+        ExitStatus::Code(c) => format!("code {c}"),
+        ExitStatus::Signal(n) => format!("signal {n}"),
+    }
 }

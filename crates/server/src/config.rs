@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ServerError;
+use crate::recordings::{FailMode, RecordingConfig};
 use crate::settings::{SessionOverride, SessionSettings};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub session: SessionSettings,
     /// Session settings for targets with a given tag.
     pub session_overrides: Vec<SessionOverride>,
+    /// Where session recordings go and what happens when they cannot be written.
+    pub recording: RecordingConfig,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +55,7 @@ impl Default for ServerConfig {
             default_run_as: None,
             session: SessionSettings::default(),
             session_overrides: Vec::new(),
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -119,6 +123,30 @@ impl ServerConfig {
         }
         if let Some(v) = get("WICKET_SESSION_BANNER") {
             self.session.banner = Some(v);
+        }
+        if let Some(v) = get("WICKET_RECORDING_STORE") {
+            self.recording.store = Some(wicket_recording::StoreConfig {
+                url: v,
+                ..self.recording.store.take().unwrap_or_default()
+            });
+        }
+        if let Some(v) = get("WICKET_RECORDING_ON_STORE_FAILURE") {
+            self.recording.on_store_failure = match v.as_str() {
+                "closed" => FailMode::Closed,
+                "open" => FailMode::Open,
+                other => {
+                    return Err(bad(
+                        "WICKET_RECORDING_ON_STORE_FAILURE",
+                        format!("{other:?}: expected closed or open"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("WICKET_RECORDING_RETENTION") {
+            self.recording.retention = Some(
+                humantime::parse_duration(&v)
+                    .map_err(|e| bad("WICKET_RECORDING_RETENTION", e.to_string()))?,
+            );
         }
         if let Some(v) = get("WICKET_DEFAULT_RUN_AS") {
             self.default_run_as = Some(v).filter(|s| !s.is_empty());

@@ -23,6 +23,7 @@
 //! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
 //! - [`state`]: [`AppState`], what every handler shares.
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
+//! - [`recordings`]: recording sessions (store, fail-closed or fail-open, retention).
 //! - [`settings`]: session settings (timeouts, profile, banner) from config, tags and policies.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
 //! - [`handshake`]: the server's side of a link handshake, shared by both endpoints.
@@ -38,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod handshake;
 pub mod ratelimit;
+pub mod recordings;
 pub mod registry;
 pub mod routes;
 pub mod secrets;

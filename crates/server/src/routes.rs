@@ -180,6 +180,19 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             ),
             post(api::tokens::revoke),
         ),
+        (spec(M::GET, "/v1/sessions", User), get(api::sessions::list)),
+        (
+            spec(M::POST, "/v1/sessions/{id}/terminate", User),
+            post(api::sessions::terminate),
+        ),
+        (
+            spec(M::GET, "/v1/sessions/{id}/recording", User),
+            get(api::sessions::recording),
+        ),
+        (
+            spec(M::GET, "/v1/sessions/{id}/watch", User),
+            get(api::sessions::watch),
+        ),
         (
             ws("/v1/agent/link", SelfAuthenticated),
             get(agent_link::upgrade),

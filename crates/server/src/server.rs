@@ -55,7 +55,8 @@ impl Server {
             .await
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let policies = load_policies(&store).await?;
-        let state = AppState::new(store, config, identity.ca_fingerprint, policies);
+        let recordings = crate::recordings::open_store(&config)?;
+        let state = AppState::new(store, config, identity.ca_fingerprint, policies, recordings);
         Ok(Server {
             state,
             listener,
@@ -80,6 +81,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let app = crate::routes::router(self.state.clone());
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let retention = tokio::spawn(crate::recordings::retention(self.state.clone()));
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
         tokio::pin!(shutdown);
         loop {
@@ -126,6 +128,7 @@ impl Server {
         }
         tracing::info!("shutting down");
         housekeeping.abort();
+        retention.abort();
         self.state.agents().close_all("server shutting down");
         // Give the close frames a moment to leave.
         tokio::time::sleep(Duration::from_millis(100)).await;

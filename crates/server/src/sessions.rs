@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use tokio::sync::watch;
+use bytes::Bytes;
+use tokio::sync::{broadcast, watch};
 
 use crate::authz::{evaluate, principal, Action, Facts, Resource};
 use crate::state::AppState;
@@ -31,7 +32,12 @@ struct Entry {
     session: LiveSession,
     /// Set to the reason when the session must end.
     end: watch::Sender<Option<String>>,
+    /// The session's output, for `wicket watch`.
+    output: broadcast::Sender<Bytes>,
 }
+
+/// Frames of output a watcher may fall behind by before it skips ahead (and is told so).
+const WATCH_BACKLOG: usize = 256;
 
 #[derive(Default)]
 pub struct SessionRegistry {
@@ -43,6 +49,8 @@ pub struct SessionGuard<'a> {
     registry: &'a SessionRegistry,
     id: String,
     pub ended: watch::Receiver<Option<String>>,
+    /// Where the relay publishes output for watchers (sending with none listening is free).
+    pub output: broadcast::Sender<Bytes>,
 }
 
 impl Drop for SessionGuard<'_> {
@@ -54,13 +62,62 @@ impl Drop for SessionGuard<'_> {
 impl SessionRegistry {
     pub fn register(&self, session: LiveSession) -> SessionGuard<'_> {
         let (end, ended) = watch::channel(None);
+        let (output, _) = broadcast::channel(WATCH_BACKLOG);
         let id = session.id.clone();
-        self.lock().insert(id.clone(), Entry { session, end });
+        let entry = Entry {
+            session,
+            end,
+            output: output.clone(),
+        };
+        self.lock().insert(id.clone(), entry);
         SessionGuard {
             registry: self,
             id,
             ended,
+            output,
         }
+    }
+
+    /// Registers access that is not a relayed channel (a watcher), for an owner that cannot
+    /// hold a [`SessionGuard`]; it must call [`Self::remove`] when done.
+    pub fn register_detached(&self, session: LiveSession) -> watch::Receiver<Option<String>> {
+        let (end, ended) = watch::channel(None);
+        let (output, _) = broadcast::channel(1);
+        let id = session.id.clone();
+        let entry = Entry {
+            session,
+            end,
+            output,
+        };
+        self.lock().insert(id, entry);
+        ended
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// Whether session `id` is live on this server.
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    /// The live session `id`, if it runs here.
+    pub fn get(&self, id: &str) -> Option<LiveSession> {
+        self.lock().get(id).map(|e| e.session.clone())
+    }
+
+    /// Ends session `id` now, telling its user `reason`. False if it is not live here.
+    pub fn end(&self, id: &str, reason: &str) -> bool {
+        match self.lock().get(id) {
+            Some(e) => e.end.send(Some(reason.to_owned())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Follows the output of live session `id` from now on.
+    pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<Bytes>> {
+        self.lock().get(id).map(|e| e.output.subscribe())
     }
 
     pub fn len(&self) -> usize {

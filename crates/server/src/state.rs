@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 
 use wicket_policy::PolicySet;
+use wicket_recording::RecordingStore;
 use wicket_store::Store;
 use wicket_tls::Fingerprint;
 
@@ -21,6 +22,7 @@ struct Inner {
     config: ServerConfig,
     agents: AgentRegistry,
     sessions: SessionRegistry,
+    recordings: RecordingStore,
     ca_fingerprint: Fingerprint,
     /// The active policy set and its version (0: the built-in defaults). Swapped whole, so a
     /// request sees one consistent set.
@@ -33,6 +35,7 @@ impl AppState {
         config: ServerConfig,
         ca_fingerprint: Fingerprint,
         policies: (i64, Arc<PolicySet>),
+        recordings: RecordingStore,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -40,6 +43,7 @@ impl AppState {
                 config,
                 agents: AgentRegistry::default(),
                 sessions: SessionRegistry::default(),
+                recordings,
                 ca_fingerprint,
                 policies: RwLock::new(policies),
             }),
@@ -60,6 +64,11 @@ impl AppState {
 
     pub fn sessions(&self) -> &SessionRegistry {
         &self.inner.sessions
+    }
+
+    /// Where session recordings are kept.
+    pub fn recordings(&self) -> &RecordingStore {
+        &self.inner.recordings
     }
 
     pub fn ca_fingerprint(&self) -> Fingerprint {

@@ -1,0 +1,265 @@
+//! `wicket sessions`, `wicket replay`, `wicket watch`: the session history, recordings, and
+//! following a live session.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use wicket_recording::asciicast::{parse_event, parse_header};
+use wicket_recording::EventKind;
+
+use super::targets::print_table;
+use crate::args::{Output, ReplayArgs, SessionsArgs, SessionsCommand};
+use crate::profile::Config;
+
+/// A session as the server lists it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub user_name: String,
+    pub target_name: String,
+    pub action: String,
+    pub run_as: Option<String>,
+    pub command: Option<String>,
+    pub tty: bool,
+    pub source_ip: Option<String>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub exit_status: Option<String>,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub recording: String,
+    pub recording_sha256: Option<String>,
+    pub live: bool,
+}
+
+pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<i32> {
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let api = profile.api()?;
+    if let Some(SessionsCommand::Terminate { id }) = args.command {
+        let _: serde_json::Value = api
+            .post(
+                &format!("/v1/sessions/{}/terminate", path_segment(&id)?),
+                &(),
+            )
+            .await?;
+        eprintln!("session {id} terminated");
+        return Ok(0);
+    }
+    let mut query = vec![format!("limit={}", args.limit)];
+    if args.active {
+        query.push("active=true".into());
+    }
+    for (key, value) in [("user", &args.user), ("target", &args.target)] {
+        if let Some(v) = value {
+            query.push(format!("{key}={}", query_value(v)));
+        }
+    }
+    let sessions: Vec<SessionView> = api
+        .get(&format!("/v1/sessions?{}", query.join("&")))
+        .await?;
+    match args.output.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&sessions)?),
+        Output::Table => {
+            let rows: Vec<[String; 7]> = sessions
+                .iter()
+                .map(|s| {
+                    let what = s.command.clone().unwrap_or_else(|| "(shell)".into());
+                    let state = if s.ended_at.is_none() {
+                        if s.live { "live" } else { "open" }.to_string()
+                    } else {
+                        s.end_reason.clone().unwrap_or_default()
+                    };
+                    [
+                        s.id.clone(),
+                        s.user_name.clone(),
+                        format!(
+                            "{}{}",
+                            s.target_name,
+                            s.run_as
+                                .as_ref()
+                                .map(|r| format!(" as {r}"))
+                                .unwrap_or_default()
+                        ),
+                        super::ago(Some(s.started_at)),
+                        truncate(&what, 30),
+                        state,
+                        s.recording.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "ID",
+                    "USER",
+                    "TARGET",
+                    "STARTED",
+                    "COMMAND",
+                    "STATE",
+                    "RECORDING",
+                ],
+                &rows,
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Plays a recording at its own pace (or writes it raw), checking it against the SHA-256 the
+/// server sealed when the session ended. A mismatch is an error: the recording was altered.
+pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32> {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number");
+    }
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let api = profile.api()?;
+    let mut body = api
+        .get_stream(&format!(
+            "/v1/sessions/{}/recording",
+            path_segment(&args.id)?
+        ))
+        .await?;
+    let sealed = body.header("x-wicket-recording-sha256");
+    let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut stdout = tokio::io::stdout();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut player = Player::new(args.speed, args.idle_limit);
+    while let Some(chunk) = body.next().await? {
+        hash.update(&chunk);
+        if args.raw {
+            stdout.write_all(&chunk).await?;
+            continue;
+        }
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            player.line(&line, &mut stdout).await?;
+        }
+    }
+    if !pending.is_empty() && !args.raw {
+        let line = std::mem::take(&mut pending);
+        player.line(&line, &mut stdout).await?;
+    }
+    stdout.flush().await?;
+    let got = hex(hash.finish().as_ref());
+    match sealed {
+        Some(s) if s != got => bail!(
+            "the recording does not match the hash sealed when the session ended \
+             (sealed {s}, received {got}): it was altered"
+        ),
+        Some(_) => Ok(0),
+        None => {
+            eprintln!("wicket: note: this session has no sealed hash (still running, or its recording failed)");
+            Ok(0)
+        }
+    }
+}
+
+/// Replays events with their timing.
+struct Player {
+    speed: f64,
+    idle_limit: f64,
+    line_no: usize,
+    last: f64,
+}
+
+impl Player {
+    fn new(speed: f64, idle_limit: f64) -> Self {
+        Player {
+            speed,
+            idle_limit: idle_limit.max(0.0),
+            line_no: 0,
+            last: 0.0,
+        }
+    }
+
+    async fn line(&mut self, line: &[u8], out: &mut tokio::io::Stdout) -> Result<()> {
+        self.line_no += 1;
+        let text = std::str::from_utf8(line).context("recording is not UTF-8")?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        if self.line_no == 1 {
+            parse_header(text)?;
+            return Ok(());
+        }
+        let event = parse_event(text, self.line_no)?;
+        if event.kind != EventKind::Output {
+            return Ok(());
+        }
+        let wait = ((event.time - self.last).max(0.0)).min(self.idle_limit) / self.speed;
+        self.last = event.time;
+        if wait > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+        out.write_all(event.data.as_bytes()).await?;
+        out.flush().await?;
+        Ok(())
+    }
+}
+
+/// Streams a live session's output until it ends or Ctrl-C.
+pub async fn watch(profile_name: Option<&str>, id: &str) -> Result<i32> {
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let api = profile.api()?;
+    let mut body = api
+        .get_stream(&format!("/v1/sessions/{}/watch", path_segment(id)?))
+        .await?;
+    eprintln!("wicket: watching {id} (read-only); Ctrl-C to stop");
+    let mut stdout = tokio::io::stdout();
+    loop {
+        tokio::select! {
+            chunk = body.next() => match chunk? {
+                Some(c) => {
+                    stdout.write_all(&c).await?;
+                    stdout.flush().await?;
+                }
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(0)
+}
+
+/// Ids go into URL paths: refuse anything that is not an id rather than escape it.
+fn path_segment(id: &str) -> Result<&str> {
+    if !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Ok(id)
+    } else {
+        bail!("{id:?} is not a session id")
+    }
+}
+
+/// Percent-encodes a query value.
+fn query_value(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

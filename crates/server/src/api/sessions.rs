@@ -1,0 +1,274 @@
+//! Sessions: the history, ending one, replaying its recording, watching it live. Replay, watch
+//! and terminate are each decided by the policy on the session's target, whoever opened it.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use wicket_store::{SessionFilter, SessionRecord, Target};
+
+use crate::auth::Caller;
+use crate::authz::{authorize, evaluate, principal, Action, Facts, Resource};
+use crate::error::ApiError;
+use crate::sessions::LiveSession;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Only sessions still running.
+    #[serde(default)]
+    pub active: bool,
+    pub user: Option<String>,
+    pub target: Option<String>,
+    /// Unix milliseconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct SessionView {
+    #[serde(flatten)]
+    pub record: SessionRecord,
+    /// Running on this server now.
+    pub live: bool,
+}
+
+/// Sessions the caller opened, plus those whose target the policy lets them replay or watch.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let filter = SessionFilter {
+        active_only: q.active,
+        user_name: q.user,
+        target_name: q.target,
+        since: q.since,
+        until: q.until,
+        limit: q.limit,
+    };
+    let rows = state.store().list_sessions(&filter).await?;
+    let mut targets: std::collections::HashMap<String, Option<Target>> = Default::default();
+    let who = principal(&caller);
+    let mut out = Vec::new();
+    for record in rows {
+        let visible = if record.user_id == caller.user.id {
+            true
+        } else {
+            if !targets.contains_key(&record.target_id) {
+                let t = state.store().target_by_id(&record.target_id).await?;
+                targets.insert(record.target_id.clone(), t);
+            }
+            match targets.get(&record.target_id).and_then(|t| t.as_ref()) {
+                Some(t) => [Action::Replay, Action::Watch].into_iter().any(|action| {
+                    let facts = Facts {
+                        mfa: caller.mfa,
+                        ..Facts::default()
+                    };
+                    let d = evaluate(
+                        &state.policies(),
+                        &who,
+                        action,
+                        Resource::Target(t),
+                        caller.source_ip,
+                        &facts,
+                    );
+                    d.allowed
+                }),
+                None => caller.user.is_admin,
+            }
+        };
+        if visible {
+            out.push(SessionView {
+                live: state.sessions().contains(&record.id),
+                record,
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// The session and the decision for `action` on its target.
+async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<SessionRecord, ApiError> {
+    let record = state
+        .store()
+        .session(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+    match state.store().target_by_id(&record.target_id).await? {
+        Some(t) => {
+            authorize(
+                state,
+                caller,
+                action,
+                Resource::Target(&t),
+                &Facts::default(),
+            )?;
+        }
+        // The target was deleted since: only an administrator may still look.
+        None if caller.user.is_admin => {}
+        None => {
+            return Err(ApiError::forbidden(format!(
+                "{} may not {} session {id}: its target no longer exists",
+                caller.user.name,
+                action.as_str()
+            )))
+        }
+    }
+    Ok(record)
+}
+
+/// Ends a live session now; its user is told who ended it.
+pub async fn terminate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let record = checked(&state, &caller, &id, Action::Terminate).await?;
+    if record.ended_at.is_some() {
+        return Err(ApiError::conflict(format!("session {id} already ended")));
+    }
+    let reason = format!("terminated by {}", caller.user.name);
+    if !state.sessions().end(&id, &reason) {
+        return Err(ApiError::conflict(format!(
+            "session {id} is not running on this server"
+        )));
+    }
+    tracing::info!(session = %id, by = %caller.user.name, "session terminated");
+    Ok(Json(serde_json::json!({ "id": id, "terminated": true })))
+}
+
+/// The recording as asciicast v2, streamed a chunk at a time. The sealed SHA-256 travels in a
+/// header so the client can check what it received.
+pub async fn recording(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = checked(&state, &caller, &id, Action::Replay).await?;
+    let keys = state
+        .recordings()
+        .chunk_keys(&id)
+        .await
+        .map_err(|e| match e {
+            wicket_recording::RecordingError::NotFound(_) => {
+                ApiError::not_found(format!("session {id} has no recording"))
+            }
+            other => ApiError::unavailable(format!("recording store: {other}")),
+        })?;
+    let store = state.recordings().clone();
+    let chunks = futures_util::stream::unfold(keys.into_iter(), move |mut keys| {
+        let store = store.clone();
+        async move {
+            let key = keys.next()?;
+            let item = store
+                .get(&key)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            Some((item, keys))
+        }
+    });
+    let mut response = Body::from_stream(chunks).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-asciicast"),
+    );
+    if let Some(sha) = record
+        .recording_sha256
+        .and_then(|s| header::HeaderValue::from_str(&s).ok())
+    {
+        headers.insert("x-wicket-recording-sha256", sha);
+    }
+    Ok(response)
+}
+
+/// The output of a live session from now on, read-only, as raw terminal bytes. The watcher is
+/// itself live access: it is registered like a session, so revoking the watcher's access
+/// ends the stream at once.
+pub async fn watch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = checked(&state, &caller, &id, Action::Watch).await?;
+    let rx = state
+        .sessions()
+        .subscribe(&id)
+        .ok_or_else(|| ApiError::conflict(format!("session {id} is not running on this server")))?;
+    let watcher = LiveSession {
+        id: format!("wat_{}", hex::encode(crate::secrets::random_bytes::<8>())),
+        user_id: caller.user.id.clone(),
+        token_id: caller.token_id.clone(),
+        target_id: record.target_id.clone(),
+        action: Action::Watch,
+        run_as: None,
+        source_ip: caller.source_ip,
+    };
+    let ended = state.sessions().register_detached(watcher.clone());
+    let guard = Unregister {
+        state: state.clone(),
+        id: watcher.id,
+    };
+    tracing::info!(session = %id, by = %caller.user.name, "session watched");
+    let stream = futures_util::stream::unfold(Some((rx, ended, guard)), |s| async move {
+        let (mut rx, mut ended, guard) = s?;
+        let item = tokio::select! {
+            r = rx.recv() => match r {
+                Ok(bytes) => bytes,
+                Err(RecvError::Lagged(n)) => Bytes::from(format!(
+                    "\r\n[wicket: this viewer fell behind; {n} frames skipped]\r\n"
+                )),
+                Err(RecvError::Closed) => {
+                    let end = Bytes::from_static(b"\r\n[wicket: the session ended]\r\n");
+                    return Some((Ok::<_, std::io::Error>(end), None));
+                }
+            },
+            reason = revoked(&mut ended) => {
+                let end = Bytes::from(format!("\r\n[wicket: access revoked: {reason}]\r\n"));
+                return Some((Ok(end), None));
+            }
+        };
+        Some((Ok(item), Some((rx, ended, guard))))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok(response)
+}
+
+/// Resolves with the reason once the watcher's access is taken away.
+async fn revoked(ended: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
+    let reason = ended
+        .wait_for(|r| r.is_some())
+        .await
+        .map(|r| r.clone().unwrap_or_default());
+    match reason {
+        Ok(r) => r,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Takes a watcher out of the registry when its stream is dropped.
+struct Unregister {
+    state: AppState,
+    id: String,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        self.state.sessions().remove(&self.id);
+    }
+}

@@ -1,0 +1,134 @@
+//! Server-side session recording: which store, what to do when it fails, and retention.
+//!
+//! Recording is the server's job so that nobody on a target can switch it off or edit it. By
+//! default the server fails closed: a session that cannot be recorded is refused, and one whose
+//! recording fails midway is ended with the reason. An operator may choose fail-open instead;
+//! such sessions are marked `unrecorded` in the session history.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use wicket_proto::{ErrorCode, PtySpec};
+use wicket_recording::{
+    Header, Recorder, RecorderConfig, RecordingError, RecordingStore, SessionMeta, StoreConfig,
+};
+
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// `[recording]` in the server configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Where recordings go. Unset: the folder `recordings` in the data dir.
+    pub store: Option<StoreConfig>,
+    /// `closed` (the default) refuses sessions that cannot be recorded; `open` lets them run
+    /// unrecorded.
+    pub on_store_failure: FailMode,
+    /// Recordings older than this are deleted (and the deletion audited). Unset: kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// The longest a recorded byte waits before it is uploaded: what a crash can lose.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            store: None,
+            on_store_failure: FailMode::Closed,
+            retention: None,
+            flush_interval: RecorderConfig::default().flush_interval,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    #[default]
+    Closed,
+    Open,
+}
+
+/// Opens the configured store (a local folder is created if needed).
+pub fn open_store(config: &ServerConfig) -> Result<RecordingStore, ServerError> {
+    let store = match &config.recording.store {
+        Some(c) => RecordingStore::open(c),
+        None => RecordingStore::local(&config.data_dir.join("recordings")),
+    };
+    store.map_err(|e| ServerError::Config(format!("recording store: {e}")))
+}
+
+/// What became of a session's recording when it opened.
+pub enum Start {
+    Recording(Recorder),
+    /// Fail-open and the store is down: the session runs, marked unrecorded.
+    Unrecorded(String),
+}
+
+/// Starts recording a session, applying the fail mode.
+pub async fn start(
+    state: &AppState,
+    meta: SessionMeta,
+    pty: Option<&PtySpec>,
+) -> Result<Start, (ErrorCode, String)> {
+    let (cols, rows, term) = match pty {
+        Some(p) => (p.cols, p.rows, p.term.as_str()),
+        None => (80, 24, "dumb"),
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let header = Header::new(meta, cols, rows, now, term);
+    let tuning = RecorderConfig {
+        flush_interval: state.config().recording.flush_interval,
+        ..RecorderConfig::default()
+    };
+    match Recorder::start(state.recordings().clone(), header, tuning).await {
+        Ok(r) => Ok(Start::Recording(r)),
+        Err(e) => refuse_or_continue(state, &e),
+    }
+}
+
+fn refuse_or_continue(state: &AppState, e: &RecordingError) -> Result<Start, (ErrorCode, String)> {
+    tracing::warn!(error = %e, "session recording store unavailable");
+    match state.config().recording.on_store_failure {
+        FailMode::Closed => Err((
+            ErrorCode::RecordingUnavailable,
+            format!("session refused: it cannot be recorded ({e})"),
+        )),
+        FailMode::Open => Ok(Start::Unrecorded(e.to_string())),
+    }
+}
+
+/// Deletes expired recordings once an hour (and once at start), if a retention is set.
+pub async fn retention(state: AppState) {
+    let Some(keep) = state.config().recording.retention else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let cutoff = SystemTime::now() - keep;
+        match state.recordings().older_than(cutoff).await {
+            Ok(old) => {
+                for id in old {
+                    // A live session's recording is never expired, however long it runs.
+                    if state.sessions().contains(&id) {
+                        continue;
+                    }
+                    match state.recordings().delete(&id).await {
+                        Ok(()) => tracing::info!(session = %id, "recording deleted by retention"),
+                        Err(e) => {
+                            tracing::warn!(session = %id, error = %e, "retention delete failed")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention scan failed"),
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Server-side session recording, end to end: what the client received replays byte for byte,
+//! a changed byte is caught against the sealed hash, replay/watch/terminate follow the policy,
+//! a recording store outage refuses sessions (fail closed) and recovers, and a session
+//! streaming as fast as it can keeps the server's memory flat.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use tokio::io::AsyncReadExt;
+use wicket_recording::Cast;
+use wicket_testkit::cli::show;
+use wicket_testkit::{bins, Cli, Harness};
+
+/// The session list, as JSON.
+async fn sessions(cli: &Cli, extra: &[&str]) -> Result<Vec<serde_json::Value>> {
+    let mut args = vec!["sessions", "--output", "json"];
+    args.extend_from_slice(extra);
+    Ok(serde_json::from_str(&cli.ok(&args).await?)?)
+}
+
+/// Every chunk file of a session's recording in a local store.
+fn chunks(store: &std::path::Path, id: &str) -> Result<Vec<std::path::PathBuf>> {
+    let dir = store.join("recordings").join(id);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| dir.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("chunk-"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rec-1").await?;
+    let script = r"printf 'h\303\251llo \342\234\223\n\033[1mbold\033[0m\n'; seq 1 3000; echo done";
+    let out = h
+        .admin
+        .run(&["connect", "rec-1", "--", script], None)
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let received = String::from_utf8(out.stdout.clone())?;
+    ensure!(received.starts_with("héllo ✓\n") && received.ends_with("done\n"));
+
+    let list = sessions(&h.admin, &[]).await?;
+    let s = list.first().context("no session listed")?;
+    let id = s["id"].as_str().context("id")?.to_string();
+    ensure!(s["recording"] == "recorded", "{s}");
+    ensure!(s["exit_status"] == "code 0", "{s}");
+    ensure!(s["bytes_out"] == received.len() as u64, "{s}");
+    ensure!(
+        s["recording_sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "{s}"
+    );
+
+    // Raw: a valid asciicast v2 file whose output is exactly what the client got.
+    let raw = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(raw.status.success(), "{}", show(&raw));
+    let cast = Cast::parse(std::str::from_utf8(&raw.stdout)?)?;
+    ensure!(
+        cast.output() == received,
+        "recorded output differs from what the client received"
+    );
+    let meta = cast.header.wicket.as_ref().context("wicket header")?;
+    ensure!(meta.user == "admin" && meta.target == "rec-1" && meta.session_id == id);
+
+    // Played back (fast), the terminal receives the same bytes again.
+    let played = h
+        .admin
+        .run(&["replay", &id, "--speed", "1000"], None)
+        .await?;
+    ensure!(played.status.success(), "{}", show(&played));
+    ensure!(
+        played.stdout == out.stdout,
+        "replay differs from the original output"
+    );
+
+    // Someone with access to the store edits the recording: replay refuses it.
+    let store = h.server.data_dir.join("recordings");
+    let files = chunks(&store, &id)?;
+    let victim = files
+        .iter()
+        .find(|f| std::fs::read(f).is_ok_and(|b| b.windows(4).any(|w| w == b"bold")));
+    let victim = victim.context("no chunk holds the word")?;
+    let text = std::fs::read_to_string(victim)?.replacen("bold", "BOLD", 1);
+    std::fs::write(victim, text)?;
+    let tampered = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(
+        !tampered.status.success(),
+        "a changed recording replayed: {}",
+        show(&tampered)
+    );
+    ensure!(
+        String::from_utf8_lossy(&tampered.stderr).contains("altered"),
+        "{}",
+        show(&tampered)
+    );
+    Ok(())
+}
+
+const ALICE_MAY_CONNECT: &str = r#"
+permit(principal, action, resource) when { principal.admin };
+permit(principal, action == Wicket::Action::"list_targets", resource);
+permit(
+    principal == Wicket::User::"alice",
+    action in [Wicket::Action::"connect", Wicket::Action::"exec"],
+    resource
+);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rec-2").await?;
+    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
+    let alice = h.user("alice", "alice-password-1").await?;
+
+    // A long session of alice's, ticking.
+    let mut session = alice
+        .command()
+        .args(["connect", "rec-2", "--"])
+        .arg("i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.1; done")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut live = Vec::new();
+    for _ in 0..100 {
+        live = sessions(&h.admin, &["--active"]).await?;
+        if !live.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = live
+        .first()
+        .context("alice's session never showed as active")?["id"]
+        .as_str()
+        .context("id")?
+        .to_string();
+
+    // Alice sees her own session, but the policy does not let her replay, watch or end it.
+    let hers = sessions(&alice, &[]).await?;
+    ensure!(hers.iter().any(|s| s["id"] == id.as_str()));
+    for args in [
+        vec!["replay", id.as_str(), "--raw"],
+        vec!["watch", id.as_str()],
+        vec!["sessions", "terminate", id.as_str()],
+    ] {
+        let out = alice.run(&args, None).await?;
+        ensure!(!out.status.success(), "alice ran {args:?}: {}", show(&out));
+        ensure!(
+            String::from_utf8_lossy(&out.stderr).contains("may not"),
+            "{}",
+            show(&out)
+        );
+    }
+
+    // The admin watches it live...
+    let mut watch = h
+        .admin
+        .command()
+        .args(["watch", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut watched = watch.stdout.take().context("stdout")?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("tick") {
+            let n = watched.read(&mut buf).await?;
+            anyhow::ensure!(n > 0, "watch ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .context("no live output reached the watcher")??;
+
+    // ...and ends it: alice is told who did, the watcher sees the end.
+    h.admin.ok(&["sessions", "terminate", &id]).await?;
+    let status = tokio::time::timeout(Duration::from_secs(5), session.wait())
+        .await
+        .context("the terminated session did not end")??;
+    let mut err = String::new();
+    session
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)
+        .await?;
+    ensure!(status.code() == Some(255), "{status:?} {err}");
+    ensure!(err.contains("terminated by admin"), "{err}");
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), watched.read_to_end(&mut rest))
+        .await
+        .context("the watcher did not end with the session")??;
+    ensure!(String::from_utf8_lossy(&rest).contains("session ended"));
+
+    let ended = sessions(&h.admin, &[]).await?;
+    let s = ended
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .context("listed")?;
+    ensure!(
+        s["end_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("terminated by admin")),
+        "{s}"
+    );
+    ensure!(s["recording"] == "recorded", "{s}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_refuses_sessions_ends_live_ones_and_recovers() -> Result<()> {
+    let store_dir = tempfile::tempdir()?;
+    let store = store_dir.path().join("rec");
+    let store_str = store.to_str().context("path")?.to_string();
+    let mut h = Harness::start_with(bins!(), &[("WICKET_RECORDING_STORE", &store_str)]).await?;
+    h.add_agent("rec-3").await?;
+    h.admin.ok(&["connect", "rec-3", "--", "true"]).await?;
+
+    // A session that is running when the store goes away is ended, saying why.
+    let mut running = h
+        .admin
+        .command()
+        .args([
+            "connect",
+            "rec-3",
+            "--",
+            "while true; do echo x; sleep 0.02; done",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::rename(&store, store_dir.path().join("moved"))?;
+    std::fs::write(&store, b"the store is gone")?;
+    let status = tokio::time::timeout(Duration::from_secs(20), running.wait())
+        .await
+        .context("a session outlived its recording store")??;
+    let mut err = String::new();
+    running
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)
+        .await?;
+    ensure!(
+        status.code() == Some(255) && err.contains("recording failed"),
+        "{status:?} {err}"
+    );
+
+    // New sessions are refused with the reason.
+    let out = h
+        .admin
+        .run(&["connect", "rec-3", "--", "echo should-not-run"], None)
+        .await?;
+    ensure!(out.status.code() == Some(255), "{}", show(&out));
+    ensure!(!String::from_utf8_lossy(&out.stdout).contains("should-not-run"));
+    ensure!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be recorded"),
+        "{}",
+        show(&out)
+    );
+
+    // The store comes back: sessions work again, recorded.
+    std::fs::remove_file(&store)?;
+    std::fs::create_dir_all(&store)?;
+    let ok = h.admin.ok(&["connect", "rec-3", "--", "echo back"]).await?;
+    ensure!(ok == "back\n");
+    let list = sessions(&h.admin, &[]).await?;
+    ensure!(list[0]["recording"] == "recorded", "{}", list[0]);
+    ensure!(
+        list.iter().any(|s| s["recording"] == "failed"),
+        "the cut session is marked failed"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_open_runs_unrecorded_and_says_so() -> Result<()> {
+    let store_dir = tempfile::tempdir()?;
+    let store = store_dir.path().join("not-a-folder");
+    std::fs::write(&store, b"x")?;
+    let store_str = store.to_str().context("path")?.to_string();
+    // The store must exist at start-up; break it after.
+    std::fs::remove_file(&store)?;
+    let mut h = Harness::start_with(
+        bins!(),
+        &[
+            ("WICKET_RECORDING_STORE", &store_str),
+            ("WICKET_RECORDING_ON_STORE_FAILURE", "open"),
+        ],
+    )
+    .await?;
+    h.add_agent("rec-4").await?;
+    std::fs::remove_dir_all(&store)?;
+    std::fs::write(&store, b"x")?;
+    let ok = h
+        .admin
+        .ok(&["connect", "rec-4", "--", "echo unrecorded"])
+        .await?;
+    ensure!(ok == "unrecorded\n");
+    let list = sessions(&h.admin, &[]).await?;
+    ensure!(list[0]["recording"] == "unrecorded", "{}", list[0]);
+    Ok(())
+}
+
+/// Resident and peak memory of a process, KiB.
+fn memory(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |k: &str| -> Result<u64> {
+        let line = status.lines().find(|l| l.starts_with(k)).context("field")?;
+        Ok(line.split_whitespace().nth(1).context("value")?.parse()?)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_a_flood_keeps_server_memory_flat() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rec-5").await?;
+    h.admin.ok(&["connect", "rec-5", "--", "true"]).await?;
+    let pid = h.server.pid().context("server pid")?;
+    let (before, _) = memory(pid)?;
+    let status = h
+        .admin
+        .command()
+        .args([
+            "connect",
+            "rec-5",
+            "--",
+            "head -c 150000000 /dev/urandom | base64",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await?;
+    ensure!(status.success());
+    let (_, peak) = memory(pid)?;
+    let list = sessions(&h.admin, &[]).await?;
+    ensure!(
+        list[0]["bytes_out"].as_u64() > Some(200_000_000),
+        "{}",
+        list[0]
+    );
+    ensure!(list[0]["recording"] == "recorded", "{}", list[0]);
+    eprintln!("server RSS before {before} KiB, peak after {peak} KiB");
+    // About 200 MB went through the recorder; what it may hold is a few MiB.
+    ensure!(
+        peak < before + 64 * 1024,
+        "server memory grew from {before} KiB to a peak of {peak} KiB"
+    );
+    Ok(())
+}
