@@ -10,16 +10,19 @@
 //! - [`cli`]: [`Cli`], the `wicket` command with its own config home.
 //! - [`harness`]: [`Harness`], the usual setup in one call.
 //! - [`pty`]: [`Terminal`], driving a command through a real local PTY.
+//! - [`s3`]: [`S3Server`], a real S3-compatible server (s3s-fs) for object-store tests.
 
 pub mod cli;
 pub mod harness;
 pub mod procs;
 pub mod pty;
+pub mod s3;
 
 pub use cli::Cli;
 pub use harness::Harness;
 pub use procs::{AgentProc, ServerProc};
 pub use pty::Terminal;
+pub use s3::S3Server;
 
 use std::path::PathBuf;
 

@@ -368,3 +368,78 @@ async fn recording_a_flood_keeps_server_memory_flat() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_go_to_an_s3_server_and_an_outage_fails_closed() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let Some(mut s3) = wicket_testkit::S3Server::start(&dir.path().join("s3"), "wicket").await?
+    else {
+        return Ok(());
+    };
+    let config = dir.path().join("wicketd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[recording.store]\nurl = \"s3://wicket/rec\"\nendpoint = \"{}\"\naccess_key_id = \"{}\"\nallow_http = true\n",
+            s3.endpoint,
+            wicket_testkit::s3::ACCESS_KEY
+        ),
+    )?;
+    let config = config.to_str().context("path")?.to_string();
+    let mut h = Harness::start_with(
+        bins!(),
+        &[
+            ("WICKET_CONFIG", &config),
+            (
+                "WICKET_S3_SECRET_ACCESS_KEY",
+                wicket_testkit::s3::SECRET_KEY,
+            ),
+        ],
+    )
+    .await?;
+    h.add_agent("rec-s3").await?;
+    let out = h
+        .admin
+        .run(&["connect", "rec-s3", "--", "seq 1 20000"], None)
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let list = sessions(&h.admin, &[]).await?;
+    let id = list[0]["id"].as_str().context("id")?.to_string();
+    ensure!(list[0]["recording"] == "recorded", "{}", list[0]);
+
+    // The objects are in the bucket, under the prefix, and read back through wicket.
+    let stored = dir.path().join("s3/wicket/rec/recordings").join(&id);
+    ensure!(
+        stored.join("manifest.json").is_file(),
+        "no manifest in {}",
+        stored.display()
+    );
+    let raw = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(raw.status.success(), "{}", show(&raw));
+    let cast = Cast::parse(std::str::from_utf8(&raw.stdout)?)?;
+    ensure!(cast.output().as_bytes() == out.stdout.as_slice());
+
+    // The S3 server goes down: new sessions are refused, nothing panics.
+    s3.stop();
+    let refused = h
+        .admin
+        .run(&["connect", "rec-s3", "--", "true"], None)
+        .await?;
+    ensure!(refused.status.code() == Some(255), "{}", show(&refused));
+    ensure!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot be recorded"),
+        "{}",
+        show(&refused)
+    );
+    ensure!(!h.server.logs().contains("panicked"));
+
+    // It comes back: sessions are recorded again.
+    s3.restart().await?;
+    let back = h
+        .admin
+        .ok(&["connect", "rec-s3", "--", "echo back"])
+        .await?;
+    ensure!(back == "back\n");
+    ensure!(sessions(&h.admin, &[]).await?[0]["recording"] == "recorded");
+    Ok(())
+}
