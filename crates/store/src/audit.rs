@@ -180,7 +180,7 @@ impl Store {
             q = q.bind(v.clone());
         }
         if let Some(v) = &filter.action {
-            let escaped = v.replace('%', "").replace('_', "");
+            let escaped = v.replace(['%', '_'], "");
             q = q.bind(v.clone()).bind(format!("{escaped}.%"));
         }
         if let Some(v) = &filter.resource {
