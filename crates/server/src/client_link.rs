@@ -6,11 +6,15 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wicket_mux::{
     Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError, Transport,
 };
-use wicket_proto::{ErrorCode, OpenSpec, SessionSpec};
 
+use wicket_audit::Outcome;
+use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec};
+
+use crate::audit;
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::handshake::{hello, refuse, welcome};
@@ -48,21 +52,88 @@ async fn open_session(state: AppState, caller: Caller, request: IncomingChannel)
     let OpenSpec::Session(spec) = request.spec().clone();
     let request_had_pty = spec.pty.is_some();
     match broker(&state, &caller, spec).await {
-        Ok((agent_channel, live, settings)) => match request.accept() {
-            Ok(user_channel) => {
-                let guard = state.sessions().register(live);
-                let pty = request_had_pty;
-                relay(
-                    user_channel,
-                    agent_channel,
-                    guard.ended.clone(),
-                    &settings,
-                    pty,
+        Ok((agent_channel, live, settings, target_name)) => {
+            let resource = format!("target:{target_name}");
+            let session_event = |action: &str, outcome, details| {
+                audit::event(
+                    &caller.user.name,
+                    caller.source_ip,
+                    action,
+                    &resource,
+                    outcome,
+                    details,
                 )
-                .await;
+            };
+            // Fail closed: a session that is not on record does not start.
+            let start = session_event(
+                "session.start",
+                Outcome::Success,
+                serde_json::json!({
+                    "session_id": live.id,
+                    "target_id": live.target_id,
+                    "kind": live.action.as_str(),
+                    "run_as": live.run_as,
+                    "pty": request_had_pty,
+                }),
+            );
+            if state.audit().append(start).await.is_err() {
+                agent_channel.split().0.close();
+                request.reject(
+                    ErrorCode::Internal,
+                    "the audit log is unavailable; the session was not started",
+                );
+                return;
             }
-            Err(e) => tracing::debug!(error = %e, "user left before the session opened"),
-        },
+            let session_id = live.id.clone();
+            match request.accept() {
+                Ok(user_channel) => {
+                    let guard = state.sessions().register(live);
+                    let pty = request_had_pty;
+                    let stats = Stats::default();
+                    let reason = relay(
+                        user_channel,
+                        agent_channel,
+                        guard.ended.clone(),
+                        &settings,
+                        pty,
+                        &stats,
+                    )
+                    .await;
+                    drop(guard);
+                    let exit = *stats.exit.lock().unwrap_or_else(|e| e.into_inner());
+                    let (exit_code, signal) = match exit {
+                        Some(ExitStatus::Code(c)) => (Some(c), None),
+                        Some(ExitStatus::Signal(s)) => (None, Some(s)),
+                        None => (None, None),
+                    };
+                    state.audit().record(session_event(
+                        "session.end",
+                        Outcome::Success,
+                        serde_json::json!({
+                            "session_id": session_id,
+                            "exit_code": exit_code,
+                            "signal": signal,
+                            "bytes_in": stats.bytes_in.load(Ordering::Relaxed),
+                            "bytes_out": stats.bytes_out.load(Ordering::Relaxed),
+                            "reason": reason,
+                        }),
+                    ));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "user left before the session opened");
+                    state.audit().record(session_event(
+                        "session.end",
+                        Outcome::Failure,
+                        serde_json::json!({
+                            "session_id": session_id,
+                            "bytes_in": 0,
+                            "bytes_out": 0,
+                            "reason": "the user left before the session opened",
+                        }),
+                    ));
+                }
+            }
+        }
         Err((code, reason)) => {
             tracing::info!(user = %caller.user.name, %code, %reason, "session refused");
             request.reject(code, &reason);
@@ -97,7 +168,7 @@ async fn broker(
     state: &AppState,
     caller: &Caller,
     mut spec: SessionSpec,
-) -> Result<(Channel, LiveSession, SessionSettings), (ErrorCode, String)> {
+) -> Result<(Channel, LiveSession, SessionSettings, String), (ErrorCode, String)> {
     let wanted = spec.target.take().ok_or((
         ErrorCode::UnknownTarget,
         "no target named in the request".into(),
@@ -117,6 +188,7 @@ async fn broker(
         ..Facts::default()
     };
     let decision = authorize(state, caller, action, Resource::Target(&target), &facts)
+        .await
         .map_err(|e| (ErrorCode::Forbidden, e.message))?;
     let policies = state.policies();
     let annotations: Vec<_> = decision
@@ -175,7 +247,7 @@ async fn broker(
                 format!("target {}: {other}", target.name),
             ),
         })?;
-    Ok((channel, live, settings))
+    Ok((channel, live, settings, target.name))
 }
 
 /// Splices a user's channel and an agent's channel. Each direction runs on its own so that a
@@ -189,7 +261,8 @@ async fn relay(
     mut ended: tokio::sync::watch::Receiver<Option<String>>,
     settings: &SessionSettings,
     pty: bool,
-) {
+    stats: &Stats,
+) -> String {
     let (user_tx, user_rx) = user.split();
     let (agent_tx, agent_rx) = agent.split();
     if let Some(banner) = settings.banner.as_deref().filter(|b| !b.is_empty()) {
@@ -209,8 +282,8 @@ async fn relay(
     let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
     let pumps = async {
         tokio::join!(
-            pump(user_rx, agent_tx, false, &activity),
-            pump(agent_rx, user_tx, true, &activity)
+            pump(user_rx, agent_tx, false, &activity, stats),
+            pump(agent_rx, user_tx, true, &activity, stats)
         );
     };
     let revoked = async {
@@ -226,7 +299,7 @@ async fn relay(
     };
     let limits = watchdog(settings, &activity);
     let (code, reason) = tokio::select! {
-        _ = pumps => return,
+        _ = pumps => return "closed".into(),
         r = revoked => r,
         r = limits => (ErrorCode::SessionLimit, r),
     };
@@ -234,6 +307,19 @@ async fn relay(
     let _ = cut_user.error(code, &reason);
     cut_user.close();
     cut_agent.close();
+    reason
+}
+
+/// What a session moved, for its `session.end` audit event. Shared by both pumps, and read
+/// after them even when they were cut short.
+#[derive(Default)]
+struct Stats {
+    /// Bytes from the user to the target (stdin).
+    bytes_in: AtomicU64,
+    /// Bytes from the target to the user (stdout and stderr).
+    bytes_out: AtomicU64,
+    /// The remote exit status, when the agent reported one.
+    exit: std::sync::Mutex<Option<ExitStatus>>,
 }
 
 /// Resolves with the reason once the session has been idle for the idle timeout or has run for
@@ -270,8 +356,23 @@ async fn pump(
     to: ChannelSender,
     from_agent: bool,
     activity: &std::sync::Mutex<tokio::time::Instant>,
+    stats: &Stats,
 ) {
+    let counter = if from_agent {
+        &stats.bytes_out
+    } else {
+        &stats.bytes_in
+    };
     while let Some(ev) = from.recv().await {
+        match &ev {
+            Event::Data(d) | Event::ExtData(d) => {
+                counter.fetch_add(d.len() as u64, Ordering::Relaxed);
+            }
+            Event::Exit(s) if from_agent => {
+                *stats.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(*s);
+            }
+            _ => {}
+        }
         if let Event::Data(_) | Event::ExtData(_) = ev {
             // Input and output both count as activity for the idle timeout.
             *activity.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();

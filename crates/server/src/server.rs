@@ -55,7 +55,10 @@ impl Server {
             .await
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let policies = load_policies(&store).await?;
-        let state = AppState::new(store, config, identity.ca_fingerprint, policies);
+        let key = crate::audit::load_or_create_key(&config.audit_key_path())?;
+        let audit =
+            crate::audit::AuditLog::start(store.clone(), key, config.audit.sink.as_deref())?;
+        let state = AppState::new(store, config, identity.ca_fingerprint, policies, audit);
         Ok(Server {
             state,
             listener,
@@ -80,6 +83,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let app = crate::routes::router(self.state.clone());
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let checkpoints = tokio::spawn(crate::audit::checkpoints(
+            self.state.audit().clone(),
+            self.state.config().audit.checkpoint_interval,
+        ));
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
         tokio::pin!(shutdown);
         loop {
@@ -126,9 +133,15 @@ impl Server {
         }
         tracing::info!("shutting down");
         housekeeping.abort();
+        checkpoints.abort();
         self.state.agents().close_all("server shutting down");
-        // Give the close frames a moment to leave.
+        // Give the close frames a moment to leave, and the disconnects to be recorded.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // Sign the head on the way out, so a clean stop leaves no unsigned tail.
+        self.state.audit().flush().await;
+        if let Err(e) = self.state.audit().checkpoint().await {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
         Ok(())
     }
 }

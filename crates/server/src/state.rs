@@ -6,6 +6,7 @@ use wicket_policy::PolicySet;
 use wicket_store::Store;
 use wicket_tls::Fingerprint;
 
+use crate::audit::AuditLog;
 use crate::config::ServerConfig;
 use crate::registry::AgentRegistry;
 use crate::sessions::SessionRegistry;
@@ -25,6 +26,8 @@ struct Inner {
     /// The active policy set and its version (0: the built-in defaults). Swapped whole, so a
     /// request sees one consistent set.
     policies: RwLock<(i64, Arc<PolicySet>)>,
+    /// The one audit writer of this process.
+    audit: AuditLog,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
         config: ServerConfig,
         ca_fingerprint: Fingerprint,
         policies: (i64, Arc<PolicySet>),
+        audit: AuditLog,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -42,6 +46,7 @@ impl AppState {
                 sessions: SessionRegistry::default(),
                 ca_fingerprint,
                 policies: RwLock::new(policies),
+                audit,
             }),
         }
     }
@@ -52,6 +57,10 @@ impl AppState {
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
     }
 
     pub fn agents(&self) -> &AgentRegistry {
