@@ -151,7 +151,7 @@ fn walk(
         }
         // The next event follows what we expected here: this one was slipped in.
         let next = events.get(i + 1);
-        if next.is_some_and(|n| n.prev_hash == prev && n.prev_hash != e.hash) {
+        if next.is_some_and(|n| n.prev_hash == prev) {
             return Err(Break::Inserted { seq: expected });
         }
         if !linked {

@@ -2,6 +2,7 @@
 
 pub mod activations;
 pub mod admin;
+pub mod audit;
 pub mod connect;
 pub mod login;
 pub mod mfa;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Mfa { command } => mfa::dispatch(profile, command).await,
+        Command::Audit { command } => audit::dispatch(profile, command).await,
         Command::Admin { command } => match command {
             AdminCommand::Activations { command } => match command {
                 ActivationCommand::Create(args) => activations::create(profile, args).await,
