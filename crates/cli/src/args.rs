@@ -50,6 +50,65 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The hash-chained audit log: search it, verify it, export it.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Search events (a table by default).
+    Search(AuditSearchArgs),
+    /// Verify the chain and its signed checkpoints here, not on the server; exits non-zero and
+    /// names the first bad event on any break. With --export, verify an export offline.
+    Verify {
+        /// The audit public key to trust (hex, from `wicketd audit public-key`). Without it the
+        /// server's key is fetched and used, which proves less.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+        /// Verify the sealed segments in this directory (from `wicket audit export`) instead of
+        /// the server's log; needs --public-key and nothing else.
+        #[arg(long, value_name = "DIR", requires = "public_key")]
+        export: Option<std::path::PathBuf>,
+    },
+    /// Write the log as sealed JSON-lines segments, after verifying it.
+    Export {
+        /// Directory to write segment-*.jsonl files into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Events per segment.
+        #[arg(long, default_value_t = 1000)]
+        segment_size: u32,
+        /// The audit public key to verify against before exporting (see `verify`).
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AuditSearchArgs {
+    /// Events at or after this: a duration ago (`1h`, `2d`) or a time (`2026-01-31T12:00:00Z`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Events before this, in the same forms.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Events by this actor (a user name, or `agent:<target id>`).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Events about this target (by name).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// An action (`auth.login`) or its prefix (`session`, `admin`, `authz`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// At most this many events (the oldest matching first).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
 }
 
 #[derive(Args, Debug)]

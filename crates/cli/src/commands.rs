@@ -2,6 +2,7 @@
 
 pub mod activations;
 pub mod admin;
+pub mod audit;
 pub mod connect;
 pub mod login;
 pub mod mfa;
@@ -35,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Replay(args) => sessions::replay(profile, args).await,
         Command::Watch { id } => sessions::watch(profile, &id).await,
         Command::Mfa { command } => mfa::dispatch(profile, command).await,
+        Command::Audit { command } => audit::dispatch(profile, command).await,
         Command::Admin { command } => match command {
             AdminCommand::Activations { command } => match command {
                 ActivationCommand::Create(args) => activations::create(profile, args).await,

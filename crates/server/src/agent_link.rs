@@ -12,23 +12,62 @@ use wicket_proto::handshake::{agent_proof_message, AgentProof};
 use wicket_proto::ErrorCode;
 use wicket_store::Inventory;
 
+use wicket_audit::Outcome;
+
+use crate::audit;
 use crate::handshake::{hello, refuse, welcome, Refusal};
 use crate::secrets::verify_ed25519;
 use crate::state::AppState;
 use crate::{now_ms, ws};
 
-pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let source = connect.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
     ws::limit(upgrade).on_upgrade(move |socket| async move {
         let t = ws::transport(socket);
-        serve_agent(state, t).await;
+        serve_agent(state, t, source).await;
     })
 }
 
-async fn serve_agent(state: AppState, mut t: Transport) {
+async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net::IpAddr>) {
+    let link_event = |target_id: &str, action: &str, outcome, details| {
+        audit::event(
+            &format!("agent:{target_id}"),
+            source,
+            action,
+            &format!("target:{target_id}"),
+            outcome,
+            details,
+        )
+    };
     let (target_id, version, inventory) = match handshake(&state, &mut t).await {
         Ok(v) => v,
-        Err(r) => return refuse(&mut t, r).await,
+        Err(r) => {
+            state.audit().record(link_event(
+                "?",
+                "agent.connect",
+                Outcome::Denied,
+                serde_json::json!({ "reason": r.1 }),
+            ));
+            return refuse(&mut t, r).await;
+        }
     };
+    // Fail closed: a link that is not on record is not accepted.
+    let connected = link_event(
+        &target_id,
+        "agent.connect",
+        Outcome::Success,
+        serde_json::json!({
+            "hostname": inventory.hostname,
+            "agent_version": inventory.agent_version,
+        }),
+    );
+    if let Err(e) = state.audit().append(connected).await {
+        return refuse(&mut t, Refusal(ErrorCode::Internal, e.message)).await;
+    }
     // Agents open no channels towards the server; dropping the receiver refuses any attempt.
     let Some((mux, incoming)) = welcome(&state, t, version).await else {
         return;
@@ -44,6 +83,12 @@ async fn serve_agent(state: AppState, mut t: Transport) {
     if state.agents().remove(&target_id, conn) {
         tracing::info!(target = %target_id, reason = %why, "agent disconnected");
     }
+    state.audit().record(link_event(
+        &target_id,
+        "agent.disconnect",
+        Outcome::Success,
+        serde_json::json!({ "reason": why.to_string() }),
+    ));
     let _ = state
         .store()
         .record_target_seen(&target_id, now_ms(), None)

@@ -3,6 +3,7 @@
 
 pub mod activations;
 pub mod agents;
+pub mod audit;
 pub mod enroll;
 pub mod groups;
 pub mod health;

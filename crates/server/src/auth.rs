@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wicket_store::User;
 
+use crate::audit::Actor;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::now_ms;
@@ -62,15 +63,21 @@ pub async fn require(access: Access, state: AppState, mut req: Request, next: Ne
                 Err(e) => return e.into_response(),
             };
             caller.source_ip = source_ip;
+            // The audit middleware around this one records who made the request.
+            let actor = Actor(caller.user.name.clone());
             if let Access::Admin(action) = access {
                 if let Err(e) =
-                    authorize(&state, &caller, action, Resource::Server, &Facts::default())
+                    authorize(&state, &caller, action, Resource::Server, &Facts::default()).await
                 {
-                    return e.into_response();
+                    let mut response = e.into_response();
+                    response.extensions_mut().insert(actor);
+                    return response;
                 }
             }
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            let mut response = next.run(req).await;
+            response.extensions_mut().insert(actor);
+            response
         }
     }
 }

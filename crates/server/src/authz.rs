@@ -1,8 +1,9 @@
 //! Authorization: the one function that decides whether a caller may do something.
 //!
 //! Every decision goes through [`authorize`], which asks the active Cedar policy set
-//! (`wicket-policy`) and logs the decision with the ids of the policies that made it. Default
-//! deny: what no policy permits is refused.
+//! (`wicket-policy`), logs the decision and appends it to the audit chain with the ids of the
+//! policies that made it. The append fails closed: a decision that cannot be recorded is a
+//! refusal. Default deny: what no policy permits is refused.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -35,8 +36,10 @@ pub struct Facts {
     pub mfa: bool,
 }
 
-/// Decides, logs the decision, and turns a refusal into a 403 that names what was refused.
-pub fn authorize(
+/// Decides, logs and records the decision (an `authz.decision` audit event, waited for), and
+/// turns a refusal into a 403 that names what was refused. If the decision cannot be recorded,
+/// the request is refused with a 503 whatever the decision was.
+pub async fn authorize(
     state: &AppState,
     caller: &Caller,
     action: Action,
@@ -65,6 +68,33 @@ pub fn authorize(
         policies = ?decision.policy_ids,
         "authorization decision"
     );
+    let audit_resource = match resource {
+        Resource::Server => "server".to_string(),
+        Resource::Target(t) => format!("target:{}", t.name),
+    };
+    let mut details = serde_json::json!({
+        "action": action.as_str(),
+        "policies": decision.policy_ids,
+        "mfa": facts.mfa,
+    });
+    if let Some(r) = facts.run_as.as_deref() {
+        details["run_as"] = r.into();
+    }
+    state
+        .audit()
+        .append(crate::audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            "authz.decision",
+            &audit_resource,
+            if decision.allowed {
+                wicket_audit::Outcome::Success
+            } else {
+                wicket_audit::Outcome::Denied
+            },
+            details,
+        ))
+        .await?;
     if decision.allowed {
         Ok(decision)
     } else {

@@ -8,6 +8,7 @@ use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
+use wicket_audit::Outcome;
 use wicket_mux::{
     Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError, Transport,
 };
@@ -16,6 +17,7 @@ use wicket_recording::recorder::RecorderHandle;
 use wicket_recording::SessionMeta;
 use wicket_store::SessionRecord;
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::handshake::{hello, refuse, welcome};
@@ -67,11 +69,56 @@ async fn open_session(state: AppState, caller: Caller, request: IncomingChannel)
         mut record,
         recording,
     } = brokered;
+    let resource = format!("target:{}", record.target_name);
+    let session_event = |action: &str, outcome, details| {
+        audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            action,
+            &resource,
+            outcome,
+            details,
+        )
+    };
+    // Fail closed: a session that is not on record does not start.
+    let start = session_event(
+        "session.start",
+        Outcome::Success,
+        serde_json::json!({
+            "session_id": live.id,
+            "target_id": live.target_id,
+            "kind": live.action.as_str(),
+            "run_as": live.run_as,
+            "command": record.command,
+            "pty": record.tty,
+            "recording": record.recording,
+        }),
+    );
+    if state.audit().append(start).await.is_err() {
+        agent_channel.split().0.close();
+        discard_recording(&state, recording, &live.id).await;
+        request.reject(
+            ErrorCode::Internal,
+            "the audit log is unavailable; the session was not started",
+        );
+        return;
+    }
     let user_channel = match request.accept() {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "user left before the session opened");
             agent_channel.split().0.close();
+            discard_recording(&state, recording, &live.id).await;
+            state.audit().record(session_event(
+                "session.end",
+                Outcome::Failure,
+                serde_json::json!({
+                    "session_id": live.id,
+                    "bytes_in": 0,
+                    "bytes_out": 0,
+                    "reason": "the user left before the session opened",
+                }),
+            ));
             return;
         }
     };
@@ -132,8 +179,38 @@ async fn open_session(state: AppState, caller: Caller, request: IncomingChannel)
         sha256 = end.recording_sha256.as_deref().unwrap_or("-"),
         "session ended"
     );
+    let (exit_code, signal) = match outcome.exit_status {
+        Some(ExitStatus::Code(c)) => (Some(c), None),
+        Some(ExitStatus::Signal(s)) => (None, Some(s)),
+        None => (None, None),
+    };
+    // The recording's hash is sealed into the chain here: altering the recording later, or
+    // this event, is caught by `wicket audit verify --recordings`.
+    state.audit().record(session_event(
+        "session.end",
+        Outcome::Success,
+        serde_json::json!({
+            "session_id": id,
+            "exit_code": exit_code,
+            "signal": signal,
+            "bytes_in": end.bytes_in,
+            "bytes_out": end.bytes_out,
+            "reason": end.reason,
+            "recording": end.recording,
+            "recording_sha256": end.recording_sha256,
+            "recording_bytes": end.recording_bytes,
+        }),
+    ));
     if let Err(e) = state.store().end_session(&id, &end).await {
         tracing::warn!(session = %id, error = %e, "could not complete the session history");
+    }
+}
+
+/// Drops the recording of a session that never ran.
+async fn discard_recording(state: &AppState, recording: Start, id: &str) {
+    if let Start::Recording(r) = recording {
+        let _ = r.finish().await;
+        let _ = state.recordings().delete(id).await;
     }
 }
 
@@ -194,6 +271,7 @@ async fn broker(
         ..Facts::default()
     };
     let decision = authorize(state, caller, action, Resource::Target(&target), &facts)
+        .await
         .map_err(|e| (ErrorCode::Forbidden, e.message))?;
     let policies = state.policies();
     let annotations: Vec<_> = decision
@@ -316,9 +394,11 @@ struct Counters {
 }
 
 /// How a relay ended.
-struct Outcome {
+struct RelayEnd {
     reason: String,
+    /// The exit status in words, for the session history.
     exit: Option<String>,
+    exit_status: Option<ExitStatus>,
     /// Set when the recording failed, which ended the session (fail-closed).
     recording_failed: Option<String>,
 }
@@ -336,7 +416,7 @@ async fn relay(
     settings: &SessionSettings,
     pty: bool,
     taps: &Taps,
-) -> Outcome {
+) -> RelayEnd {
     let (user_tx, user_rx) = user.split();
     let (agent_tx, agent_rx) = agent.split();
     if let Some(banner) = settings.banner.as_deref().filter(|b| !b.is_empty()) {
@@ -398,15 +478,16 @@ async fn relay(
         }
     };
     let limits = watchdog(settings, &activity);
-    let exit_status = || exit.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let exit_status = || *exit.lock().unwrap_or_else(|e| e.into_inner());
     let (code, reason) = tokio::select! {
         _ = pumps => {
-            let exit = exit_status();
+            let status = exit_status();
+            let exit = status.map(exit_text);
             let reason = match &exit {
                 Some(s) => format!("exited ({s})"),
                 None => "closed".into(),
             };
-            return Outcome { reason, exit, recording_failed: None };
+            return RelayEnd { reason, exit, exit_status: status, recording_failed: None };
         }
         r = revoked => r,
         r = limits => (ErrorCode::SessionLimit, r),
@@ -420,9 +501,11 @@ async fn relay(
     cut_user.close();
     cut_agent.close();
     let failed = failed_tx.borrow().clone();
-    Outcome {
+    let status = exit_status();
+    RelayEnd {
         reason,
-        exit: exit_status(),
+        exit: status.map(exit_text),
+        exit_status: status,
         recording_failed: failed,
     }
 }
@@ -462,7 +545,7 @@ struct Pump<'a> {
     from_agent: bool,
     activity: &'a std::sync::Mutex<tokio::time::Instant>,
     taps: &'a Taps,
-    exit: &'a std::sync::Mutex<Option<String>>,
+    exit: &'a std::sync::Mutex<Option<ExitStatus>>,
     failed: &'a tokio::sync::watch::Sender<Option<String>>,
 }
 
@@ -487,7 +570,7 @@ impl Pump<'_> {
                 Event::Resize { cols, rows } if !self.from_agent => to.resize(cols, rows),
                 Event::Signal(s) if !self.from_agent => to.signal(s),
                 Event::Exit(s) if self.from_agent => {
-                    *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(exit_text(s));
+                    *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
                     to.exit(s)
                 }
                 Event::Error { code, reason } => to.error(code, &reason),

@@ -39,6 +39,33 @@ pub struct ServerConfig {
     pub session_overrides: Vec<SessionOverride>,
     /// Where session recordings go and what happens when they cannot be written.
     pub recording: RecordingConfig,
+    /// The audit log: sink, checkpoint interval, key file.
+    pub audit: AuditConfig,
+}
+
+/// The `[audit]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Where to copy every event as a JSON line: `stdout`, or a file path (appended to).
+    /// Unset: nowhere (events are still chained in the database).
+    pub sink: Option<String>,
+    /// How often the head of the chain is signed when it moved.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// The Ed25519 audit signing key (PKCS#8, created on first start, mode 0600). Unset:
+    /// `audit.key` in the data dir. Replicas sharing a database should share this key.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            sink: None,
+            checkpoint_interval: Duration::from_secs(60),
+            key_file: None,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -56,6 +83,7 @@ impl Default for ServerConfig {
             session: SessionSettings::default(),
             session_overrides: Vec::new(),
             recording: RecordingConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -148,10 +176,28 @@ impl ServerConfig {
                     .map_err(|e| bad("WICKET_RECORDING_RETENTION", e.to_string()))?,
             );
         }
+        if let Some(v) = get("WICKET_AUDIT_SINK") {
+            self.audit.sink = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = get("WICKET_AUDIT_CHECKPOINT_INTERVAL") {
+            self.audit.checkpoint_interval = humantime::parse_duration(&v)
+                .map_err(|e| bad("WICKET_AUDIT_CHECKPOINT_INTERVAL", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_AUDIT_KEY_FILE") {
+            self.audit.key_file = Some(PathBuf::from(v));
+        }
         if let Some(v) = get("WICKET_DEFAULT_RUN_AS") {
             self.default_run_as = Some(v).filter(|s| !s.is_empty());
         }
         Ok(())
+    }
+
+    /// The audit signing key's path in force.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::audit::KEY_FILE))
     }
 
     /// The database URL in force: the configured one, or SQLite in the data dir.
@@ -185,5 +231,7 @@ mod tests {
             toml::from_str(include_str!("../../../dist/wicketd.example.toml")).unwrap();
         assert_eq!(c.session.idle_timeout, Some(Duration::from_secs(1200)));
         assert_eq!(c.session_overrides[0].tag, "env=prod");
+        assert_eq!(c.audit.sink.as_deref(), Some("stdout"));
+        assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(60));
     }
 }

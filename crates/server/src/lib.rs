@@ -16,6 +16,8 @@
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
 //! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
 //! - [`secrets`]: tokens, password and code hashing.
+//! - [`audit`]: the audit writer ([`audit::AuditLog`]), its key, checkpoints and the
+//!   per-request audit middleware.
 //! - [`totp`]: TOTP codes (RFC 6238) and base32 secrets for multi-factor login.
 //! - [`ratelimit`]: failed-login limits per user name and source address (in memory).
 //! - [`api`]: the JSON handlers.
@@ -32,6 +34,7 @@
 
 pub mod agent_link;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod client_link;

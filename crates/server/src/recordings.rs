@@ -8,6 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
+use wicket_audit::Outcome;
 use wicket_proto::{ErrorCode, PtySpec};
 use wicket_recording::{
     Header, Recorder, RecorderConfig, RecordingError, RecordingStore, SessionMeta, StoreConfig,
@@ -120,12 +121,29 @@ pub async fn retention(state: AppState) {
                     if state.sessions().contains(&id) {
                         continue;
                     }
-                    match state.recordings().delete(&id).await {
-                        Ok(()) => tracing::info!(session = %id, "recording deleted by retention"),
-                        Err(e) => {
-                            tracing::warn!(session = %id, error = %e, "retention delete failed")
+                    let (outcome, details) = match state.recordings().delete(&id).await {
+                        Ok(()) => {
+                            tracing::info!(session = %id, "recording deleted by retention");
+                            let kept = humantime::format_duration(keep).to_string();
+                            (Outcome::Success, serde_json::json!({ "retention": kept }))
                         }
-                    }
+                        Err(e) => {
+                            tracing::warn!(session = %id, error = %e, "retention delete failed");
+                            (
+                                Outcome::Failure,
+                                serde_json::json!({ "error": e.to_string() }),
+                            )
+                        }
+                    };
+                    // The deletion is on record like everything else.
+                    state.audit().record(crate::audit::event(
+                        "wicketd",
+                        None,
+                        "recording.delete",
+                        &format!("session:{id}"),
+                        outcome,
+                        details,
+                    ));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "retention scan failed"),

@@ -194,6 +194,22 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(api::sessions::watch),
         ),
         (
+            spec(M::GET, "/v1/audit/events", Admin(Action::ViewAudit)),
+            get(api::audit::events),
+        ),
+        (
+            spec(M::GET, "/v1/audit/checkpoints", Admin(Action::ViewAudit)),
+            get(api::audit::checkpoints),
+        ),
+        (
+            spec(M::GET, "/v1/audit/public-key", Admin(Action::ViewAudit)),
+            get(api::audit::public_key),
+        ),
+        (
+            spec(M::POST, "/v1/audit/seal", Admin(Action::ViewAudit)),
+            post(api::audit::seal),
+        ),
+        (
             ws("/v1/agent/link", SelfAuthenticated),
             get(agent_link::upgrade),
         ),
@@ -207,12 +223,22 @@ pub fn router(state: AppState) -> Router {
     let mut merged: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (spec, handler) in table() {
         let access = spec.access;
-        let guarded = handler.layer(middleware::from_fn_with_state(
-            state.clone(),
-            move |axum::extract::State(s): axum::extract::State<AppState>, req, next| {
-                require(access, s, req, next)
-            },
-        ));
+        let path = spec.path;
+        // Layers run outside in: the audit record wraps the access check, so refusals are
+        // recorded too.
+        let guarded = handler
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                move |axum::extract::State(s): axum::extract::State<AppState>, req, next| {
+                    require(access, s, req, next)
+                },
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                move |axum::extract::State(s): axum::extract::State<AppState>, req, next| {
+                    crate::audit::middleware(access, path, s, req, next)
+                },
+            ));
         match merged.iter_mut().find(|(p, _)| *p == spec.path) {
             Some((_, existing)) => *existing = std::mem::take(existing).merge(guarded),
             None => merged.push((spec.path, guarded)),

@@ -56,7 +56,17 @@ impl Server {
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let policies = load_policies(&store).await?;
         let recordings = crate::recordings::open_store(&config)?;
-        let state = AppState::new(store, config, identity.ca_fingerprint, policies, recordings);
+        let key = crate::audit::load_or_create_key(&config.audit_key_path())?;
+        let audit =
+            crate::audit::AuditLog::start(store.clone(), key, config.audit.sink.as_deref())?;
+        let state = AppState::new(
+            store,
+            config,
+            identity.ca_fingerprint,
+            policies,
+            recordings,
+            audit,
+        );
         Ok(Server {
             state,
             listener,
@@ -82,6 +92,10 @@ impl Server {
         let app = crate::routes::router(self.state.clone());
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let retention = tokio::spawn(crate::recordings::retention(self.state.clone()));
+        let checkpoints = tokio::spawn(crate::audit::checkpoints(
+            self.state.audit().clone(),
+            self.state.config().audit.checkpoint_interval,
+        ));
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
         tokio::pin!(shutdown);
         loop {
@@ -129,9 +143,15 @@ impl Server {
         tracing::info!("shutting down");
         housekeeping.abort();
         retention.abort();
+        checkpoints.abort();
         self.state.agents().close_all("server shutting down");
-        // Give the close frames a moment to leave.
+        // Give the close frames a moment to leave, and the disconnects to be recorded.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // Sign the head on the way out, so a clean stop leaves no unsigned tail.
+        self.state.audit().flush().await;
+        if let Err(e) = self.state.audit().checkpoint().await {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
         Ok(())
     }
 }

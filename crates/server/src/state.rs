@@ -7,6 +7,7 @@ use wicket_recording::RecordingStore;
 use wicket_store::Store;
 use wicket_tls::Fingerprint;
 
+use crate::audit::AuditLog;
 use crate::config::ServerConfig;
 use crate::registry::AgentRegistry;
 use crate::sessions::SessionRegistry;
@@ -27,6 +28,8 @@ struct Inner {
     /// The active policy set and its version (0: the built-in defaults). Swapped whole, so a
     /// request sees one consistent set.
     policies: RwLock<(i64, Arc<PolicySet>)>,
+    /// The one audit writer of this process.
+    audit: AuditLog,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
         ca_fingerprint: Fingerprint,
         policies: (i64, Arc<PolicySet>),
         recordings: RecordingStore,
+        audit: AuditLog,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -46,6 +50,7 @@ impl AppState {
                 recordings,
                 ca_fingerprint,
                 policies: RwLock::new(policies),
+                audit,
             }),
         }
     }
@@ -56,6 +61,10 @@ impl AppState {
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
     }
 
     pub fn agents(&self) -> &AgentRegistry {

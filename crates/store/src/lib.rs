@@ -15,9 +15,12 @@
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
 //! - `targets`: [`Target`] agents and their [`Inventory`].
 //! - `sessions`: the history of sessions ([`SessionRecord`]).
+//! - `audit`: the hash-chained audit log ([`Store::append_audit`], [`AuditFilter`]) and its
+//!   signed checkpoints.
 //! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
 
 mod activations;
+mod audit;
 mod db;
 mod error;
 mod groups;
@@ -32,6 +35,7 @@ mod users;
 pub mod testing;
 
 pub use activations::{Activation, NewActivation};
+pub use audit::{AuditFilter, AUDIT_PAGE_MAX};
 pub use db::{Backend, Store};
 pub use error::{RegisterError, StoreError};
 pub use groups::Group;

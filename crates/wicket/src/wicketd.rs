@@ -30,6 +30,21 @@ pub enum Command {
     },
     /// Start a complete local system: server, admin, an enrolled local agent, a CLI profile.
     Dev(crate::dev::DevArgs),
+    /// The audit log's signing key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Print the audit public key (hex Ed25519) for auditors to pin with
+    /// `wicket audit verify --public-key`.
+    PublicKey {
+        #[command(flatten)]
+        flags: ServeFlags,
+    },
 }
 
 #[derive(ClapArgs, Debug, Default)]
@@ -98,6 +113,16 @@ pub async fn run(args: Args) -> Result<()> {
                 .await
             }
         },
+        Command::Audit {
+            command: AuditCommand::PublicKey { flags },
+        } => {
+            let c = config(args.config.as_deref(), &flags)?;
+            let path = c.audit_key_path();
+            let key = wicket_server::audit::read_key(&path)
+                .with_context(|| "the key is created when wicketd serve first starts")?;
+            println!("{}", hex::encode(key.public_key()));
+            Ok(())
+        }
         Command::Dev(dev) => {
             crate::logging::init("warn");
             crate::dev::run(dev).await
@@ -153,6 +178,17 @@ async fn create_user(
     let hash = secrets::hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let user = store
         .create_user(name, &hash, admin, wicket_server::now_ms())
+        .await?;
+    // Straight to the chain: this path bypasses the server, not the audit log.
+    store
+        .append_audit(vec![wicket_server::audit::event(
+            "wicketd-admin",
+            None,
+            "admin.manage_users",
+            &format!("user:{}", user.name),
+            wicket_audit::Outcome::Success,
+            serde_json::json!({ "change": "create", "admin": admin, "via": "wicketd admin create-user" }),
+        )])
         .await?;
     println!(
         "Created user {}{}.",

@@ -61,8 +61,10 @@ pub fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
 
 pub async fn register(
     State(state): State<AppState>,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
+    let source = connect.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
     check_name(&req.name)?;
     for (k, v) in &req.tags {
         check_tag(k, v)?;
@@ -84,6 +86,21 @@ pub async fn register(
             },
         )
         .await;
+    let refused = |reason: String| {
+        crate::audit::event(
+            &format!("activation:{}", req.activation_id),
+            source,
+            "agent.enrol",
+            &format!("target:{}", req.name),
+            wicket_audit::Outcome::Denied,
+            serde_json::json!({ "reason": reason }),
+        )
+    };
+    if let Err(e) = &result {
+        if !matches!(e, RegisterError::Store(_)) {
+            let _ = state.audit().append(refused(e.to_string())).await;
+        }
+    }
     let target = match result {
         Ok(t) => t,
         Err(RegisterError::Store(e)) => return Err(e.into()),
@@ -94,6 +111,23 @@ pub async fn register(
         }
     };
     tracing::info!(target = %target.id, name = %target.name, "agent enrolled");
+    // Awaited so the agent hears it is enrolled only once that is on record; the target row
+    // exists already, so a failure here is logged by `append`, not undone.
+    let _ = state
+        .audit()
+        .append(crate::audit::event(
+            &format!("agent:{}", target.id),
+            source,
+            "agent.enrol",
+            &format!("target:{}", target.name),
+            wicket_audit::Outcome::Success,
+            serde_json::json!({
+                "activation_id": target.activation_id,
+                "target_id": target.id,
+                "tags": target.tags,
+            }),
+        ))
+        .await;
     Ok(Json(RegisterResponse {
         target_id: target.id,
         name: target.name,

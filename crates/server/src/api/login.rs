@@ -14,12 +14,14 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use wicket_store::User;
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::ratelimit::{login_limiter, Limited};
 use crate::secrets::{decoy_hash, new_token, sha256, verify_password};
 use crate::state::AppState;
+use wicket_audit::Outcome;
 
 /// The message of the 401 asking for a second factor. Clients without the JSON body (the CLI's
 /// API client keeps only `error`) recognise it by this text: keep it stable.
@@ -98,8 +100,23 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, LoginError> {
     let ip = connect.map(|Extension(ConnectInfo(a))| a.ip());
     let limiter = login_limiter();
+    // The audit record of a refused login: who tried and why, never the password or a code.
+    let refused = |outcome: Outcome, reason: &str| {
+        audit::event(
+            &req.user,
+            ip,
+            "auth.login",
+            &format!("user:{}", req.user),
+            outcome,
+            serde_json::json!({ "reason": reason }),
+        )
+    };
     if let Err(limited) = limiter.check(&req.user, ip) {
         tracing::info!(user = %req.user, ip = ?ip, "login refused: rate limited");
+        let _ = state
+            .audit()
+            .append(refused(Outcome::Denied, "rate limited"))
+            .await;
         return Err(LoginError::Limited(req.user, limited));
     }
     let result = check_credentials(&state, &req).await;
@@ -113,14 +130,41 @@ pub async fn login(
         Err(LoginError::Mfa(_)) if has_code(&req) => limiter.record_failure(&req.user, ip),
         Err(_) => {}
     }
-    let (user, mfa) = result?;
+    let (user, mfa) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let reason = match &e {
+                LoginError::Api(e) => e.message.clone(),
+                LoginError::Mfa(m) => m.clone(),
+                LoginError::Limited(..) => "rate limited".into(),
+            };
+            let _ = state
+                .audit()
+                .append(refused(Outcome::Failure, &reason))
+                .await;
+            return Err(e);
+        }
+    };
     let token = new_token();
     let now = now_ms();
     let expires_at = now + state.config().token_ttl.as_millis() as i64;
-    state
+    let stored = state
         .store()
         .insert_token_mfa(&user.id, &sha256(token.as_bytes()), now, expires_at, mfa)
         .await?;
+    // Fail closed: a token whose issue is not on record is revoked and never handed out.
+    let issued = audit::event(
+        &user.name,
+        ip,
+        "auth.login",
+        &format!("user:{}", user.name),
+        Outcome::Success,
+        serde_json::json!({ "token_id": stored.id, "mfa": mfa, "expires_at": expires_at }),
+    );
+    if let Err(e) = state.audit().append(issued).await {
+        let _ = state.store().revoke_token(&stored.id, now_ms()).await;
+        return Err(e.into());
+    }
     tracing::info!(user = %user.name, mfa, "login");
     Ok(Json(LoginResponse {
         token,
@@ -223,6 +267,15 @@ pub async fn logout(
         .store()
         .revoke_token(&caller.token_id, now_ms())
         .await?;
+    // Taking access away is never refused for want of an audit record: recorded, not awaited.
+    state.audit().record(audit::event(
+        &caller.user.name,
+        caller.source_ip,
+        "token.revoke",
+        &format!("token:{}", caller.token_id),
+        Outcome::Success,
+        serde_json::json!({ "reason": "logout", "user": caller.user.name }),
+    ));
     Ok(Json(serde_json::json!({ "revoked": true })))
 }
 

@@ -113,7 +113,8 @@ async fn checked(
                 action,
                 Resource::Target(&t),
                 &Facts::default(),
-            )?;
+            )
+            .await?;
         }
         // The target was deleted since: only an administrator may still look.
         None if caller.user.is_admin => {}

@@ -33,7 +33,8 @@ pub async fn list(
         Action::ListTargets,
         Resource::Server,
         &Facts::default(),
-    )?;
+    )
+    .await?;
     let targets = state.store().list_targets().await?;
     let views = targets
         .into_iter()

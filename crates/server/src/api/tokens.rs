@@ -1,7 +1,9 @@
 //! Bearer tokens: list the live ones, revoke any. Revocation ends the sessions opened with it.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
+
+use crate::auth::Caller;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -38,12 +40,22 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>,
 
 pub async fn revoke(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.store().revoke_token(&id, now_ms()).await? {
         return Err(ApiError::not_found(format!("no live token {id}")));
     }
     let ended = state.sessions().recheck(&state).await;
+    // Taking access away is never refused for want of an audit record: recorded, not awaited.
+    state.audit().record(crate::audit::event(
+        &caller.user.name,
+        caller.source_ip,
+        "token.revoke",
+        &format!("token:{id}"),
+        wicket_audit::Outcome::Success,
+        serde_json::json!({ "sessions_ended": ended }),
+    ));
     tracing::info!(token = %id, sessions_ended = ended, "token revoked");
     Ok(Json(
         serde_json::json!({ "id": id, "revoked": true, "sessions_ended": ended }),

@@ -3,13 +3,14 @@
 //! failure). Each PostgreSQL case gets its own database, dropped afterwards.
 //!
 //! Layout: `harness` (backends, the `cases!` macro, fixtures), `accounts` (users, tokens),
-//! `activations`, `targets`, `mfa`, and here the tests that only make sense on one backend.
+//! `activations`, `targets`, `mfa`, `audit`, and here the tests that only make sense on one backend.
 
 #[macro_use]
 mod harness;
 mod access;
 mod accounts;
 mod activations;
+mod audit;
 mod mfa;
 mod sessions;
 mod targets;

@@ -1,0 +1,227 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::{chain_hash, Event, Outcome};
+use crate::signing::AuditKey;
+
+fn chain(n: u64) -> Vec<ChainedEvent> {
+    let mut prev = GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let e = ChainedEvent::new(
+                Event {
+                    seq,
+                    time: 1000 + seq as i64,
+                    actor: format!("user{}", seq % 3),
+                    source: "10.0.0.1".into(),
+                    action: "api.request".into(),
+                    resource: format!("/v1/thing/{seq}"),
+                    outcome: Outcome::Success,
+                    details: "{}".into(),
+                },
+                prev,
+            );
+            prev = e.hash;
+            e
+        })
+        .collect()
+}
+
+fn key() -> AuditKey {
+    AuditKey::from_pkcs8(&AuditKey::generate_pkcs8().unwrap()).unwrap()
+}
+
+#[test]
+fn a_good_chain_verifies() {
+    let events = chain(10);
+    let k = key();
+    let cps = vec![
+        k.checkpoint(4, events[3].hash, 1),
+        k.checkpoint(8, events[7].hash, 2),
+    ];
+    let r = verify(&events, &cps, Some(&k.public_key())).unwrap();
+    assert_eq!(r.events, 10);
+    assert_eq!(r.head, Some((10, events[9].hash)));
+    assert_eq!(r.checkpoints, 2);
+    assert_eq!(r.last_checkpoint, Some(8));
+    assert_eq!(r.unsigned_tail, 2);
+    assert_eq!(verify(&[], &[], None).unwrap().events, 0);
+}
+
+#[test]
+fn changed_field_is_named() {
+    let mut events = chain(6);
+    events[2].event.actor = "mallory".into();
+    assert_eq!(verify(&events, &[], None), Err(Break::Changed { seq: 3 }));
+}
+
+#[test]
+fn removed_event_is_named() {
+    let mut events = chain(6);
+    events.remove(3);
+    assert_eq!(verify(&events, &[], None), Err(Break::Removed { seq: 4 }));
+    let mut events = chain(6);
+    events.remove(0);
+    assert_eq!(verify(&events, &[], None), Err(Break::Removed { seq: 1 }));
+}
+
+#[test]
+fn inserted_event_is_named_even_with_a_correct_hash() {
+    let original = chain(6);
+    for correct_hash in [false, true] {
+        let mut events = original.clone();
+        let mut intruder = Event {
+            action: "forged".into(),
+            ..original[2].event.clone()
+        };
+        intruder.seq = 4;
+        let mut forged = ChainedEvent::new(intruder, original[2].hash);
+        if !correct_hash {
+            forged.hash = [7; 32];
+        }
+        events.insert(3, forged);
+        for e in &mut events[4..] {
+            e.event.seq += 1;
+        }
+        assert_eq!(
+            verify(&events, &[], None),
+            Err(Break::Inserted { seq: 4 }),
+            "correct hash: {correct_hash}"
+        );
+    }
+}
+
+#[test]
+fn swapped_events_are_named() {
+    let mut events = chain(6);
+    events.swap(2, 3);
+    assert_eq!(verify(&events, &[], None), Err(Break::Reordered { seq: 3 }));
+    // Swapping the sequence numbers back into order does not hide it.
+    events[2].event.seq = 3;
+    events[3].event.seq = 4;
+    assert_eq!(verify(&events, &[], None), Err(Break::Reordered { seq: 3 }));
+}
+
+#[test]
+fn a_rewritten_tail_is_caught_by_a_checkpoint() {
+    let events = chain(8);
+    let k = key();
+    let cps = vec![
+        k.checkpoint(3, events[2].hash, 1),
+        k.checkpoint(7, events[6].hash, 2),
+    ];
+    // Rewrite event 5 and recompute every hash after it: the chain links again.
+    let mut forged = events.clone();
+    forged[4].event.actor = "nobody".into();
+    let mut prev = forged[3].hash;
+    for e in &mut forged[4..] {
+        e.prev_hash = prev;
+        e.hash = chain_hash(&prev, &e.event);
+        prev = e.hash;
+    }
+    assert_eq!(
+        verify(&forged, &cps, Some(&k.public_key())),
+        Err(Break::Rewritten { from: 4, seq: 7 })
+    );
+    // A cut tail is caught by a checkpoint past the end.
+    assert_eq!(
+        verify(&events[..5], &cps, Some(&k.public_key())),
+        Err(Break::Removed { seq: 6 })
+    );
+    // A checkpoint signed by another key is refused.
+    let other = key();
+    assert_eq!(
+        verify(&events, &cps, Some(&other.public_key())),
+        Err(Break::BadSignature { seq: 3 })
+    );
+}
+
+#[test]
+fn seals_sign_their_range() {
+    let events = chain(4);
+    let k = key();
+    let seal = k.seal(2, 4, events[0].hash, events[3].hash, 9);
+    assert!(seal.verify(&k.public_key()));
+    let mut bad = seal.clone();
+    bad.last_seq = 3;
+    assert!(!bad.verify(&k.public_key()));
+    assert_eq!(
+        verify_segment(&events[1..], 2, seal.first_prev),
+        Ok(Some((4, seal.last_hash)))
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Tamper {
+    Change(usize, u8),
+    Remove(usize),
+    Insert(usize),
+    Swap(usize),
+}
+
+fn tamper() -> impl Strategy<Value = (usize, Tamper)> {
+    (3usize..20).prop_flat_map(|n| {
+        (
+            Just(n),
+            prop_oneof![
+                (0..n, 0u8..6).prop_map(|(i, f)| Tamper::Change(i, f)),
+                (0..n - 1).prop_map(Tamper::Remove),
+                (0..n).prop_map(Tamper::Insert),
+                (0..n - 1).prop_map(Tamper::Swap),
+            ],
+        )
+    })
+}
+
+proptest! {
+    /// Any single change, removal (not of the last event), insertion or swap is found, and the
+    /// break names the tampered position.
+    #[test]
+    fn any_single_tamper_is_found((n, t) in tamper()) {
+        let mut events = chain(n as u64);
+        let want_seq = match t {
+            Tamper::Change(i, field) => {
+                let e = &mut events[i].event;
+                match field {
+                    0 => e.actor.push('x'),
+                    1 => e.time += 1,
+                    2 => e.outcome = Outcome::Denied,
+                    3 => e.details = "{\"x\":1}".into(),
+                    4 => e.resource.clear(),
+                    _ => e.source = "1.2.3.4".into(),
+                }
+                i as u64 + 1
+            }
+            Tamper::Remove(i) => {
+                events.remove(i);
+                i as u64 + 1
+            }
+            Tamper::Insert(i) => {
+                let e = Event { seq: i as u64 + 1, action: "forged".into(), ..events[i].event.clone() };
+                let prev = if i == 0 { GENESIS } else { events[i - 1].hash };
+                events.insert(i, ChainedEvent::new(e, prev));
+                for later in &mut events[i + 1..] {
+                    later.event.seq += 1;
+                }
+                i as u64 + 1
+            }
+            Tamper::Swap(i) => {
+                events.swap(i, i + 1);
+                i as u64 + 1
+            }
+        };
+        let k = key();
+        let last = events.last().map(|e| (e.event.seq, e.hash)).unwrap();
+        // The honest server had signed its head before the tampering: a checkpoint at the
+        // original last event.
+        let honest = chain(n as u64);
+        let cp = k.checkpoint(n as u64, honest[n - 1].hash, 1);
+        let r = verify(&events, &[cp], Some(&k.public_key()));
+        prop_assert!(r.is_err(), "not found: {t:?} {last:?}");
+        let b = r.unwrap_err();
+        prop_assert!(b.seq() <= want_seq, "{t:?}: {b}");
+        if !matches!(b, Break::Rewritten { .. }) {
+            prop_assert_eq!(b.seq(), want_seq, "{:?}: {}", t, b);
+        }
+    }
+}

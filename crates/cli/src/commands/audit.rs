@@ -1,0 +1,358 @@
+//! `wicket audit search|verify|export`. Verification happens here, on the client, with the
+//! pure `wicket-audit` verifier: a server whose database was edited cannot talk its way past it.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use wicket_audit::{verify, verify_segment, Break, ChainedEvent, Checkpoint, Seal, GENESIS};
+use wicket_dial::ApiClient;
+
+use crate::args::{AuditCommand, AuditSearchArgs, Output};
+use crate::profile::{now_ms, Config};
+
+use super::targets::print_table;
+
+#[derive(Deserialize)]
+struct EventPage {
+    events: Vec<ChainedEvent>,
+    next_after: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PublicKey {
+    public_key: String,
+}
+
+pub async fn dispatch(profile_name: Option<&str>, cmd: AuditCommand) -> Result<i32> {
+    if let AuditCommand::Verify {
+        public_key: Some(key),
+        export: Some(dir),
+    } = &cmd
+    {
+        return verify_export(dir, &parse_key(key)?);
+    }
+    let (_, profile) = Config::load()?.selected(profile_name)?;
+    let api = profile.api()?;
+    match cmd {
+        AuditCommand::Search(args) => search(&api, args).await,
+        AuditCommand::Verify { public_key, .. } => {
+            fetch_verified(&api, public_key.as_deref()).await?;
+            Ok(0)
+        }
+        AuditCommand::Export {
+            out,
+            segment_size,
+            public_key,
+        } => export(&api, &out, segment_size.max(1), public_key.as_deref()).await,
+    }
+}
+
+fn parse_key(hex_key: &str) -> Result<Vec<u8>> {
+    let key = hex::decode(hex_key.trim()).context("the public key must be hex")?;
+    if key.len() != 32 {
+        bail!("the public key must be 32 bytes (64 hex characters) of Ed25519");
+    }
+    Ok(key)
+}
+
+/// A duration ago (`1h`) or a time (RFC 3339), as unix milliseconds.
+fn parse_when(s: &str) -> Result<i64> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(now_ms() - d.as_millis() as i64);
+    }
+    let t = humantime::parse_rfc3339_weak(s).with_context(|| {
+        format!("{s:?} is neither a duration (1h) nor a time (2026-01-31T12:00:00Z)")
+    })?;
+    Ok(t.duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64)
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let mut q = String::new();
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            q.push(if q.is_empty() { '?' } else { '&' });
+            q.push_str(k);
+            q.push('=');
+            q.push_str(&encode(v));
+        }
+    }
+    q
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
+    let since = args.since.as_deref().map(parse_when).transpose()?;
+    let until = args.until.as_deref().map(parse_when).transpose()?;
+    let mut events: Vec<ChainedEvent> = Vec::new();
+    let mut after = None;
+    while (events.len() as u32) < args.limit {
+        let q = query(&[
+            ("after", after.map(|a: u64| a.to_string())),
+            ("since", since.map(|v| v.to_string())),
+            ("until", until.map(|v| v.to_string())),
+            ("user", args.user.clone()),
+            ("target", args.target.clone()),
+            ("action", args.action.clone()),
+            (
+                "limit",
+                Some((args.limit - events.len() as u32).to_string()),
+            ),
+        ]);
+        let page: EventPage = api.get(&format!("/v1/audit/events{q}")).await?;
+        events.extend(page.events);
+        match page.next_after {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&events)?),
+        Output::Table => {
+            let rows: Vec<[String; 7]> = events
+                .iter()
+                .map(|c| {
+                    let e = &c.event;
+                    [
+                        e.seq.to_string(),
+                        humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH
+                                + std::time::Duration::from_millis(e.time.max(0) as u64),
+                        )
+                        .to_string(),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        e.resource.clone(),
+                        e.outcome.as_str().to_string(),
+                        e.details.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "OUTCOME", "DETAILS",
+                ],
+                &rows,
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Fetches checkpoints, then every event (so every checkpoint is covered by what was fetched),
+/// and verifies them here. Prints a summary; fails naming the first bad event.
+async fn fetch_verified(
+    api: &ApiClient,
+    public_key: Option<&str>,
+) -> Result<(Vec<ChainedEvent>, Vec<Checkpoint>, Vec<u8>)> {
+    let (key, pinned) = match public_key {
+        Some(k) => (parse_key(k)?, true),
+        None => {
+            let k: PublicKey = api.get("/v1/audit/public-key").await?;
+            (parse_key(&k.public_key)?, false)
+        }
+    };
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    loop {
+        let after = checkpoints.last().map_or(0, |c| c.seq);
+        let page: Vec<Checkpoint> = api
+            .get(&format!("/v1/audit/checkpoints?after={after}"))
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        checkpoints.extend(page);
+    }
+    let mut events: Vec<ChainedEvent> = Vec::new();
+    loop {
+        let after = events.last().map_or(0, |e| e.event.seq);
+        let page: EventPage = api.get(&format!("/v1/audit/events?after={after}")).await?;
+        let done = page.next_after.is_none();
+        events.extend(page.events);
+        if done {
+            break;
+        }
+    }
+    match verify(&events, &checkpoints, Some(&key)) {
+        Ok(r) => {
+            let head = r
+                .head
+                .map(|(s, h)| format!("event {s}, hash {}", hex::encode(h)))
+                .unwrap_or_else(|| "empty".into());
+            println!(
+                "audit chain OK: {} events, head {head}; {} signed checkpoints{}",
+                r.events,
+                r.checkpoints,
+                r.last_checkpoint
+                    .map(|c| format!(", the last at event {c}"))
+                    .unwrap_or_default()
+            );
+            if r.unsigned_tail > 0 {
+                println!(
+                    "{} events after the last checkpoint are chained but not yet signed",
+                    r.unsigned_tail
+                );
+            }
+            if !pinned {
+                println!(
+                    "warning: checked against the key the server sent ({}); pin it with --public-key",
+                    hex::encode(&key)
+                );
+            }
+            Ok((events, checkpoints, key))
+        }
+        Err(b) => Err(broken(b)),
+    }
+}
+
+fn broken(b: Break) -> anyhow::Error {
+    anyhow::anyhow!("audit chain BROKEN at event {}: {b}", b.seq())
+}
+
+async fn export(api: &ApiClient, out: &Path, size: u32, public_key: Option<&str>) -> Result<i32> {
+    let (events, _, _) = fetch_verified(api, public_key).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut written = 0;
+    for chunk in events.chunks(size as usize) {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            continue;
+        };
+        let seal: Seal = api
+            .post(
+                "/v1/audit/seal",
+                &serde_json::json!({ "first_seq": first.event.seq, "last_seq": last.event.seq }),
+            )
+            .await?;
+        if seal.first_prev != first.prev_hash || seal.last_hash != last.hash {
+            bail!(
+                "the server sealed events {}..{} with hashes that differ from what it served",
+                first.event.seq,
+                last.event.seq
+            );
+        }
+        let path = out.join(format!("segment-{:012}.jsonl", first.event.seq));
+        let mut text = String::new();
+        for e in chunk {
+            text.push_str(&serde_json::to_string(e)?);
+            text.push('\n');
+        }
+        text.push_str(&serde_json::to_string(
+            &serde_json::json!({ "seal": seal }),
+        )?);
+        text.push('\n');
+        let mut f = std::fs::File::create(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        written += 1;
+    }
+    println!(
+        "exported {} events in {written} sealed segments to {}",
+        events.len(),
+        out.display()
+    );
+    Ok(0)
+}
+
+#[derive(Deserialize)]
+struct SealLine {
+    seal: Seal,
+}
+
+/// Checks an export with nothing but the public key: each segment's seal signature, its events
+/// against the seal, and the segments against each other.
+fn verify_export(dir: &Path, key: &[u8]) -> Result<i32> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("segment-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no segment-*.jsonl files in {}", dir.display());
+    }
+    let mut prev: Option<Seal> = None;
+    let mut total = 0u64;
+    for path in &files {
+        let name = path.display();
+        let file = std::fs::File::open(path)?;
+        let mut lines: Vec<String> = Vec::new();
+        for line in std::io::BufReader::new(file).lines() {
+            lines.push(line.with_context(|| format!("{name}: not text"))?);
+        }
+        let seal_line = lines
+            .pop()
+            .with_context(|| format!("{name}: empty segment"))?;
+        let seal = serde_json::from_str::<SealLine>(&seal_line)
+            .map(|s| s.seal)
+            .map_err(|e| anyhow::anyhow!("{name}: the seal line is not valid: {e}"))?;
+        if !seal.verify(key) {
+            bail!(
+                "{name}: the seal over events {}..{} has a bad signature",
+                seal.first_seq,
+                seal.last_seq
+            );
+        }
+        let mut events = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let e: ChainedEvent = serde_json::from_str(line).map_err(|err| {
+                anyhow::anyhow!(
+                    "audit export BROKEN at event {}: {name} line {} is not a valid event: {err}",
+                    seal.first_seq + i as u64,
+                    i + 1
+                )
+            })?;
+            events.push(e);
+        }
+        match verify_segment(&events, seal.first_seq, seal.first_prev) {
+            Ok(Some((last, hash))) if last == seal.last_seq && hash == seal.last_hash => {}
+            Ok(_) => bail!(
+                "audit export BROKEN: {name} does not end at event {} with the sealed hash",
+                seal.last_seq
+            ),
+            Err(b) => bail!("audit export BROKEN at event {}: {name}: {b}", b.seq()),
+        }
+        match &prev {
+            None if seal.first_seq == 1 && seal.first_prev != GENESIS => {
+                bail!("{name}: event 1 does not start at the genesis hash")
+            }
+            Some(p) if p.last_seq + 1 != seal.first_seq || p.last_hash != seal.first_prev => bail!(
+                "audit export BROKEN at event {}: {name} does not continue the segment before it (events {}..{})",
+                p.last_seq + 1,
+                p.first_seq,
+                p.last_seq
+            ),
+            _ => {}
+        }
+        total += events.len() as u64;
+        prev = Some(seal);
+    }
+    let (first, last) = (
+        files
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        prev.map(|s| s.last_seq).unwrap_or(0),
+    );
+    println!(
+        "audit export OK: {total} events in {} sealed segments (from {first}, up to event {last})",
+        files.len()
+    );
+    Ok(0)
+}

@@ -1,0 +1,149 @@
+//! Reading the audit log: events with filters and paging, the signed checkpoints, the public
+//! key, and seals for export segments. All behind the `view_audit` admin action. The client
+//! verifies what it reads itself (`wicket audit verify`): nothing here asks to be trusted.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use wicket_audit::{ChainedEvent, Checkpoint, Seal};
+use wicket_store::{AuditFilter, AUDIT_PAGE_MAX};
+
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct EventQuery {
+    /// Events after this sequence number (paging).
+    pub after: Option<u64>,
+    /// Unix milliseconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub until: Option<i64>,
+    /// Actor (a user name, `agent:<id>`).
+    pub user: Option<String>,
+    /// Target name: matches the resource `target:<name>`.
+    pub target: Option<String>,
+    /// An action, or its prefix up to a dot (`session` for `session.start` and `.end`).
+    pub action: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<ChainedEvent>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<u64>,
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    Query(q): Query<EventQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let limit = q.limit.unwrap_or(AUDIT_PAGE_MAX).clamp(1, AUDIT_PAGE_MAX);
+    let events = state
+        .store()
+        .list_audit(&AuditFilter {
+            after_seq: q.after,
+            since: q.since,
+            until: q.until,
+            actor: q.user,
+            action: q.action,
+            resource: q.target.map(|t| format!("target:{t}")),
+            limit: Some(limit),
+        })
+        .await?;
+    let next_after = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.event.seq))
+        .flatten();
+    Ok(Json(EventPage { events, next_after }))
+}
+
+#[derive(Deserialize)]
+pub struct CheckpointQuery {
+    pub after: Option<u64>,
+    pub limit: Option<u32>,
+}
+
+pub async fn checkpoints(
+    State(state): State<AppState>,
+    Query(q): Query<CheckpointQuery>,
+) -> Result<Json<Vec<Checkpoint>>, ApiError> {
+    let cps = state
+        .store()
+        .list_audit_checkpoints(q.after.unwrap_or(0), q.limit.unwrap_or(AUDIT_PAGE_MAX))
+        .await?;
+    Ok(Json(cps))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PublicKey {
+    pub algorithm: String,
+    /// The 32-byte Ed25519 public key, hex.
+    pub public_key: String,
+}
+
+pub async fn public_key(State(state): State<AppState>) -> Json<PublicKey> {
+    Json(PublicKey {
+        algorithm: "ed25519".into(),
+        public_key: hex::encode(state.audit().public_key()),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SealRequest {
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+/// Signs a seal over events `first_seq..=last_seq`, after checking they chain (and, from
+/// event 1, start at the genesis hash). A server never seals a stretch it can see is broken.
+pub async fn seal(
+    State(state): State<AppState>,
+    Json(req): Json<SealRequest>,
+) -> Result<Json<Seal>, ApiError> {
+    if req.first_seq == 0 || req.last_seq < req.first_seq {
+        return Err(ApiError::bad_request("need 1 <= first_seq <= last_seq"));
+    }
+    let mut events: Vec<ChainedEvent> = Vec::new();
+    while events.last().is_none_or(|e| e.event.seq < req.last_seq) {
+        let after = events.last().map_or(req.first_seq - 1, |e| e.event.seq);
+        let page = state
+            .store()
+            .list_audit(&AuditFilter {
+                after_seq: Some(after),
+                limit: Some(((req.last_seq - after) as u32).min(AUDIT_PAGE_MAX)),
+                ..AuditFilter::default()
+            })
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
+    let first_prev = match events.first() {
+        Some(e) if req.first_seq == 1 => {
+            if e.prev_hash != wicket_audit::GENESIS {
+                return Err(ApiError::conflict(
+                    "event 1 does not start at the genesis hash",
+                ));
+            }
+            e.prev_hash
+        }
+        Some(e) => e.prev_hash,
+        None => return Err(ApiError::not_found("no events in that range")),
+    };
+    match wicket_audit::verify_segment(&events, req.first_seq, first_prev) {
+        Ok(Some((last, hash))) if last == req.last_seq => Ok(Json(state.audit().key().seal(
+            req.first_seq,
+            req.last_seq,
+            first_prev,
+            hash,
+            now_ms(),
+        ))),
+        Ok(_) => Err(ApiError::not_found("the range runs past the last event")),
+        Err(b) => Err(ApiError::conflict(format!(
+            "not sealing a broken chain: {b}"
+        ))),
+    }
+}

@@ -1,0 +1,475 @@
+//! The audit log through the real binaries: what `wicket audit search` shows after logins,
+//! sessions, admin changes and refusals; `wicket audit verify` on a sound chain and on a
+//! database edited behind the server's back (a changed field, a removed, an inserted and two
+//! swapped events); export and offline verification; concurrent appends from many sessions and
+//! from two servers on one PostgreSQL database. Runs on SQLite, or on PostgreSQL when
+//! `WICKET_TEST_DATABASE_URL` is set.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::Value;
+use sqlx::Executor;
+use wicket_testkit::cli::show;
+use wicket_testkit::{bins, Cli, Harness, ServerProc};
+
+/// Every event, oldest first, as `wicket audit search --output json` prints them.
+async fn search(cli: &Cli, args: &[&str]) -> Result<Vec<Value>> {
+    let mut all = vec!["audit", "search", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = cli.ok(&all).await?;
+    Ok(serde_json::from_str::<Vec<Value>>(&out)?)
+}
+
+fn details(e: &Value) -> Value {
+    serde_json::from_str(e["details"].as_str().unwrap_or("{}")).unwrap_or_default()
+}
+
+fn find(events: &[Value], f: impl Fn(&Value) -> bool) -> Option<&Value> {
+    events.iter().find(|e| f(e))
+}
+
+/// The server's audit public key, as an auditor would get it: from the data dir.
+fn public_key(h: &Harness) -> Result<String> {
+    let out = std::process::Command::new(&h.bins.wicketd)
+        .args(["audit", "public-key", "--data-dir"])
+        .arg(&h.server.data_dir)
+        .output()?;
+    ensure!(out.status.success(), "{}", show(&out));
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
+async fn verify(h: &Harness) -> Result<Output> {
+    let key = public_key(h)?;
+    h.admin
+        .run(&["audit", "verify", "--public-key", &key], None)
+        .await
+}
+
+fn broken_at(out: &Output, seq: u64, kind: &str) -> Result<()> {
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "verify passed: {}", show(out));
+    ensure!(
+        err.contains(&format!("BROKEN at event {seq}")) && err.contains(kind),
+        "expected a break at event {seq} ({kind}): {}",
+        show(out)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_shows_logins_sessions_admin_changes_and_denials() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let bob = h.user("bob", "bob-password-1").await?;
+
+    // A session, a refused session, a refused admin call, an admin change, a failed login.
+    let out = h
+        .admin
+        .run(&["connect", "web-1", "--", "echo hello"], None)
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let out = bob.run(&["connect", "web-1", "--", "true"], None).await?;
+    ensure!(out.status.code() == Some(255), "{}", show(&out));
+    let out = bob.run(&["admin", "users", "list"], None).await?;
+    ensure!(!out.status.success(), "{}", show(&out));
+    h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
+    let out = h
+        .cli("mallory")
+        .login(
+            &h.server.url,
+            &h.server.fingerprint,
+            "bob",
+            "not-bobs-password",
+        )
+        .await?;
+    ensure!(!out.status.success());
+
+    // session.end is recorded once the relay winds down: give it a moment.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = search(&h.admin, &[]).await?;
+        if find(&events, |e| e["action"] == "session.end").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = serde_json::to_string(&events)?;
+    ensure!(!text.contains("not-bobs-password") && !text.contains("bob-password-1"));
+
+    let login = find(&events, |e| {
+        e["action"] == "auth.login" && e["actor"] == "admin" && e["outcome"] == "success"
+    })
+    .context("admin login")?;
+    ensure!(details(login)["token_id"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("tok_")));
+    find(&events, |e| {
+        e["action"] == "auth.login" && e["actor"] == "bob" && e["outcome"] == "failure"
+    })
+    .context("bob's failed login")?;
+    let allowed = find(&events, |e| {
+        e["action"] == "authz.decision" && e["actor"] == "admin" && e["resource"] == "target:web-1"
+    })
+    .context("admin's session decision")?;
+    ensure!(allowed["outcome"] == "success");
+    ensure!(details(allowed)["policies"] == serde_json::json!(["admins-may-do-everything"]));
+    let refused = find(&events, |e| {
+        e["action"] == "authz.decision" && e["actor"] == "bob" && e["resource"] == "target:web-1"
+    })
+    .context("bob's session decision")?;
+    ensure!(refused["outcome"] == "denied", "{refused}");
+    find(&events, |e| {
+        e["action"] == "admin.manage_users" && e["actor"] == "bob" && e["outcome"] == "denied"
+    })
+    .context("bob's refused admin call")?;
+    let change = find(&events, |e| {
+        e["action"] == "admin.manage_groups" && e["resource"] == "POST /v1/groups"
+    })
+    .context("the group creation")?;
+    ensure!(change["actor"] == "admin" && change["outcome"] == "success");
+    ensure!(details(change)["status"] == 200);
+    let start = find(&events, |e| {
+        e["action"] == "session.start" && e["actor"] == "admin"
+    })
+    .context("session start")?;
+    ensure!(start["resource"] == "target:web-1");
+    let end = find(&events, |e| e["action"] == "session.end").context("session end")?;
+    let d = details(end);
+    ensure!(
+        d["exit_code"] == 0 && d["bytes_out"] == 6 && d["reason"] == "exited (code 0)",
+        "{d}"
+    );
+    // The recording's hash is sealed into the chain.
+    ensure!(d["recording"] == "recorded", "{d}");
+    ensure!(
+        d["recording_sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64),
+        "{d}"
+    );
+    ensure!(d["session_id"] == details(start)["session_id"]);
+    find(&events, |e| {
+        e["action"] == "agent.enrol" && e["resource"] == "target:web-1"
+    })
+    .context("enrolment")?;
+    find(&events, |e| {
+        e["action"] == "agent.connect" && e["outcome"] == "success"
+    })
+    .context("agent link")?;
+
+    // Filters, and the table.
+    let bobs = search(&h.admin, &["--user", "bob", "--action", "authz"]).await?;
+    ensure!(
+        !bobs.is_empty()
+            && bobs
+                .iter()
+                .all(|e| e["actor"] == "bob" && e["action"] == "authz.decision")
+    );
+    let on_web = search(&h.admin, &["--target", "web-1", "--action", "session"]).await?;
+    ensure!(on_web.len() == 2, "{on_web:?}");
+    let table = h
+        .admin
+        .ok(&["audit", "search", "--since", "1h", "--user", "admin"])
+        .await?;
+    ensure!(
+        table.starts_with("SEQ") && table.contains("session.start"),
+        "{table}"
+    );
+    ensure!(search(&h.admin, &["--until", "1h"]).await?.is_empty());
+    // Non-admins cannot read the log.
+    let out = bob.run(&["audit", "search"], None).await?;
+    ensure!(!out.status.success(), "{}", show(&out));
+
+    let out = verify(&h).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    ensure!(String::from_utf8_lossy(&out.stdout).contains("audit chain OK"));
+    Ok(())
+}
+
+/// A harness with a few dozen events and a signed checkpoint every second.
+async fn busy_harness() -> Result<Harness> {
+    let h = Harness::start_with(bins!(), &[("WICKET_AUDIT_CHECKPOINT_INTERVAL", "1s")]).await?;
+    for i in 0..4 {
+        h.admin
+            .ok(&["admin", "groups", "create", &format!("g{i}")])
+            .await?;
+    }
+    let out = verify(&h).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    Ok(h)
+}
+
+/// The server's database, opened behind its back.
+async fn database(h: &Harness) -> Result<sqlx::AnyPool> {
+    sqlx::any::install_default_drivers();
+    Ok(sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&h.server.database_url)
+        .await?)
+}
+
+/// Runs `statements` in one transaction that first takes the chain head, as an attacker who
+/// knows the schema would, so the server's own appends carry on undisturbed.
+async fn tamper(h: &Harness, statements: &[String]) -> Result<()> {
+    let db = database(h).await?;
+    let mut tx = db.begin().await?;
+    tx.execute("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .await?;
+    for s in statements {
+        tx.execute(s.as_str()).await?;
+    }
+    tx.commit().await?;
+    db.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_field_is_found() -> Result<()> {
+    let h = busy_harness().await?;
+    tamper(
+        &h,
+        &["UPDATE audit_events SET actor = 'nobody' WHERE seq = 5".into()],
+    )
+    .await?;
+    broken_at(&verify(&h).await?, 5, "was changed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_event_is_found() -> Result<()> {
+    let h = busy_harness().await?;
+    tamper(&h, &["DELETE FROM audit_events WHERE seq = 6".into()]).await?;
+    broken_at(&verify(&h).await?, 6, "was removed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inserted_event_is_found() -> Result<()> {
+    let h = busy_harness().await?;
+    // Make room after event 4 (in two steps: the sequence number is unique), then slip in a
+    // copy of event 4 that claims to follow it.
+    tamper(
+        &h,
+        &[
+            "UPDATE audit_events SET seq = -seq WHERE seq > 4".into(),
+            "UPDATE audit_events SET seq = 1 - seq WHERE seq < 0".into(),
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1".into(),
+            "INSERT INTO audit_events (seq, time, actor, source, action, resource, outcome, \
+             details, prev_hash, hash) SELECT 5, time, 'admin', source, 'auth.login', resource, \
+             outcome, details, hash, hash FROM audit_events WHERE seq = 4"
+                .into(),
+        ],
+    )
+    .await?;
+    broken_at(&verify(&h).await?, 5, "was inserted")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapped_events_are_found() -> Result<()> {
+    let h = busy_harness().await?;
+    tamper(
+        &h,
+        &[
+            "UPDATE audit_events SET seq = -1 WHERE seq = 7".into(),
+            "UPDATE audit_events SET seq = 7 WHERE seq = 8".into(),
+            "UPDATE audit_events SET seq = 8 WHERE seq = -1".into(),
+        ],
+    )
+    .await?;
+    broken_at(&verify(&h).await?, 7, "out of order")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_verifies_offline_and_a_changed_byte_is_found() -> Result<()> {
+    let h = busy_harness().await?;
+    let key = public_key(&h)?;
+    let dir = tempfile::tempdir()?;
+    let out_dir = dir.path().join("export");
+    let out = h
+        .admin
+        .ok(&[
+            "audit",
+            "export",
+            "--out",
+            path(&out_dir)?,
+            "--segment-size",
+            "5",
+            "--public-key",
+            &key,
+        ])
+        .await?;
+    ensure!(out.contains("sealed segments"), "{out}");
+    let offline = |dir: &Path| {
+        let cli = h.cli("auditor");
+        let dir = dir.to_path_buf();
+        let key = key.clone();
+        async move {
+            cli.run(
+                &[
+                    "audit",
+                    "verify",
+                    "--export",
+                    path(&dir)?,
+                    "--public-key",
+                    &key,
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let ok = offline(&out_dir).await?;
+    ensure!(ok.status.success(), "{}", show(&ok));
+
+    // Change one byte of event 7 (in the second segment): its actor `admin` becomes `admim`.
+    let seg = out_dir.join("segment-000000000006.jsonl");
+    let text = std::fs::read_to_string(&seg)?;
+    let line = text.lines().nth(1).context("line")?;
+    ensure!(line.contains("\"seq\":7"), "{line}");
+    let pos = text.find(line).unwrap_or(0) + line.find("\"actor\":\"").context("actor")? + 9;
+    let mut bytes = text.into_bytes();
+    bytes[pos + 4] ^= 0x03;
+    std::fs::write(&seg, &bytes)?;
+    let bad = offline(&out_dir).await?;
+    broken_at(&bad, 7, "was changed")?;
+
+    // A seal from another key is refused.
+    bytes[pos + 4] ^= 0x03;
+    std::fs::write(&seg, &bytes)?;
+    let other = "11".repeat(32);
+    let cli = h.cli("auditor");
+    let out = cli
+        .run(
+            &[
+                "audit",
+                "verify",
+                "--export",
+                path(&out_dir)?,
+                "--public-key",
+                &other,
+            ],
+            None,
+        )
+        .await?;
+    ensure!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("bad signature"),
+        "{}",
+        show(&out)
+    );
+    Ok(())
+}
+
+fn path(p: &Path) -> Result<&str> {
+    p.to_str().context("non-UTF-8 path")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_leave_one_chain() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let mut runs = Vec::new();
+    for i in 0..8 {
+        let cli = h.admin.clone();
+        runs.push(tokio::spawn(async move {
+            cli.run(&["connect", "web-1", "--", &format!("echo {i}")], None)
+                .await
+        }));
+    }
+    for r in runs {
+        let out = r.await??;
+        ensure!(out.status.success(), "{}", show(&out));
+    }
+    let starts = search(&h.admin, &["--action", "session.start"]).await?;
+    ensure!(starts.len() == 8, "{} session starts", starts.len());
+    let out = verify(&h).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_signs_the_head() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
+    h.server.stop();
+    let db = database(&h).await?;
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT MAX(seq) FROM audit_events), (SELECT MAX(seq) FROM audit_checkpoints)",
+    )
+    .fetch_one(&db)
+    .await?;
+    db.close().await;
+    ensure!(
+        row.0 > 0 && row.0 == row.1,
+        "events up to {}, signed up to {}",
+        row.0,
+        row.1
+    );
+    Ok(())
+}
+
+/// Two wicketd processes on one PostgreSQL database, sharing the audit key, take requests at
+/// the same time: one chain, unbroken. SQLite is one file on one host: skipped there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_share_one_chain() -> Result<()> {
+    if wicket_store::testing::postgres_base_url().is_none() {
+        eprintln!("WICKET_TEST_DATABASE_URL not set; two servers need PostgreSQL");
+        return Ok(());
+    }
+    let keys = tempfile::tempdir()?;
+    let key_file = keys.path().join("audit.key");
+    let key_env = ("WICKET_AUDIT_KEY_FILE", path(&key_file)?);
+    let h = Harness::start_with(bins!(), &[key_env]).await?;
+    let second_dir = h.dir.path().join("server-2");
+    std::fs::create_dir_all(&second_dir)?;
+    let env = vec![(key_env.0.to_string(), key_env.1.to_string())];
+    let second = ServerProc::start(
+        &h.bins.wicketd,
+        &second_dir,
+        &h.server.database_url,
+        0,
+        &env,
+    )?;
+    let admin2 = h.cli("admin-2");
+    let out = admin2
+        .login(
+            &second.url,
+            &second.fingerprint,
+            "admin",
+            wicket_testkit::harness::ADMIN_PASSWORD,
+        )
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let mut runs = Vec::new();
+    for i in 0..16 {
+        let cli = if i % 2 == 0 {
+            h.admin.clone()
+        } else {
+            admin2.clone()
+        };
+        runs.push(tokio::spawn(async move {
+            cli.run(&["admin", "groups", "create", &format!("g{i}")], None)
+                .await
+        }));
+    }
+    for r in runs {
+        let out = r.await??;
+        if !out.status.success() {
+            bail!("{}", show(&out));
+        }
+    }
+    let created = search(&h.admin, &["--action", "admin.manage_groups"]).await?;
+    ensure!(
+        created
+            .iter()
+            .filter(|e| e["resource"] == "POST /v1/groups")
+            .count()
+            == 16,
+        "{created:?}"
+    );
+    // The key lives outside the data dir here: verify with the one the server serves.
+    let out = h.admin.run(&["audit", "verify"], None).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    drop(second);
+    Ok(())
+}
