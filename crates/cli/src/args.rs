@@ -72,6 +72,10 @@ pub enum AuditCommand {
         /// the server's log; needs --public-key and nothing else.
         #[arg(long, value_name = "DIR", requires = "public_key")]
         export: Option<std::path::PathBuf>,
+        /// Also fetch every session recording whose SHA-256 is sealed in the chain and check
+        /// it against that hash; a recording changed after its session ended is named.
+        #[arg(long, conflicts_with = "export")]
+        recordings: bool,
     },
     /// Write the log as sealed JSON-lines segments, after verifying it.
     Export {

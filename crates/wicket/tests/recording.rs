@@ -82,6 +82,13 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
         "replay differs from the original output"
     );
 
+    let verified = h
+        .admin
+        .run(&["audit", "verify", "--recordings"], None)
+        .await?;
+    ensure!(verified.status.success(), "{}", show(&verified));
+    ensure!(String::from_utf8_lossy(&verified.stdout).contains("recordings OK: 1 match"));
+
     // Someone with access to the store edits the recording: replay refuses it.
     let store = h.server.data_dir.join("recordings");
     let files = chunks(&store, &id)?;
@@ -101,6 +108,18 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
         String::from_utf8_lossy(&tampered.stderr).contains("altered"),
         "{}",
         show(&tampered)
+    );
+    // And the audit check of recordings against the hashes sealed in the chain names it.
+    let audit = h
+        .admin
+        .run(&["audit", "verify", "--recordings"], None)
+        .await?;
+    ensure!(!audit.status.success(), "{}", show(&audit));
+    let err = String::from_utf8_lossy(&audit.stderr);
+    ensure!(
+        err.contains(&format!("recording of {id} was ALTERED")),
+        "{}",
+        show(&audit)
     );
     Ok(())
 }

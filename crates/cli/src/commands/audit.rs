@@ -29,6 +29,7 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AuditCommand) -> Result<i
     if let AuditCommand::Verify {
         public_key: Some(key),
         export: Some(dir),
+        ..
     } = &cmd
     {
         return verify_export(dir, &parse_key(key)?);
@@ -37,8 +38,15 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AuditCommand) -> Result<i
     let api = profile.api()?;
     match cmd {
         AuditCommand::Search(args) => search(&api, args).await,
-        AuditCommand::Verify { public_key, .. } => {
-            fetch_verified(&api, public_key.as_deref()).await?;
+        AuditCommand::Verify {
+            public_key,
+            recordings,
+            ..
+        } => {
+            let (events, _, _) = fetch_verified(&api, public_key.as_deref()).await?;
+            if recordings {
+                return verify_recordings(&api, &events).await;
+            }
             Ok(0)
         }
         AuditCommand::Export {
@@ -215,6 +223,59 @@ async fn fetch_verified(
         }
         Err(b) => Err(broken(b)),
     }
+}
+
+/// Checks every recording sealed in the (already verified) chain against its sealed hash.
+/// The hash comes from the chain, not from the server's answer, so neither a changed
+/// recording nor a changed session history can hide.
+async fn verify_recordings(api: &ApiClient, events: &[ChainedEvent]) -> Result<i32> {
+    let sealed: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e.event.action == "session.end")
+        .filter_map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.event.details).ok()?;
+            Some((
+                d["session_id"].as_str()?.to_owned(),
+                d["recording_sha256"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let mut bad = Vec::new();
+    for (id, want) in &sealed {
+        let got = match api
+            .get_stream(&format!("/v1/sessions/{id}/recording"))
+            .await
+        {
+            Ok(mut body) => {
+                let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+                while let Some(chunk) = body.next().await? {
+                    ctx.update(&chunk);
+                }
+                hex::encode(ctx.finish().as_ref())
+            }
+            Err(e) => {
+                bad.push(format!("recording of {id}: cannot be read ({e})"));
+                continue;
+            }
+        };
+        if &got != want {
+            bad.push(format!(
+                "recording of {id} was ALTERED: sealed sha256 {want}, stored {got}"
+            ));
+        }
+    }
+    if bad.is_empty() {
+        println!("recordings OK: {} match their sealed hashes", sealed.len());
+        return Ok(0);
+    }
+    for b in &bad {
+        eprintln!("{b}");
+    }
+    anyhow::bail!(
+        "{} of {} sealed recordings do not verify",
+        bad.len(),
+        sealed.len()
+    )
 }
 
 fn broken(b: Break) -> anyhow::Error {
