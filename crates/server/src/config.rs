@@ -231,6 +231,10 @@ mod tests {
             toml::from_str(include_str!("../../../dist/wicketd.example.toml")).unwrap();
         assert_eq!(c.session.idle_timeout, Some(Duration::from_secs(1200)));
         assert_eq!(c.session_overrides[0].tag, "env=prod");
+        assert_eq!(
+            c.recording.on_store_failure,
+            crate::recordings::FailMode::Closed
+        );
         assert_eq!(c.audit.sink.as_deref(), Some("stdout"));
         assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(60));
     }
