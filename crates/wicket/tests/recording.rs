@@ -462,3 +462,51 @@ async fn recordings_go_to_an_s3_server_and_an_outage_fails_closed() -> Result<()
     ensure!(sessions(&h.admin, &[]).await?[0]["recording"] == "recorded");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_recordings_and_audits_it() -> Result<()> {
+    let mut h = Harness::start_with(bins!(), &[("WICKET_RECORDING_RETENTION", "1s")]).await?;
+    h.add_agent("rec-6").await?;
+    h.admin
+        .ok(&["connect", "rec-6", "--", "echo kept-for-a-second"])
+        .await?;
+    let id = sessions(&h.admin, &[]).await?[0]["id"]
+        .as_str()
+        .context("id")?
+        .to_string();
+    ensure!(h
+        .admin
+        .run(&["replay", &id, "--raw"], None)
+        .await?
+        .status
+        .success());
+    // Retention runs when the server starts and hourly after.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.server.restart()?;
+    let mut gone = false;
+    for _ in 0..50 {
+        let out = h.admin.run(&["replay", &id, "--raw"], None).await?;
+        if String::from_utf8_lossy(&out.stderr).contains("has no recording") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    ensure!(gone, "the expired recording is still there");
+    let events = h
+        .admin
+        .ok(&[
+            "audit",
+            "search",
+            "--action",
+            "recording",
+            "--output",
+            "json",
+        ])
+        .await?;
+    ensure!(
+        events.contains("recording.delete") && events.contains(&id),
+        "{events}"
+    );
+    Ok(())
+}
