@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Throughput of a session printing 1 GiB, recorded versus not recorded, on one machine.
+#   bench/recording-overhead.sh [MIB]        (default 1024)
+# "Not recorded" is the fail-open mode with a store that cannot be written, so the relay runs
+# exactly as it does with recording, minus the recorder. The goal: recorded >= 90% of unrecorded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mib=${1:-1024}
+[ -n "${WICKET_BIN:-}" ] || cargo build --release --quiet
+bin=$(cd "${WICKET_BIN:-target/release}" && pwd)
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # name, extra env...
+  local name=$1; shift
+  local port; port=$(free_port)
+  env "$@" XDG_CONFIG_HOME="$tmp/$name/cfg" "$bin/wicketd" dev --data-dir "$tmp/$name/data" \
+    --listen "127.0.0.1:$port" >"$tmp/$name.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 150); do grep -q "Press Ctrl-C" "$tmp/$name.out" 2>/dev/null && break; sleep 0.2; done
+  grep -oE 'connect [^ ]+' "$tmp/$name.out" | head -n1 | cut -d' ' -f2
+}
+
+rate() { # name target -> MB/s
+  XDG_CONFIG_HOME="$tmp/$1/cfg" python3 - "$bin/wicket" "$2" "$mib" <<'PY'
+import subprocess, sys, time
+wicket, target, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cmd = [wicket, "connect", target, "--", f"head -c {mib * 1048576} /dev/zero | tr '\\0' 'x'"]
+best = 0.0
+for _ in range(3):
+    t = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
+    secs = time.perf_counter() - t
+    assert len(p.stdout) == mib * 1048576, len(p.stdout)
+    best = max(best, mib * 1.048576 / secs)
+print(f"{best:.1f}")
+PY
+}
+
+mkdir -p "$tmp/off"
+on=$(start on)
+off=$(start off WICKET_RECORDING_STORE="$tmp/off/store" WICKET_RECORDING_ON_STORE_FAILURE=open)
+# The store must exist when the server starts; then it becomes unwritable.
+rm -rf "$tmp/off/store" && touch "$tmp/off/store"
+r_on=$(rate on "$on")
+r_off=$(rate off "$off")
+grep -q unrecorded <(XDG_CONFIG_HOME="$tmp/off/cfg" "$bin/wicket" sessions --output json) || { echo "the 'off' server recorded after all" >&2; exit 1; }
+echo "session printing ${mib} MiB, best of 3 ($(nproc) cores):"
+printf '  recorded     %8s MB/s\n  not recorded %8s MB/s\n' "$r_on" "$r_off"
+python3 -c "import sys; print(f'  recorded / not recorded = {float(sys.argv[1])/float(sys.argv[2])*100:.0f}%')" "$r_on" "$r_off"
