@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use wicket_proto::{ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW};
+use wicket_proto::{ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, STREAM_WINDOW};
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
 use crate::error::{LinkClosed, MuxError};
@@ -25,8 +25,11 @@ pub enum Role {
 
 #[derive(Clone, Debug)]
 pub struct MuxConfig {
-    /// Receive window granted to each channel.
+    /// Receive window granted to each session channel.
     pub window: u32,
+    /// Receive window granted to each byte-stream channel (TCP forwards): bulk transfers want
+    /// more bytes in flight than interactive sessions.
+    pub stream_window: u32,
     /// Channels open on this link at once, in both directions; a peer's open beyond it is
     /// rejected.
     pub max_channels: usize,
@@ -40,9 +43,21 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             window: DEFAULT_WINDOW,
+            stream_window: STREAM_WINDOW,
             max_channels: 1024,
             ping_interval: None,
             idle_timeout: None,
+        }
+    }
+}
+
+impl MuxConfig {
+    /// The receive window this side grants a channel opened for `spec`.
+    pub fn window_for(&self, spec: &OpenSpec) -> u32 {
+        if spec.is_stream() {
+            self.stream_window
+        } else {
+            self.window
         }
     }
 }
@@ -122,7 +137,7 @@ impl Mux {
     /// Opens a channel and waits for the peer to accept or reject it.
     pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
         let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
-        let window = self.inner.config.window;
+        let window = self.inner.config.window_for(&spec);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let shared = ChannelShared::new(id, RecvWindow::new(window), 0);
         let (tx, rx) = oneshot::channel();
@@ -411,7 +426,8 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                 )));
             }
             let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let shared = ChannelShared::new(channel, RecvWindow::new(inner.config.window), window);
+            let ours = inner.config.window_for(&spec);
+            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
             {
                 let t = inner.lock();
                 if t.channels.contains_key(&channel) {
@@ -427,7 +443,8 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                     return Ok(());
                 }
             }
-            let pending = IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec);
+            let pending =
+                IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec, ours);
             if let Err(e) = incoming.try_send(pending) {
                 // Nobody accepts channels here, or the queue is full: refuse, don't buffer.
                 let p = match e {

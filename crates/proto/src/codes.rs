@@ -36,6 +36,9 @@ pub enum ErrorCode {
     Internal,
     /// A session limit ended the channel (idle timeout, maximum duration).
     SessionLimit,
+    /// The target could not connect to a forward's destination (refused, unreachable,
+    /// unresolvable, or not allowed by the agent's configuration).
+    ConnectFailed,
     /// A code this build does not know.
     Other(u16),
 }
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::PeerGone => 12,
             ErrorCode::Internal => 13,
             ErrorCode::SessionLimit => 14,
+            ErrorCode::ConnectFailed => 15,
             ErrorCode::Other(n) => n,
         }
     }
@@ -77,6 +81,7 @@ impl ErrorCode {
             12 => ErrorCode::PeerGone,
             13 => ErrorCode::Internal,
             14 => ErrorCode::SessionLimit,
+            15 => ErrorCode::ConnectFailed,
             n => ErrorCode::Other(n),
         }
     }
@@ -99,6 +104,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::PeerGone => "peer gone",
             ErrorCode::Internal => "internal error",
             ErrorCode::SessionLimit => "session limit reached",
+            ErrorCode::ConnectFailed => "connection failed",
             ErrorCode::Other(n) => return write!(f, "error {n}"),
         };
         f.write_str(s)

@@ -34,7 +34,9 @@ async fn serve_agent(state: AppState, mut t: Transport) {
         return;
     };
     drop(incoming);
-    let conn = state.agents().insert(&target_id, mux.clone(), now_ms());
+    let conn = state
+        .agents()
+        .insert(&target_id, mux.clone(), version, now_ms());
     let _ = state
         .store()
         .record_target_seen(&target_id, now_ms(), Some(&inventory))

@@ -25,6 +25,7 @@
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
 //! - [`settings`]: session settings (timeouts, profile, banner) from config, tags and policies.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
+//! - [`forwards`]: TCP forwards on a user's link, their policy check and their log record.
 //! - [`handshake`]: the server's side of a link handshake, shared by both endpoints.
 //! - [`ws`]: axum WebSockets as mux transports.
 //! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].
@@ -36,6 +37,7 @@ pub mod authz;
 pub mod client_link;
 pub mod config;
 pub mod error;
+pub mod forwards;
 pub mod handshake;
 pub mod ratelimit;
 pub mod registry;
