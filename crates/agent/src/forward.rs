@@ -170,6 +170,7 @@ pub async fn serve(ch: IncomingChannel, spec: TcpSpec, opts: Arc<ForwardOptions>
     let (r, w) = stream.into_split();
     let done = wicket_mux::splice(channel, r, w, |w| {
         let _ = w.as_ref().set_zero_linger();
+        w.forget();
     })
     .await;
     tracing::debug!(

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use wicket_proto::{ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, STREAM_WINDOW};
+use wicket_proto::{
+    ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, MAX_PENDING_OPENS, STREAM_WINDOW,
+};
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
 use crate::error::{LinkClosed, MuxError};
@@ -89,6 +91,8 @@ pub(crate) struct Inner {
     next_id: AtomicU32,
     pub(crate) config: MuxConfig,
     role: Role,
+    /// One permit per `OPEN` we may have unanswered: the peer queues no more than that.
+    open_slots: tokio::sync::Semaphore,
 }
 
 /// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
@@ -106,7 +110,7 @@ impl Mux {
         config: MuxConfig,
     ) -> (Mux, mpsc::Receiver<IncomingChannel>) {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
-        let (incoming_tx, incoming_rx) = mpsc::channel(64);
+        let (incoming_tx, incoming_rx) = mpsc::channel(MAX_PENDING_OPENS);
         let (closed, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             out: out_tx,
@@ -118,6 +122,7 @@ impl Mux {
             }),
             config,
             role,
+            open_slots: tokio::sync::Semaphore::new(MAX_PENDING_OPENS),
         });
         let mux = Mux { inner };
         let last_rx = Arc::new(Mutex::new(Instant::now()));
@@ -136,6 +141,11 @@ impl Mux {
 
     /// Opens a channel and waits for the peer to accept or reject it.
     pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
+        let mut closed = self.inner.closed.subscribe();
+        let _slot = tokio::select! {
+            s = self.inner.open_slots.acquire() => s.map_err(|_| self.link_error())?,
+            _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
+        };
         let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
         let window = self.inner.config.window_for(&spec);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -158,7 +168,6 @@ impl Mux {
             window,
             spec,
         })?;
-        let mut closed = self.inner.closed.subscribe();
         let peer_window = tokio::select! {
             r = rx => r.map_err(|_| self.link_error())??,
             _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),

@@ -26,9 +26,10 @@ pub struct Spliced {
 }
 
 /// Pumps `reader` to `channel` and `channel` to `writer` until both directions have ended (or
-/// one fails), then closes the channel. `reset` is called with the writer when the channel
-/// failed, before the writer is dropped (a TCP caller sets `SO_LINGER` 0 there).
-pub async fn splice<R, W>(channel: Channel, reader: R, writer: W, reset: impl FnOnce(&W)) -> Spliced
+/// one fails), then closes the channel. When the channel failed, `reset` gets the writer after
+/// the reader is dropped: a TCP caller sets `SO_LINGER` 0 and drops the socket without a FIN
+/// (`OwnedWriteHalf::forget`), so its client sees a reset.
+pub async fn splice<R, W>(channel: Channel, reader: R, writer: W, reset: impl FnOnce(W)) -> Spliced
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -64,10 +65,9 @@ where
             }
         }
     };
-    if let Some(w) = &writer_back {
+    if let Some(w) = writer_back {
         reset(w);
     }
-    drop(writer_back);
     tx.close();
     Spliced {
         sent,

@@ -51,3 +51,8 @@ pub const DEFAULT_WINDOW: u32 = 512 * 1024;
 /// than with 512 KiB (docs/PERFORMANCE.md), and the memory is only held while bytes are in
 /// flight.
 pub const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+
+/// `OPEN`s a peer queues unanswered per link; further ones are refused. An opener keeps at most
+/// this many of its own `OPEN`s unanswered, so a burst (hundreds of forwarded connections at
+/// once) waits for answers instead of being refused.
+pub const MAX_PENDING_OPENS: usize = 64;

@@ -148,6 +148,8 @@ async fn broker(
         ErrorCode::UnknownTarget,
         "no target named in the request".into(),
     ))?;
+    // The link may be hours old: judge this connection by the user, token and groups of now.
+    let caller = &current(state, caller).await?;
     let target = find_target(state, &wanted).await?;
     let dest = dest_display(&spec.host, spec.port);
     if spec.host.is_empty() || spec.port == 0 {
@@ -218,6 +220,38 @@ async fn broker(
             ),
         })?;
     Ok((channel, live))
+}
+
+/// The caller as the store has it now (a link authenticates once, at its start, and a
+/// `wicket forward` may keep its link for days).
+async fn current(state: &AppState, caller: &Caller) -> Result<Caller, (ErrorCode, String)> {
+    let store = state.store();
+    let internal = |e: wicket_store::StoreError| (ErrorCode::Internal, e.to_string());
+    let unauthorized = |m: &str| (ErrorCode::Unauthorized, m.to_string());
+    let user = match store.user_by_id(&caller.user.id).await.map_err(internal)? {
+        Some(u) if !u.disabled => u,
+        Some(_) => return Err(unauthorized("your user was disabled")),
+        None => return Err(unauthorized("your user was deleted")),
+    };
+    match store
+        .token_by_id(&caller.token_id)
+        .await
+        .map_err(internal)?
+    {
+        Some(t) if t.revoked_at.is_none() && t.expires_at > crate::now_ms() => {}
+        Some(t) if t.revoked_at.is_none() => {
+            return Err(unauthorized(
+                "your login expired: run `wicket login` and start again",
+            ))
+        }
+        _ => return Err(unauthorized("your token was revoked")),
+    }
+    let groups = store.groups_of_user(&user.id).await.map_err(internal)?;
+    Ok(Caller {
+        user,
+        groups,
+        ..caller.clone()
+    })
 }
 
 /// Splices the two channels, counting bytes each way, until both directions have closed or

@@ -223,6 +223,7 @@ async fn connection(
     let (r, w) = conn.into_split();
     let done = wicket_mux::splice(channel, r, w, |w| {
         let _ = w.as_ref().set_zero_linger();
+        w.forget();
     })
     .await;
     if let Some(e) = done.error {

@@ -44,7 +44,7 @@ pub async fn proxy(profile_name: Option<&str>, args: ProxyArgs) -> Result<i32> {
             }
             other => fail(format!("{dest} via {}: {other}", args.target)),
         })?;
-    let done = wicket_mux::splice(channel, tokio::io::stdin(), own_stdout()?, |_| {}).await;
+    let done = wicket_mux::splice(channel, tokio::io::stdin(), own_stdout()?, drop).await;
     match done.error {
         None => Ok(0),
         Some(e) => Err(fail(format!("{dest} via {}: {e}", args.target))),
