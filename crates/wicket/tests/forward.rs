@@ -163,6 +163,39 @@ async fn bulk_256_mib_keeps_its_sha256_and_half_close_gets_the_reply() -> Result
     tokio::time::timeout(Duration::from_secs(60), r.read_to_string(&mut reply)).await??;
     let want = format!("{} {}\n", hex(ctx.finish().as_ref()), total * 1024 * 1024);
     assert_eq!(reply, want, "wicket stderr: {}", fwd.stderr());
+
+    // The server logged one record for the connection, with the bytes each way.
+    let bytes = format!("bytes_to_dest={}", total * 1024 * 1024);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = h.server.logs();
+        if let Some(line) = logs.lines().find(|l| l.contains("forwarded connection")) {
+            assert!(line.contains(&bytes), "{line}");
+            let back = format!("bytes_from_dest={}", reply.len());
+            assert!(line.contains(&back), "{line}");
+            assert!(
+                line.contains("user=admin") && line.contains("target=web-1"),
+                "{line}"
+            );
+            assert!(line.contains(&format!("dest_port={port}")), "{line}");
+            assert!(
+                line.contains("outcome=\"closed\"") || line.contains("outcome=closed"),
+                "{line}"
+            );
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no forward record in the server log");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Ctrl-C ends `wicket forward` cleanly.
+    let mut child = fwd.child;
+    let pid = nix::unistd::Pid::from_raw(child.id().context("pid")? as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await??;
+    assert!(status.success(), "{status}");
     Ok(())
 }
 
