@@ -10,6 +10,7 @@ use wicket_proto::{ClientHello, ErrorCode, Frame, SUPPORTED_VERSIONS};
 
 use crate::backoff::Backoff;
 use crate::error::AgentError;
+use crate::forward::ForwardOptions;
 use crate::identity::Identity;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,7 +19,12 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
 /// Keeps the link up until `shutdown` resolves: reconnects on any loss with jittered
 /// exponential backoff capped at 30 s, starting over from the shortest delay after a link
 /// that worked.
-pub async fn run(identity: Identity, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+pub async fn run(
+    identity: Identity,
+    forward: ForwardOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
+    let forward = std::sync::Arc::new(forward);
     let server =
         ServerUrl::parse(&identity.server).map_err(|e| AgentError::Identity(e.to_string()))?;
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
@@ -28,7 +34,7 @@ pub async fn run(identity: Identity, shutdown: impl Future<Output = ()>) -> Resu
             match connect(&identity, &server).await {
                 Ok((mux, incoming)) => {
                     tracing::info!(server = %server, target = %identity.target_id, "link up");
-                    let why = crate::session::serve(mux, incoming).await;
+                    let why = crate::session::serve(mux, incoming, forward.clone()).await;
                     tracing::warn!(reason = %why, "link lost");
                     true
                 }

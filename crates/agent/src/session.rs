@@ -1,4 +1,5 @@
-//! Sessions: the channels the server opens on the link, each wired to a process.
+//! Sessions: the channels the server opens on the link, each wired to a process (or, for a
+//! `tcp` channel, handed to [`crate::forward`]).
 
 use std::sync::Arc;
 
@@ -8,17 +9,27 @@ use tokio::sync::mpsc;
 use wicket_mux::{ChannelReceiver, ChannelSender, Event, IncomingChannel, LinkClosed, Mux};
 use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
 
+use crate::forward::ForwardOptions;
 use crate::process::{self, ProcessControl, PtySize, SessionRequest, Spawned};
 
 /// Size of one read from a process: large enough to fill a frame under bulk output.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Serves channels until the link closes, and returns why it closed.
-pub async fn serve(mux: Mux, mut incoming: mpsc::Receiver<IncomingChannel>) -> LinkClosed {
+pub async fn serve(
+    mux: Mux,
+    mut incoming: mpsc::Receiver<IncomingChannel>,
+    forward: Arc<ForwardOptions>,
+) -> LinkClosed {
     loop {
         tokio::select! {
             next = incoming.recv() => match next {
-                Some(ch) => { tokio::spawn(open(ch)); }
+                Some(ch) => match ch.spec().clone() {
+                    OpenSpec::Session(spec) => { tokio::spawn(open(ch, spec)); }
+                    OpenSpec::Tcp(spec) => {
+                        tokio::spawn(crate::forward::serve(ch, spec, forward.clone()));
+                    }
+                },
                 None => break,
             },
             why = mux.closed() => return why,
@@ -27,8 +38,7 @@ pub async fn serve(mux: Mux, mut incoming: mpsc::Receiver<IncomingChannel>) -> L
     mux.closed().await
 }
 
-async fn open(ch: IncomingChannel) {
-    let OpenSpec::Session(spec) = ch.spec().clone();
+async fn open(ch: IncomingChannel, spec: SessionSpec) {
     let req = request(&spec);
     let session = spec.session_id.clone().unwrap_or_default();
     let spawned = match process::spawn(&req).await {

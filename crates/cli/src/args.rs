@@ -35,6 +35,13 @@ pub enum Command {
         /// Session id (from `wicket sessions --active`).
         id: String,
     },
+    /// Forward local ports to hosts the target can reach, like `ssh -L`.
+    Forward(ForwardArgs),
+    /// Bridge stdin and stdout to HOST:PORT on the target: `ProxyCommand wicket proxy %h %p`.
+    Proxy(ProxyArgs),
+    /// Print an ssh_config block for every target you can see, so `ssh TARGET` goes through
+    /// wicket.
+    SshConfig(SshConfigArgs),
     /// Multi-factor login (TOTP) for your own account.
     Mfa {
         #[command(subcommand)]
@@ -221,6 +228,38 @@ pub struct ConnectArgs {
     /// Command to run instead of a login shell (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ForwardArgs {
+    /// Target name or id.
+    pub target: String,
+    /// `[BIND_ADDR:]LOCAL_PORT:HOST:PORT` (repeatable). HOST is resolved on the target
+    /// (`localhost` is the target itself); BIND_ADDR defaults to 127.0.0.1, `*` means every
+    /// interface, IPv6 addresses go in brackets: `[::1]:8080:db:5432`.
+    #[arg(required = true, value_name = "[BIND_ADDR:]LOCAL_PORT:HOST:PORT", value_parser = crate::commands::forward::parse_spec)]
+    pub specs: Vec<crate::commands::forward::ForwardSpec>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// Target name or id (ssh's `%h`).
+    pub target: String,
+    /// Port on the target to connect to (ssh's `%p`).
+    pub port: u16,
+    /// Host to connect to from the target.
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SshConfigArgs {
+    /// Port sshd listens on, on the targets.
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+    /// Also set `User` in each block.
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

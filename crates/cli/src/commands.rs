@@ -4,9 +4,12 @@ pub mod activations;
 pub mod admin;
 pub mod audit;
 pub mod connect;
+pub mod forward;
 pub mod login;
 pub mod mfa;
+pub mod proxy;
 pub mod sessions;
+pub mod ssh_config;
 pub mod targets;
 
 use anyhow::Result;
@@ -23,6 +26,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logout => login::logout(profile).await,
         Command::Targets(args) => targets::list(profile, args).await,
         Command::Connect(args) => connect::connect(profile, args).await,
+        Command::Forward(args) => forward::forward(profile, args).await,
+        Command::Proxy(args) => proxy::proxy(profile, args).await,
+        Command::SshConfig(args) => ssh_config::print(profile, args).await,
         Command::Completions { shell } => {
             // Generate into memory: clap_complete panics on a write error such as a closed pipe.
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -301,6 +301,7 @@ impl ChannelReceiver {
 pub struct IncomingChannel {
     parts: Option<IncomingParts>,
     spec: OpenSpec,
+    window: u32,
 }
 
 struct IncomingParts {
@@ -317,8 +318,10 @@ impl IncomingChannel {
         events_tx: mpsc::UnboundedSender<Event>,
         events_rx: mpsc::UnboundedReceiver<Event>,
         spec: OpenSpec,
+        window: u32,
     ) -> Self {
         IncomingChannel {
+            window,
             parts: Some(IncomingParts {
                 mux,
                 shared,
@@ -350,7 +353,7 @@ impl IncomingChannel {
         );
         p.mux.inner.send(Frame::Accept {
             channel: id,
-            window: p.mux.inner.config.window,
+            window: self.window,
         })?;
         Ok(Channel::new(p.shared, p.events_rx, p.mux))
     }

@@ -14,14 +14,17 @@
 //! - [`transport`]: the frame transport trait objects, the handshake helpers, an in-memory pair.
 //! - [`link`]: [`Mux`], its reader, writer and heartbeat tasks.
 //! - [`channel`]: [`ChannelSender`], [`ChannelReceiver`], [`IncomingChannel`], [`Event`].
+//! - [`stream`]: [`splice`], a byte stream (a TCP connection) joined to a channel.
 //! - [`error`]: [`MuxError`] and friends.
 
 pub mod channel;
 pub mod error;
 pub mod link;
+pub mod stream;
 pub mod transport;
 
 pub use channel::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
 pub use error::{LinkClosed, MuxError};
 pub use link::{Mux, MuxConfig, Role};
+pub use stream::{splice, Spliced};
 pub use transport::{mem_pair, Transport, TransportError};

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use wicket_proto::{ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW};
+use wicket_proto::{
+    ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, MAX_PENDING_OPENS, STREAM_WINDOW,
+};
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
 use crate::error::{LinkClosed, MuxError};
@@ -25,8 +27,11 @@ pub enum Role {
 
 #[derive(Clone, Debug)]
 pub struct MuxConfig {
-    /// Receive window granted to each channel.
+    /// Receive window granted to each session channel.
     pub window: u32,
+    /// Receive window granted to each byte-stream channel (TCP forwards): bulk transfers want
+    /// more bytes in flight than interactive sessions.
+    pub stream_window: u32,
     /// Channels open on this link at once, in both directions; a peer's open beyond it is
     /// rejected.
     pub max_channels: usize,
@@ -40,9 +45,21 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             window: DEFAULT_WINDOW,
+            stream_window: STREAM_WINDOW,
             max_channels: 1024,
             ping_interval: None,
             idle_timeout: None,
+        }
+    }
+}
+
+impl MuxConfig {
+    /// The receive window this side grants a channel opened for `spec`.
+    pub fn window_for(&self, spec: &OpenSpec) -> u32 {
+        if spec.is_stream() {
+            self.stream_window
+        } else {
+            self.window
         }
     }
 }
@@ -74,6 +91,8 @@ pub(crate) struct Inner {
     next_id: AtomicU32,
     pub(crate) config: MuxConfig,
     role: Role,
+    /// One permit per `OPEN` we may have unanswered: the peer queues no more than that.
+    open_slots: tokio::sync::Semaphore,
 }
 
 /// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
@@ -91,7 +110,7 @@ impl Mux {
         config: MuxConfig,
     ) -> (Mux, mpsc::Receiver<IncomingChannel>) {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
-        let (incoming_tx, incoming_rx) = mpsc::channel(64);
+        let (incoming_tx, incoming_rx) = mpsc::channel(MAX_PENDING_OPENS);
         let (closed, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             out: out_tx,
@@ -103,6 +122,7 @@ impl Mux {
             }),
             config,
             role,
+            open_slots: tokio::sync::Semaphore::new(MAX_PENDING_OPENS),
         });
         let mux = Mux { inner };
         let last_rx = Arc::new(Mutex::new(Instant::now()));
@@ -121,8 +141,13 @@ impl Mux {
 
     /// Opens a channel and waits for the peer to accept or reject it.
     pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
+        let mut closed = self.inner.closed.subscribe();
+        let _slot = tokio::select! {
+            s = self.inner.open_slots.acquire() => s.map_err(|_| self.link_error())?,
+            _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
+        };
         let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
-        let window = self.inner.config.window;
+        let window = self.inner.config.window_for(&spec);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let shared = ChannelShared::new(id, RecvWindow::new(window), 0);
         let (tx, rx) = oneshot::channel();
@@ -143,7 +168,6 @@ impl Mux {
             window,
             spec,
         })?;
-        let mut closed = self.inner.closed.subscribe();
         let peer_window = tokio::select! {
             r = rx => r.map_err(|_| self.link_error())??,
             _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
@@ -411,7 +435,8 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                 )));
             }
             let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let shared = ChannelShared::new(channel, RecvWindow::new(inner.config.window), window);
+            let ours = inner.config.window_for(&spec);
+            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
             {
                 let t = inner.lock();
                 if t.channels.contains_key(&channel) {
@@ -427,7 +452,8 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                     return Ok(());
                 }
             }
-            let pending = IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec);
+            let pending =
+                IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec, ours);
             if let Err(e) = incoming.try_send(pending) {
                 // Nobody accepts channels here, or the queue is full: refuse, don't buffer.
                 let p = match e {

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     /// The session could not be recorded (the recording store is unreachable or failed), and
     /// the server is configured to refuse unrecorded sessions.
     RecordingUnavailable,
+    /// The target could not connect to a forward's destination (refused, unreachable,
+    /// unresolvable, or not allowed by the agent's configuration).
+    ConnectFailed,
     /// A code this build does not know.
     Other(u16),
 }
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Internal => 13,
             ErrorCode::SessionLimit => 14,
             ErrorCode::RecordingUnavailable => 16,
+            ErrorCode::ConnectFailed => 15,
             ErrorCode::Other(n) => n,
         }
     }
@@ -82,6 +86,7 @@ impl ErrorCode {
             13 => ErrorCode::Internal,
             14 => ErrorCode::SessionLimit,
             16 => ErrorCode::RecordingUnavailable,
+            15 => ErrorCode::ConnectFailed,
             n => ErrorCode::Other(n),
         }
     }
@@ -105,6 +110,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::Internal => "internal error",
             ErrorCode::SessionLimit => "session limit reached",
             ErrorCode::RecordingUnavailable => "recording unavailable",
+            ErrorCode::ConnectFailed => "connection failed",
             ErrorCode::Other(n) => return write!(f, "error {n}"),
         };
         f.write_str(s)

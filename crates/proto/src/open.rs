@@ -13,6 +13,48 @@ use serde::{Deserialize, Serialize};
 pub enum OpenSpec {
     /// A shell or a command.
     Session(SessionSpec),
+    /// A TCP connection made by the target (`wicket forward`, `wicket proxy`); protocol
+    /// version 2 and later.
+    Tcp(TcpSpec),
+}
+
+impl OpenSpec {
+    /// The lowest protocol version whose peers understand this spec.
+    pub fn min_version(&self) -> u16 {
+        match self {
+            OpenSpec::Session(_) => 1,
+            OpenSpec::Tcp(_) => 2,
+        }
+    }
+
+    /// Whether the channel carries bulk bytes, and so gets the larger
+    /// [`crate::STREAM_WINDOW`].
+    pub fn is_stream(&self) -> bool {
+        matches!(self, OpenSpec::Tcp(_))
+    }
+}
+
+/// A TCP connection from the target to `host:port`; the channel's `DATA` are the connection's
+/// bytes, `EOF` its half-close.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpSpec {
+    /// Target name or id. Set by the CLI for the server; the server clears it before passing the
+    /// request to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Host name or IP address to connect to, as the target resolves it (`localhost`: the
+    /// target itself).
+    pub host: String,
+    pub port: u16,
+    /// Set by the CLI: the local peer that connected (`127.0.0.1:53122`), for the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Set by the server: the connection id (`fwd_` + 16 hex digits), for the agent's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
+    /// Set by the server: the wicket user who asked, for the agent's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// A shell or command on a target.

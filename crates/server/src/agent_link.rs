@@ -73,7 +73,9 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
         return;
     };
     drop(incoming);
-    let conn = state.agents().insert(&target_id, mux.clone(), now_ms());
+    let conn = state
+        .agents()
+        .insert(&target_id, mux.clone(), version, now_ms());
     let _ = state
         .store()
         .record_target_seen(&target_id, now_ms(), Some(&inventory))

@@ -1,6 +1,7 @@
 //! The users' endpoint: `GET /v1/link`, a WebSocket authenticated by the bearer token on the
-//! upgrade request. Each channel the user opens is a session request: the server checks it,
-//! opens a matching channel on the target's agent link and splices the two.
+//! upgrade request. Each channel the user opens is a session request (or a TCP forward, see
+//! [`crate::forwards`]): the server checks it, opens a matching channel on the target's agent
+//! link and splices the two.
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
@@ -45,15 +46,31 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
     };
     tracing::debug!(user = %caller.user.name, "user link up");
     while let Some(request) = incoming.recv().await {
-        tokio::spawn(open_session(state.clone(), caller.clone(), request));
+        match request.spec().clone() {
+            OpenSpec::Session(spec) => {
+                tokio::spawn(open_session(state.clone(), caller.clone(), request, spec));
+            }
+            OpenSpec::Tcp(spec) => {
+                tokio::spawn(crate::forwards::open_forward(
+                    state.clone(),
+                    caller.clone(),
+                    request,
+                    spec,
+                ));
+            }
+        }
     }
     let _ = mux.closed().await;
 }
 
 /// Checks a session request, opens it on the agent, and relays until both ends close or access
 /// is taken away. The session is recorded from the first byte and kept in the history.
-async fn open_session(state: AppState, caller: Caller, request: IncomingChannel) {
-    let OpenSpec::Session(spec) = request.spec().clone();
+async fn open_session(
+    state: AppState,
+    caller: Caller,
+    request: IncomingChannel,
+    spec: SessionSpec,
+) {
     let brokered = match broker(&state, &caller, spec).await {
         Ok(b) => b,
         Err((code, reason)) => {
@@ -350,6 +367,7 @@ async fn broker(
         action,
         run_as: spec.run_as.clone(),
         source_ip: caller.source_ip,
+        dest: None,
     };
     let opened = agent.mux.open(OpenSpec::Session(spec)).await;
     let agent_channel = match opened {

@@ -28,6 +28,7 @@
 //! - [`recordings`]: recording sessions (store, fail-closed or fail-open, retention).
 //! - [`settings`]: session settings (timeouts, profile, banner) from config, tags and policies.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
+//! - [`forwards`]: TCP forwards on a user's link, their policy check and their log record.
 //! - [`handshake`]: the server's side of a link handshake, shared by both endpoints.
 //! - [`ws`]: axum WebSockets as mux transports.
 //! - [`error`]: [`ApiError`], the JSON error body, and [`ServerError`].
@@ -40,6 +41,7 @@ pub mod authz;
 pub mod client_link;
 pub mod config;
 pub mod error;
+pub mod forwards;
 pub mod handshake;
 pub mod ratelimit;
 pub mod recordings;

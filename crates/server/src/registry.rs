@@ -17,6 +17,8 @@ pub struct AgentConn {
     /// Distinguishes this link from a later one of the same agent.
     pub conn_id: u64,
     pub connected_at: i64,
+    /// The protocol version agreed with this agent: a `tcp` channel needs 2.
+    pub version: u16,
 }
 
 #[derive(Default)]
@@ -28,7 +30,7 @@ pub struct AgentRegistry {
 impl AgentRegistry {
     /// Records a new link for `target_id`, replacing (and closing) an older one: an agent that
     /// reconnects before the server noticed the old link die must not be refused.
-    pub fn insert(&self, target_id: &str, mux: Mux, now: i64) -> u64 {
+    pub fn insert(&self, target_id: &str, mux: Mux, version: u16, now: i64) -> u64 {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let old = self.write().insert(
             target_id.to_string(),
@@ -36,6 +38,7 @@ impl AgentRegistry {
                 mux,
                 conn_id,
                 connected_at: now,
+                version,
             },
         );
         if let Some(old) = old {

@@ -1,4 +1,4 @@
-//! Live sessions, so that taking access away ends them at once.
+//! Live sessions and forwarded connections, so that taking access away ends them at once.
 //!
 //! Each brokered session registers who opened it, with which token, on what, and how. Whenever
 //! something that could take access away happens (a user disabled or deleted, a token revoked,
@@ -26,6 +26,8 @@ pub struct LiveSession {
     pub action: Action,
     pub run_as: Option<String>,
     pub source_ip: Option<IpAddr>,
+    /// For a forward: the destination it was allowed to, rechecked like everything else.
+    pub dest: Option<(String, u16)>,
 }
 
 struct Entry {
@@ -187,7 +189,8 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
     let facts = Facts {
         run_as: s.run_as.clone(),
         mfa: caller.mfa,
-        ..Facts::default()
+        dest_host: s.dest.as_ref().map(|(h, _)| h.clone()),
+        dest_port: s.dest.as_ref().map(|(_, p)| *p),
     };
     let d = evaluate(
         &state.policies(),

@@ -51,7 +51,20 @@ pub enum Command {
         force: bool,
     },
     /// Keep the link to wicketd up and serve sessions.
-    Run,
+    Run {
+        /// Allow forwards to this network although it is refused by default (link-local and
+        /// cloud metadata addresses: 169.254.0.0/16, fe80::/10, fd00:ec2::254). Repeatable.
+        #[arg(
+            long = "forward-allow",
+            value_name = "CIDR",
+            env = "WICKET_AGENT_FORWARD_ALLOW",
+            value_delimiter = ','
+        )]
+        forward_allow: Vec<wicket_agent::forward::Cidr>,
+        /// Refuse every TCP forward (`wicket forward`, `wicket proxy`) to and from this host.
+        #[arg(long, env = "WICKET_AGENT_NO_FORWARDING")]
+        no_forwarding: bool,
+    },
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -87,11 +100,18 @@ pub async fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        Command::Run => {
+        Command::Run {
+            forward_allow,
+            no_forwarding,
+        } => {
             crate::logging::init("info");
             let identity = Identity::load(&args.state_dir)?;
             tracing::info!(target = %identity.target_id, name = %identity.name, server = %identity.server, "starting");
-            wicket_agent::link::run(identity, crate::wicketd::shutdown_signal()).await?;
+            let forward = wicket_agent::forward::ForwardOptions {
+                disabled: no_forwarding,
+                allow: forward_allow,
+            };
+            wicket_agent::link::run(identity, forward, crate::wicketd::shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(())
         }

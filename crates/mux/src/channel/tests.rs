@@ -245,3 +245,68 @@ async fn channels_are_freed_after_both_close() {
     assert_eq!(client.channel_count(), 0);
     assert_eq!(server.channel_count(), 0);
 }
+
+fn tcp_spec() -> OpenSpec {
+    OpenSpec::Tcp(wicket_proto::TcpSpec {
+        host: "localhost".into(),
+        port: 22,
+        ..Default::default()
+    })
+}
+
+/// A `tcp` channel is granted the stream window, a session the session window, each way.
+#[tokio::test]
+async fn stream_channels_get_the_stream_window() {
+    let (a, b) = mem_pair();
+    let cfg = MuxConfig {
+        window: 1000,
+        stream_window: 5000,
+        ..MuxConfig::default()
+    };
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, cfg.clone());
+    let (client, _) = Mux::start(a, Role::Dialer, cfg);
+    let opened = tokio::spawn(async move {
+        let tcp = client.open(tcp_spec()).await.unwrap();
+        let session = client.open(spec()).await.unwrap();
+        (client, tcp, session)
+    });
+    let tcp_in = incoming.recv().await.unwrap().accept().unwrap();
+    let session_in = incoming.recv().await.unwrap().accept().unwrap();
+    let (_client, tcp, session) = opened.await.unwrap();
+    // Nobody reads on the far side: a sender gets exactly the peer's window, then waits.
+    let mut keep = Vec::new();
+    for (ch, window) in [(tcp, 5000usize), (session, 1000)] {
+        let (tx, rx) = ch.split();
+        tx.data(Bytes::from(vec![0u8; window])).await.unwrap();
+        let more = tokio::time::timeout(
+            Duration::from_millis(100),
+            tx.data(Bytes::from_static(b"x")),
+        );
+        assert!(more.await.is_err(), "sent past a window of {window}");
+        keep.push((tx, rx));
+    }
+    // And the acceptor's side got the same windows from the opener.
+    let (tx, _rx) = tcp_in.split();
+    tx.data(Bytes::from(vec![0u8; 5000])).await.unwrap();
+    let (tx, _rx) = session_in.split();
+    tx.data(Bytes::from(vec![0u8; 1000])).await.unwrap();
+}
+
+/// Hundreds of opens at once: the opener keeps at most `MAX_PENDING_OPENS` unanswered, so
+/// the peer's queue never overflows and none is refused.
+#[tokio::test]
+async fn a_burst_of_opens_waits_instead_of_being_refused() {
+    let (a, b) = mem_pair();
+    let _server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let mut tasks = Vec::new();
+    for _ in 0..(4 * wicket_proto::MAX_PENDING_OPENS) {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client.open(tcp_spec()).await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}

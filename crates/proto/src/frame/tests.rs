@@ -1,6 +1,6 @@
 use super::*;
 use crate::handshake::{AgentProof, Inventory};
-use crate::open::{PtySpec, SessionSpec};
+use crate::open::{PtySpec, SessionSpec, TcpSpec};
 use proptest::prelude::*;
 
 fn channel() -> impl Strategy<Value = u32> {
@@ -16,6 +16,31 @@ fn reason() -> impl Strategy<Value = String> {
 }
 
 fn spec() -> impl Strategy<Value = OpenSpec> {
+    prop_oneof![session_spec(), tcp_spec()]
+}
+
+fn tcp_spec() -> impl Strategy<Value = OpenSpec> {
+    (
+        proptest::option::of("[a-z0-9-]{1,20}"),
+        ".{0,64}",
+        any::<u16>(),
+        proptest::option::of("[0-9a-f:.\\[\\]]{1,40}"),
+        proptest::option::of("fwd_[0-9a-f]{16}"),
+        proptest::option::of(".{0,16}"),
+    )
+        .prop_map(|(target, host, port, peer, connection_id, user)| {
+            OpenSpec::Tcp(TcpSpec {
+                target,
+                host,
+                port,
+                peer,
+                connection_id,
+                user,
+            })
+        })
+}
+
+fn session_spec() -> impl Strategy<Value = OpenSpec> {
     (
         proptest::option::of("[a-z0-9-]{1,20}"),
         proptest::option::of("[a-z]{1,8}"),
@@ -196,4 +221,26 @@ fn long_reason_is_cut_on_a_char_boundary() {
         Frame::Error { reason, .. } => assert!(reason.len() <= MAX_REASON_LEN),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn tcp_spec_wire_form() {
+    let json = br#"{"type":"tcp","target":"web-1","host":"db.internal","port":5432}"#;
+    let spec: OpenSpec = serde_json::from_slice(json).expect("decodes");
+    assert_eq!(
+        spec,
+        OpenSpec::Tcp(TcpSpec {
+            target: Some("web-1".into()),
+            host: "db.internal".into(),
+            port: 5432,
+            ..TcpSpec::default()
+        })
+    );
+    assert_eq!(spec.min_version(), 2);
+    assert!(spec.is_stream());
+    // A port out of range or a missing host does not decode.
+    assert!(
+        serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","host":"h","port":70000}"#).is_err()
+    );
+    assert!(serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","port":22}"#).is_err());
 }

@@ -215,6 +215,7 @@ pub async fn watch(
         action: Action::Watch,
         run_as: None,
         source_ip: caller.source_ip,
+        dest: None,
     };
     let ended = state.sessions().register_detached(watcher.clone());
     let guard = Unregister {

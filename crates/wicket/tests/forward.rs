@@ -1,0 +1,463 @@
+//! `wicket forward` end to end: a real wicketd, agent and `wicket forward` process, real TCP on
+//! loopback at both ends. Bulk data keeps its SHA-256, many connections share one link, each
+//! direction half-closes on its own, refusals reset the local client promptly, and policy,
+//! the agent's address filter and revocation all apply.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use wicket_testkit::{bins, Cli, Harness};
+
+/// A running `wicket forward`, killed on drop.
+struct Forward {
+    child: tokio::process::Child,
+    /// The local ports, in the order of the specs.
+    ports: Vec<u16>,
+    stderr: PathBuf,
+}
+
+impl Forward {
+    async fn start(cli: &Cli, target: &str, specs: &[&str], dir: &std::path::Path) -> Result<Self> {
+        let stderr = dir.join(format!("forward-{}.err", fastrand::u64(..)));
+        let mut child = cli
+            .command()
+            .arg("forward")
+            .arg(target)
+            .args(specs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr)?)
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+        let mut ports = Vec::new();
+        while ports.len() < specs.len() {
+            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+                .await
+                .context("wicket forward printed nothing for 20 s")??;
+            let Some(line) = line else {
+                bail!(
+                    "wicket forward exited: {}",
+                    std::fs::read_to_string(&stderr)?
+                );
+            };
+            // "Forwarding 127.0.0.1:PORT -> HOST:PORT via TARGET"
+            let local = line
+                .strip_prefix("Forwarding ")
+                .and_then(|l| l.split(' ').next())
+                .with_context(|| format!("unexpected line {line:?}"))?;
+            let addr: std::net::SocketAddr = local.parse()?;
+            ports.push(addr.port());
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Forward {
+            child,
+            ports,
+            stderr,
+        })
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    async fn connect(&self, i: usize) -> Result<TcpStream> {
+        Ok(TcpStream::connect(("127.0.0.1", self.ports[i])).await?)
+    }
+}
+
+/// An echo server: each connection gets back what it sent, then a write shutdown once the
+/// client shut down its own write side.
+async fn echo_server() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let port = l.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    Ok(port)
+}
+
+/// A server that reads until the client half-closes, then answers with the SHA-256 (hex) and
+/// the length of what it read.
+async fn hash_server() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let port = l.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut n = 0u64;
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            ctx.update(&buf[..k]);
+                            n += k as u64;
+                        }
+                    }
+                }
+                let reply = format!("{} {n}\n", hex(ctx.finish().as_ref()));
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    Ok(port)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A port on which nothing listens (bound, then released).
+async fn closed_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Asserts that the forwarded connection `s` is reset (or at worst closed) within 10 s,
+/// without any data.
+async fn assert_reset(mut s: TcpStream) -> Result<()> {
+    let mut buf = [0u8; 16];
+    match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+        Err(_) => bail!("the refused connection hung instead of being reset"),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
+        Ok(other) => bail!("expected a reset, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_256_mib_keeps_its_sha256_and_half_close_gets_the_reply() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let port = hash_server().await?;
+    let spec = format!("0:127.0.0.1:{port}");
+    let fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+
+    let mut block = vec![0u8; 1024 * 1024];
+    fastrand::fill(&mut block);
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let total: u64 = 256;
+    let s = fwd.connect(0).await?;
+    let (mut r, mut w) = s.into_split();
+    for i in 0..total {
+        // Vary each MiB so that a reordered or repeated chunk changes the hash.
+        block[..8].copy_from_slice(&i.to_be_bytes());
+        ctx.update(&block);
+        w.write_all(&block).await?;
+    }
+    // Half-close: the server answers only after our end of stream, on the other direction.
+    w.shutdown().await?;
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(60), r.read_to_string(&mut reply)).await??;
+    let want = format!("{} {}\n", hex(ctx.finish().as_ref()), total * 1024 * 1024);
+    assert_eq!(reply, want, "wicket stderr: {}", fwd.stderr());
+
+    // The server logged one record for the connection, with the bytes each way.
+    let bytes = format!("bytes_to_dest={}", total * 1024 * 1024);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = h.server.logs();
+        if let Some(line) = logs.lines().find(|l| l.contains("forwarded connection")) {
+            assert!(line.contains(&bytes), "{line}");
+            let back = format!("bytes_from_dest={}", reply.len());
+            assert!(line.contains(&back), "{line}");
+            assert!(
+                line.contains("user=admin") && line.contains("target=web-1"),
+                "{line}"
+            );
+            assert!(line.contains(&format!("dest_port={port}")), "{line}");
+            assert!(
+                line.contains("outcome=\"closed\"") || line.contains("outcome=closed"),
+                "{line}"
+            );
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no forward record in the server log");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Ctrl-C ends `wicket forward` cleanly.
+    let mut child = fwd.child;
+    let pid = nix::unistd::Pid::from_raw(child.id().context("pid")? as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await??;
+    assert!(status.success(), "{status}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_connections_through_one_forward() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let echo = echo_server().await?;
+    let hash = hash_server().await?;
+    // Two specs on one command line, one link.
+    let specs = [
+        format!("0:localhost:{echo}"),
+        format!("127.0.0.1:0:127.0.0.1:{hash}"),
+    ];
+    let fwd = Forward::start(&h.admin, "web-1", &[&specs[0], &specs[1]], h.dir.path()).await?;
+    let port = fwd.ports[0];
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200u32 {
+        tasks.spawn(async move {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+            let msg: Vec<u8> = (0..16 * 1024)
+                .map(|j| (i as usize * 31 + j) as u8)
+                .collect();
+            s.write_all(&msg).await?;
+            s.shutdown().await?;
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).await?;
+            anyhow::ensure!(back == msg, "connection {i}: echo differs");
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    let all = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut n = 0;
+        while let Some(r) = tasks.join_next().await {
+            r?.with_context(|| fwd.stderr())?;
+            n += 1;
+        }
+        Ok::<_, anyhow::Error>(n)
+    })
+    .await
+    .context("200 connections did not finish in 120 s")??;
+    assert_eq!(all, 200, "{}", fwd.stderr());
+
+    // The second spec of the same command works too.
+    let mut s = fwd.connect(1).await?;
+    s.write_all(b"abc").await?;
+    s.shutdown().await?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).await?;
+    assert!(reply.ends_with(" 3\n"), "{reply}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_metadata_destinations_reset_promptly() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let closed = closed_port().await?;
+    let specs = [
+        format!("0:127.0.0.1:{closed}"),
+        "0:169.254.169.254:80".to_string(),
+    ];
+    let fwd = Forward::start(&h.admin, "web-1", &[&specs[0], &specs[1]], h.dir.path()).await?;
+
+    assert_reset(fwd.connect(0).await?).await?;
+    // The agent refuses the metadata address itself; nothing is ever sent towards it.
+    assert_reset(fwd.connect(1).await?).await?;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let err = fwd.stderr();
+        if err.contains("169.254.169.254") && err.contains(&format!("127.0.0.1:{closed}")) {
+            assert!(err.contains("link-local"), "{err}");
+            assert!(err.contains("--forward-allow"), "{err}");
+            assert!(err.to_lowercase().contains("refused"), "{err}");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("wicket did not explain the refusals: {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The forward itself keeps running after refusals.
+    let echo = echo_server().await?;
+    let spec = format!("0:127.0.0.1:{echo}");
+    let fwd2 = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+    let mut s = fwd2.connect(0).await?;
+    s.write_all(b"ping").await?;
+    s.shutdown().await?;
+    let mut back = String::new();
+    s.read_to_string(&mut back).await?;
+    assert_eq!(back, "ping");
+    Ok(())
+}
+
+fn policy(allowed_port: u16) -> String {
+    format!(
+        r#"@id("admins")
+permit(principal, action, resource) when {{ principal.admin }};
+
+@id("everyone-lists")
+permit(principal, action == Wicket::Action::"list_targets", resource);
+
+@id("devs-forward-one-port")
+permit(
+    principal in Wicket::Group::"devs",
+    action == Wicket::Action::"forward",
+    resource
+) when {{ context has dest_port && context.dest_port == {allowed_port} }};
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_outside_policy_is_refused_and_revocation_ends_it() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let echo = echo_server().await?;
+    let other = echo_server().await?;
+    h.admin.set_policies(&policy(echo)).await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    h.admin.ok(&["admin", "groups", "create", "devs"]).await?;
+    h.admin
+        .ok(&["admin", "groups", "add-member", "devs", "bob"])
+        .await?;
+
+    let specs = [
+        format!("0:127.0.0.1:{echo}"),
+        format!("0:127.0.0.1:{other}"),
+    ];
+    let fwd = Forward::start(&bob, "web-1", &[&specs[0], &specs[1]], h.dir.path()).await?;
+
+    // Outside the policy: reset, and a message naming the rule that was missing.
+    assert_reset(fwd.connect(1).await?)
+        .await
+        .context("outside the policy")?;
+    let want = format!(
+        "bob may not forward to 127.0.0.1:{other} through target web-1: no policy permits it"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !fwd.stderr().contains(&want) {
+        if std::time::Instant::now() > deadline {
+            bail!("no refusal message: {}", fwd.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Inside it: works, and stays open...
+    let mut s = fwd.connect(0).await?;
+    s.write_all(b"hello").await?;
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"hello");
+
+    // ...until bob leaves the group: the live connection ends at once.
+    h.admin
+        .ok(&["admin", "groups", "remove-member", "devs", "bob"])
+        .await?;
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(
+        ended.is_ok(),
+        "the forwarded connection outlived the revocation"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !fwd.stderr().contains("access revoked") {
+        if std::time::Instant::now() > deadline {
+            bail!("no revocation message: {}", fwd.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And new connections are refused.
+    assert_reset(fwd.connect(0).await?)
+        .await
+        .context("after the revocation")?;
+    drop(fwd.child);
+    Ok(())
+}
+
+/// An agent that speaks only protocol version 1 (an older build): the server refuses a forward
+/// to it with a message saying what to upgrade, instead of sending a channel type it cannot
+/// decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_to_a_version_1_agent_is_refused_clearly() -> Result<()> {
+    use wicket_proto::handshake::{agent_proof_message, AgentProof};
+    use wicket_proto::{ClientHello, Frame};
+
+    let h = Harness::start(bins!()).await?;
+    let (id, code) = h.activation(&[]).await?;
+    let out = h.register("old-1", &id, &code).await?;
+    assert!(out.status.success(), "{}", wicket_testkit::cli::show(&out));
+    let identity = wicket_agent::Identity::load(&h.agent_dir("old-1"))?;
+
+    // The agent's handshake, as a version 1 agent does it.
+    let server = wicket_dial::ServerUrl::parse(&identity.server)?;
+    let mut t = wicket_dial::dial(
+        &server,
+        "/v1/agent/link",
+        &identity.trust()?,
+        None,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let Frame::ServerHello(hello) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no server hello");
+    };
+    assert!(hello.versions.contains(&1) && hello.versions.contains(&2));
+    let signature = identity.sign(&agent_proof_message(&hello.nonce, &identity.target_id))?;
+    t.send_frame(&Frame::ClientHello(ClientHello {
+        version: 1,
+        client_version: "0.0.1-old".into(),
+        agent: Some(AgentProof {
+            target_id: identity.target_id.clone(),
+            signature: signature.iter().map(|b| format!("{b:02x}")).collect(),
+            inventory: Default::default(),
+        }),
+    }))
+    .await?;
+    let Frame::Welcome(w) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no welcome");
+    };
+    assert_eq!(w.version, 1);
+    let (mux, mut incoming) = wicket_mux::Mux::start(
+        t,
+        wicket_mux::Role::Dialer,
+        wicket_mux::MuxConfig {
+            ping_interval: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+    );
+    // Whatever reaches this agent is recorded: nothing should.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(ch) = incoming.recv().await {
+            let _ = seen_tx.send(ch.spec().clone());
+        }
+    });
+    assert!(
+        h.wait_online("old-1", true, Duration::from_secs(10))
+            .await?
+    );
+
+    let echo = echo_server().await?;
+    let spec = format!("0:127.0.0.1:{echo}");
+    let fwd = Forward::start(&h.admin, "old-1", &[&spec], h.dir.path()).await?;
+    assert_reset(fwd.connect(0).await?).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !fwd.stderr().contains("speaks protocol version 1") {
+        if std::time::Instant::now() > deadline {
+            bail!("no version message: {}", fwd.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        fwd.stderr().contains("upgrade wicket-agent"),
+        "{}",
+        fwd.stderr()
+    );
+    assert!(
+        seen_rx.try_recv().is_err(),
+        "the old agent was sent a channel"
+    );
+    assert!(!mux.is_closed(), "the old agent's link was dropped");
+    Ok(())
+}
