@@ -16,6 +16,16 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: Millis,
+    /// For users created by a single sign-on login: the identity provider's issuer and the
+    /// user's subject there. Such users have no password.
+    pub sso: Option<SsoIdentity>,
+}
+
+/// Who a single sign-on user is at their identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoIdentity {
+    pub issuer: String,
+    pub subject: String,
 }
 
 impl std::fmt::Debug for User {
@@ -27,14 +37,21 @@ impl std::fmt::Debug for User {
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
             .field("created_at", &self.created_at)
+            .field("sso", &self.sso)
             .finish()
     }
 }
 
-const COLUMNS: &str = "id, name, password_hash, is_admin, disabled, created_at";
+pub(crate) const COLUMNS: &str =
+    "id, name, password_hash, is_admin, disabled, created_at, sso_issuer, sso_subject";
 
-fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let issuer: Option<String> = row.try_get("sso_issuer")?;
+    let subject: Option<String> = row.try_get("sso_subject")?;
     Ok(User {
+        sso: issuer
+            .zip(subject)
+            .map(|(issuer, subject)| SsoIdentity { issuer, subject }),
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
@@ -60,6 +77,7 @@ impl Store {
             is_admin,
             disabled: false,
             created_at: now,
+            sso: None,
         };
         let inserted = sqlx::query(
             "INSERT INTO users (id, name, password_hash, is_admin, disabled, created_at) \

@@ -3,7 +3,7 @@
 //! failure). Each PostgreSQL case gets its own database, dropped afterwards.
 //!
 //! Layout: `harness` (backends, the `cases!` macro, fixtures), `accounts` (users, tokens),
-//! `activations`, `targets`, `mfa`, and here the tests that only make sense on one backend.
+//! `activations`, `targets`, `mfa`, `sso`, and here the tests that only make sense on one backend.
 
 #[macro_use]
 mod harness;
@@ -11,6 +11,7 @@ mod access;
 mod accounts;
 mod activations;
 mod mfa;
+mod sso;
 mod targets;
 
 use anyhow::{ensure, Result};
