@@ -5,6 +5,7 @@ pub mod admin;
 pub mod connect;
 pub mod login;
 pub mod mfa;
+pub mod sso;
 pub mod targets;
 
 use anyhow::Result;

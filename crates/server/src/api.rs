@@ -9,6 +9,7 @@ pub mod health;
 pub mod login;
 pub mod mfa;
 pub mod policies;
+pub mod sso;
 pub mod targets;
 pub mod tokens;
 pub mod users;

@@ -16,6 +16,7 @@
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
 //! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
 //! - [`secrets`]: tokens, password and code hashing.
+//! - [`oidc`]: OpenID Connect single sign-on (wicketd as the relying party).
 //! - [`totp`]: TOTP codes (RFC 6238) and base32 secrets for multi-factor login.
 //! - [`ratelimit`]: failed-login limits per user name and source address (in memory).
 //! - [`api`]: the JSON handlers.
@@ -37,6 +38,7 @@ pub mod client_link;
 pub mod config;
 pub mod error;
 pub mod handshake;
+pub mod oidc;
 pub mod ratelimit;
 pub mod registry;
 pub mod routes;

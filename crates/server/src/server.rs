@@ -55,7 +55,11 @@ impl Server {
             .await
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let policies = load_policies(&store).await?;
-        let state = AppState::new(store, config, identity.ca_fingerprint, policies);
+        let sso = match &config.oidc {
+            Some(oidc) => Some(crate::oidc::Sso::new(oidc.clone()).map_err(ServerError::Config)?),
+            None => None,
+        };
+        let state = AppState::new(store, config, identity.ca_fingerprint, policies, sso);
         Ok(Server {
             state,
             listener,

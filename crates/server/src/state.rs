@@ -7,6 +7,7 @@ use wicket_store::Store;
 use wicket_tls::Fingerprint;
 
 use crate::config::ServerConfig;
+use crate::oidc::Sso;
 use crate::registry::AgentRegistry;
 use crate::sessions::SessionRegistry;
 
@@ -25,6 +26,8 @@ struct Inner {
     /// The active policy set and its version (0: the built-in defaults). Swapped whole, so a
     /// request sees one consistent set.
     policies: RwLock<(i64, Arc<PolicySet>)>,
+    /// Single sign-on, when `[oidc]` is configured.
+    sso: Option<Sso>,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
         config: ServerConfig,
         ca_fingerprint: Fingerprint,
         policies: (i64, Arc<PolicySet>),
+        sso: Option<Sso>,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -42,6 +46,7 @@ impl AppState {
                 sessions: SessionRegistry::default(),
                 ca_fingerprint,
                 policies: RwLock::new(policies),
+                sso,
             }),
         }
     }
@@ -60,6 +65,10 @@ impl AppState {
 
     pub fn sessions(&self) -> &SessionRegistry {
         &self.inner.sessions
+    }
+
+    pub fn sso(&self) -> Option<&Sso> {
+        self.inner.sso.as_ref()
     }
 
     pub fn ca_fingerprint(&self) -> Fingerprint {

@@ -141,6 +141,31 @@ impl Store {
         Ok(change)
     }
 
+    /// Whether an administrator deleted the user bound to this identity (and has not let it
+    /// back in with [`Store::forget_deleted_sso_user`]).
+    pub async fn sso_identity_deleted(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM sso_deleted WHERE issuer = $1 AND subject = $2")
+            .bind(issuer)
+            .bind(subject)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Lets the deleted SSO user(s) of this name sign in (and be created) again; returns
+    /// whether there was one.
+    pub async fn forget_deleted_sso_user(&self, name: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM sso_deleted WHERE name = $1")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// The user's group names with where each membership came from (`manual` or `sso`).
     pub async fn group_sources_of_user(
         &self,

@@ -137,12 +137,25 @@ impl Store {
     }
 
     /// Deletes a user, their tokens and memberships, in one transaction; returns whether the
-    /// user existed.
+    /// user existed. For a single sign-on user, the identity is remembered as deleted
+    /// ([`Store::sso_identity_deleted`]) so that the next SSO login does not recreate it.
     pub async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
         let Some(user) = self.user_by_name(name).await? else {
             return Ok(false);
         };
         let mut tx = self.pool().begin().await?;
+        if let Some(sso) = &user.sso {
+            sqlx::query(
+                "INSERT INTO sso_deleted (issuer, subject, name, deleted_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (issuer, subject) DO NOTHING",
+            )
+            .bind(&sso.issuer)
+            .bind(&sso.subject)
+            .bind(&user.name)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM tokens WHERE user_id = $1")
             .bind(&user.id)
             .execute(&mut *tx)
@@ -158,4 +171,11 @@ impl Store {
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
     }
+}
+
+fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
 }

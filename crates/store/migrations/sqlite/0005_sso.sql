@@ -10,3 +10,13 @@ ALTER TABLE users ADD COLUMN sso_subject TEXT;
 CREATE UNIQUE INDEX users_sso_identity ON users (sso_issuer, sso_subject);
 
 ALTER TABLE group_members ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+
+-- Deleting an SSO user leaves this mark so that the next SSO login does not silently recreate
+-- the account; `enable` of that user name by an administrator removes it.
+CREATE TABLE sso_deleted (
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    deleted_at BIGINT NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);

@@ -38,11 +38,18 @@ async fn sso_users_are_bound_to_their_identity(store: Store) -> Result<()> {
         Err(StoreError::Conflict(_))
     ));
     ensure!(store.list_users().await?.len() == 2);
+    let idp = "https://idp.example.com";
+    ensure!(!store.sso_identity_deleted(idp, "b1").await?);
     ensure!(store.delete_user("bob").await?);
-    ensure!(store
-        .user_by_sso("https://idp.example.com", "b1")
-        .await?
-        .is_none());
+    ensure!(store.user_by_sso(idp, "b1").await?.is_none());
+    ensure!(store.sso_identity_deleted(idp, "b1").await?);
+    ensure!(!store.sso_identity_deleted(idp, "other").await?);
+    ensure!(store.forget_deleted_sso_user("bob").await?);
+    ensure!(!store.forget_deleted_sso_user("bob").await?);
+    ensure!(!store.sso_identity_deleted(idp, "b1").await?);
+    // Deleting a local user leaves no mark.
+    ensure!(store.delete_user("alice").await?);
+    ensure!(!store.forget_deleted_sso_user("alice").await?);
     Ok(())
 }
 
