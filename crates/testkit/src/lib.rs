@@ -9,10 +9,13 @@
 //! - [`procs`]: [`ServerProc`] and [`AgentProc`], the daemons.
 //! - [`cli`]: [`Cli`], the `wicket` command with its own config home.
 //! - [`harness`]: [`Harness`], the usual setup in one call.
+//! - [`oidc`]: [`oidc::Provider`], a real OpenID Provider (node, `oidc/provider.mjs`), and
+//!   [`oidc::Browser`], which signs in through its forms.
 //! - [`pty`]: [`Terminal`], driving a command through a real local PTY.
 
 pub mod cli;
 pub mod harness;
+pub mod oidc;
 pub mod procs;
 pub mod pty;
 
