@@ -128,8 +128,15 @@ pub struct LoginArgs {
     #[arg(long)]
     pub server: String,
     /// User name; asked for when omitted.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sso")]
     pub user: Option<String>,
+    /// Sign in with the server's single sign-on (OpenID Connect) in a browser instead of a
+    /// password. The sign-in URL is always printed to stderr.
+    #[arg(long, conflicts_with_all = ["password_stdin", "totp", "recovery_code"])]
+    pub sso: bool,
+    /// With --sso: do not try to open a browser; open the printed URL yourself.
+    #[arg(long, requires = "sso")]
+    pub no_browser: bool,
     /// SHA-256 fingerprint of the server's CA (printed by wicketd); without it the OS trust
     /// store is used.
     #[arg(long)]

@@ -10,6 +10,7 @@ pub mod mfa;
 pub mod proxy;
 pub mod sessions;
 pub mod ssh_config;
+pub mod sso;
 pub mod targets;
 
 use anyhow::Result;

@@ -11,6 +11,7 @@ pub mod login;
 pub mod mfa;
 pub mod policies;
 pub mod sessions;
+pub mod sso;
 pub mod targets;
 pub mod tokens;
 pub mod users;

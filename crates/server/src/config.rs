@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::ServerError;
+use crate::oidc::OidcConfig;
 use crate::recordings::{FailMode, RecordingConfig};
 use crate::settings::{SessionOverride, SessionSettings};
 
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub session: SessionSettings,
     /// Session settings for targets with a given tag.
     pub session_overrides: Vec<SessionOverride>,
+    /// OpenID Connect single sign-on (`wicket login --sso`); unset: password login only.
+    pub oidc: Option<OidcConfig>,
     /// Where session recordings go and what happens when they cannot be written.
     pub recording: RecordingConfig,
     /// The audit log: sink, checkpoint interval, key file.
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             session_overrides: Vec::new(),
             recording: RecordingConfig::default(),
             audit: AuditConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -189,6 +193,20 @@ impl ServerConfig {
         if let Some(v) = get("WICKET_DEFAULT_RUN_AS") {
             self.default_run_as = Some(v).filter(|s| !s.is_empty());
         }
+        if let Some(v) = get("WICKET_OIDC_CLIENT_SECRET").filter(|v| !v.is_empty()) {
+            match self.oidc.as_mut() {
+                Some(oidc) => oidc.client_secret = Some(v),
+                None => {
+                    return Err(bad(
+                        "WICKET_OIDC_CLIENT_SECRET",
+                        "set, but there is no [oidc] table in the configuration".into(),
+                    ))
+                }
+            }
+        }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate().map_err(ServerError::Config)?;
+        }
         Ok(())
     }
 
@@ -237,5 +255,28 @@ mod tests {
         );
         assert_eq!(c.audit.sink.as_deref(), Some("stdout"));
         assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(60));
+        // The [oidc] example is commented out; uncommented, it must parse and validate too.
+        let text = include_str!("../../../dist/wicketd.example.toml");
+        let start = text.find("# [oidc]").expect("an [oidc] example");
+        let uncommented: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{}\n", l.trim_start_matches("# ").trim_start_matches('#')))
+            .collect();
+        let mut c: ServerConfig = toml::from_str(&uncommented).unwrap();
+        c.apply_env(|k| (k == "WICKET_OIDC_CLIENT_SECRET").then(|| "s3cret".to_string()))
+            .unwrap();
+        let oidc = c.oidc.unwrap();
+        assert_eq!(oidc.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(oidc.groups["idp-ops"], vec!["operators"]);
+        assert_eq!(oidc.username_claim, "preferred_username");
+    }
+
+    #[test]
+    fn oidc_secret_needs_an_oidc_table() {
+        let mut c = ServerConfig::default();
+        assert!(c
+            .apply_env(|k| (k == "WICKET_OIDC_CLIENT_SECRET").then(|| "x".to_string()))
+            .is_err());
     }
 }

@@ -18,6 +18,7 @@
 //! - [`secrets`]: tokens, password and code hashing.
 //! - [`audit`]: the audit writer ([`audit::AuditLog`]), its key, checkpoints and the
 //!   per-request audit middleware.
+//! - [`oidc`]: OpenID Connect single sign-on (wicketd as the relying party).
 //! - [`totp`]: TOTP codes (RFC 6238) and base32 secrets for multi-factor login.
 //! - [`ratelimit`]: failed-login limits per user name and source address (in memory).
 //! - [`api`]: the JSON handlers.
@@ -43,6 +44,7 @@ pub mod config;
 pub mod error;
 pub mod forwards;
 pub mod handshake;
+pub mod oidc;
 pub mod ratelimit;
 pub mod recordings;
 pub mod registry;

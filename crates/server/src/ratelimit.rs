@@ -169,6 +169,32 @@ impl LoginLimiter {
         }
     }
 
+    /// For a login whose user is not known before it succeeds (single sign-on): whether the
+    /// source address may try now.
+    pub fn check_address(&self, ip: Option<IpAddr>) -> Result<(), Limited> {
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        let mut map = self.lock();
+        match self.over(&mut map, &Key::Ip(ip), self.max_per_ip, Instant::now()) {
+            Some(wait) => Err(Limited {
+                by_address: true,
+                retry_after: wait,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A failed login with no user name (single sign-on): counts against the address only.
+    pub fn record_address_failure(&self, ip: Option<IpAddr>) {
+        if let Some(ip) = ip {
+            self.lock()
+                .entry(Key::Ip(ip))
+                .or_default()
+                .push_back(Instant::now());
+        }
+    }
+
     /// A successful login: forgets the user name's failures.
     pub fn record_success(&self, user: &str) {
         self.lock().remove(&Key::User(user.to_string()));

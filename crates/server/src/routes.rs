@@ -50,6 +50,14 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(api::login::login),
         ),
         (
+            spec(M::POST, "/v1/auth/sso/begin", Public),
+            post(api::sso::begin),
+        ),
+        (
+            spec(M::POST, "/v1/auth/sso/complete", Public),
+            post(api::sso::complete),
+        ),
+        (
             spec(M::POST, "/v1/auth/logout", User),
             post(api::login::logout),
         ),

@@ -59,6 +59,10 @@ impl Server {
         let key = crate::audit::load_or_create_key(&config.audit_key_path())?;
         let audit =
             crate::audit::AuditLog::start(store.clone(), key, config.audit.sink.as_deref())?;
+        let sso = match &config.oidc {
+            Some(oidc) => Some(crate::oidc::Sso::new(oidc.clone()).map_err(ServerError::Config)?),
+            None => None,
+        };
         let state = AppState::new(
             store,
             config,
@@ -66,6 +70,7 @@ impl Server {
             policies,
             recordings,
             audit,
+            sso,
         );
         Ok(Server {
             state,

@@ -9,6 +9,7 @@ use wicket_tls::Fingerprint;
 
 use crate::audit::AuditLog;
 use crate::config::ServerConfig;
+use crate::oidc::Sso;
 use crate::registry::AgentRegistry;
 use crate::sessions::SessionRegistry;
 
@@ -30,6 +31,8 @@ struct Inner {
     policies: RwLock<(i64, Arc<PolicySet>)>,
     /// The one audit writer of this process.
     audit: AuditLog,
+    /// Single sign-on, when `[oidc]` is configured.
+    sso: Option<Sso>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
         policies: (i64, Arc<PolicySet>),
         recordings: RecordingStore,
         audit: AuditLog,
+        sso: Option<Sso>,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -51,6 +55,7 @@ impl AppState {
                 ca_fingerprint,
                 policies: RwLock::new(policies),
                 audit,
+                sso,
             }),
         }
     }
@@ -78,6 +83,10 @@ impl AppState {
     /// Where session recordings are kept.
     pub fn recordings(&self) -> &RecordingStore {
         &self.inner.recordings
+    }
+
+    pub fn sso(&self) -> Option<&Sso> {
+        self.inner.sso.as_ref()
     }
 
     pub fn ca_fingerprint(&self) -> Fingerprint {

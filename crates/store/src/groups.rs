@@ -37,7 +37,8 @@ impl Store {
         }
     }
 
-    /// Adds `user` (a name) to `group` (a name). Adding a member twice is not an error.
+    /// Adds `user` (a name) to `group` (a name) as a manual membership. Adding a member twice is
+    /// not an error.
     pub async fn add_group_member(&self, group: &str, user: &str) -> Result<(), StoreError> {
         let (gid, uid) = self.group_and_user_ids(group, user).await?;
         let exists =
@@ -52,6 +53,16 @@ impl Store {
                 .bind(&uid)
                 .execute(self.pool())
                 .await?;
+        } else {
+            // An administrator's explicit membership is kept even if it first came from an
+            // SSO login's groups claim.
+            sqlx::query(
+                "UPDATE group_members SET source = 'manual' WHERE group_id = $1 AND user_id = $2",
+            )
+            .bind(&gid)
+            .bind(&uid)
+            .execute(self.pool())
+            .await?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! - `users`: [`User`] accounts.
 //! - `groups`: [`Group`]s and their members.
 //! - `policies`: the versioned Cedar policy text ([`PolicyVersion`]).
+//! - `sso`: users created by single sign-on and their SSO-derived group memberships.
 //! - `tokens`: [`Token`] bearer tokens.
 //! - `mfa`: [`TotpEnrolment`] secrets, replay protection and recovery codes.
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
@@ -27,6 +28,7 @@ mod groups;
 mod mfa;
 mod policies;
 mod sessions;
+mod sso;
 mod targets;
 mod tokens;
 mod users;
@@ -42,9 +44,10 @@ pub use groups::Group;
 pub use mfa::TotpEnrolment;
 pub use policies::PolicyVersion;
 pub use sessions::{SessionEnd, SessionFilter, SessionRecord};
+pub use sso::SsoGroupChange;
 pub use targets::{Inventory, NewTarget, Target};
 pub use tokens::Token;
-pub use users::User;
+pub use users::{SsoIdentity, User};
 
 /// A point in time as unix milliseconds; every time column in the schema uses this.
 pub type Millis = i64;

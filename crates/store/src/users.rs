@@ -16,6 +16,16 @@ pub struct User {
     pub is_admin: bool,
     pub disabled: bool,
     pub created_at: Millis,
+    /// For users created by a single sign-on login: the identity provider's issuer and the
+    /// user's subject there. Such users have no password.
+    pub sso: Option<SsoIdentity>,
+}
+
+/// Who a single sign-on user is at their identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoIdentity {
+    pub issuer: String,
+    pub subject: String,
 }
 
 impl std::fmt::Debug for User {
@@ -27,14 +37,21 @@ impl std::fmt::Debug for User {
             .field("is_admin", &self.is_admin)
             .field("disabled", &self.disabled)
             .field("created_at", &self.created_at)
+            .field("sso", &self.sso)
             .finish()
     }
 }
 
-const COLUMNS: &str = "id, name, password_hash, is_admin, disabled, created_at";
+pub(crate) const COLUMNS: &str =
+    "id, name, password_hash, is_admin, disabled, created_at, sso_issuer, sso_subject";
 
-fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let issuer: Option<String> = row.try_get("sso_issuer")?;
+    let subject: Option<String> = row.try_get("sso_subject")?;
     Ok(User {
+        sso: issuer
+            .zip(subject)
+            .map(|(issuer, subject)| SsoIdentity { issuer, subject }),
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
@@ -60,6 +77,7 @@ impl Store {
             is_admin,
             disabled: false,
             created_at: now,
+            sso: None,
         };
         let inserted = sqlx::query(
             "INSERT INTO users (id, name, password_hash, is_admin, disabled, created_at) \
@@ -119,12 +137,25 @@ impl Store {
     }
 
     /// Deletes a user, their tokens and memberships, in one transaction; returns whether the
-    /// user existed.
+    /// user existed. For a single sign-on user, the identity is remembered as deleted
+    /// ([`Store::sso_identity_deleted`]) so that the next SSO login does not recreate it.
     pub async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
         let Some(user) = self.user_by_name(name).await? else {
             return Ok(false);
         };
         let mut tx = self.pool().begin().await?;
+        if let Some(sso) = &user.sso {
+            sqlx::query(
+                "INSERT INTO sso_deleted (issuer, subject, name, deleted_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (issuer, subject) DO NOTHING",
+            )
+            .bind(&sso.issuer)
+            .bind(&sso.subject)
+            .bind(&user.name)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM tokens WHERE user_id = $1")
             .bind(&user.id)
             .execute(&mut *tx)
@@ -140,4 +171,11 @@ impl Store {
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
     }
+}
+
+fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
 }

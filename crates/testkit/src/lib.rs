@@ -9,11 +9,14 @@
 //! - [`procs`]: [`ServerProc`] and [`AgentProc`], the daemons.
 //! - [`cli`]: [`Cli`], the `wicket` command with its own config home.
 //! - [`harness`]: [`Harness`], the usual setup in one call.
+//! - [`oidc`]: [`oidc::Provider`], a real OpenID Provider (node, `oidc/provider.mjs`), and
+//!   [`oidc::Browser`], which signs in through its forms.
 //! - [`pty`]: [`Terminal`], driving a command through a real local PTY.
 //! - [`s3`]: [`S3Server`], a real S3-compatible server (s3s-fs) for object-store tests.
 
 pub mod cli;
 pub mod harness;
+pub mod oidc;
 pub mod procs;
 pub mod pty;
 pub mod s3;

@@ -21,12 +21,12 @@ struct LoginRequest<'a> {
 }
 
 #[derive(Deserialize)]
-struct LoginResponse {
-    token: String,
-    expires_at: i64,
-    user: String,
+pub(crate) struct LoginResponse {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: String,
     #[serde(default)]
-    mfa: bool,
+    pub mfa: bool,
 }
 
 pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
@@ -38,6 +38,11 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         .transpose()
         .context("--ca-fingerprint")?;
     let trust = fingerprint.map(Trust::Pinned).unwrap_or(Trust::System);
+    if args.sso {
+        let api = ApiClient::new(server.clone(), &trust, None)?;
+        let resp = crate::commands::sso::login(&api, args.no_browser).await?;
+        return save(profile_name, &server, fingerprint, resp);
+    }
     let user = match args.user {
         Some(u) => u,
         None => prompt("User: ")?,
@@ -90,6 +95,16 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         }
         other => other?,
     };
+    save(profile_name, &server, fingerprint, resp)
+}
+
+/// Stores the profile and token of a successful login and says so.
+fn save(
+    profile_name: Option<&str>,
+    server: &ServerUrl,
+    fingerprint: Option<Fingerprint>,
+    resp: LoginResponse,
+) -> Result<i32> {
     let mut config = Config::load()?;
     let name = config
         .selected_name(profile_name)

@@ -1,4 +1,5 @@
-//! Password login (with a second factor for users who enrolled one) and logout.
+//! Password login (with a second factor for users who enrolled one) and logout. Users created
+//! by single sign-on have no password and are refused here ([`crate::api::sso`]).
 //!
 //! A user with TOTP enrolled who sends only a password gets a 401 whose JSON body says
 //! `"mfa_required": true`; sending `totp` (the 6-digit code) or `recovery_code` as well issues
@@ -26,6 +27,10 @@ use wicket_audit::Outcome;
 /// The message of the 401 asking for a second factor. Clients without the JSON body (the CLI's
 /// API client keeps only `error`) recognise it by this text: keep it stable.
 pub const MFA_REQUIRED: &str = "a one-time code is required";
+
+/// The 401 of a wrong user name or password; single sign-on users get it too.
+const INVALID_CREDENTIALS: &str =
+    "invalid user name or password (accounts from single sign-on use `wicket login --sso`)";
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -189,8 +194,11 @@ async fn check_credentials(
     req: &LoginRequest,
 ) -> Result<(User, bool), LoginError> {
     let user = state.store().user_by_name(&req.user).await?;
+    // Single sign-on users have no password: verify against the decoy so that they take as
+    // long as unknown users, and refuse them the same way.
     let stored = user
         .as_ref()
+        .filter(|u| u.sso.is_none())
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| decoy_hash().to_string());
     let password = req.password.clone();
@@ -198,14 +206,14 @@ async fn check_credentials(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
-    let user = match user {
+    let user = match user.filter(|u| u.sso.is_none()) {
         Some(u) if ok && !u.disabled => u,
         Some(u) if ok && u.disabled => {
             return Err(ApiError::unauthorized("user is disabled").into())
         }
         _ => {
             tracing::info!(user = %req.user, "failed login");
-            return Err(ApiError::unauthorized("invalid user name or password").into());
+            return Err(ApiError::unauthorized(INVALID_CREDENTIALS).into());
         }
     };
     let enrolment = state

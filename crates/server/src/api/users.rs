@@ -14,6 +14,8 @@ pub struct UserView {
     pub name: String,
     pub is_admin: bool,
     pub disabled: bool,
+    /// Created by single sign-on (no password).
+    pub sso: bool,
     pub groups: Vec<String>,
     pub created_at: i64,
 }
@@ -26,6 +28,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, 
             name: u.name,
             is_admin: u.is_admin,
             disabled: u.disabled,
+            sso: u.sso.is_some(),
             groups,
             created_at: u.created_at,
         });
@@ -106,6 +109,14 @@ async fn set_disabled(
     disabled: bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !state.store().set_user_disabled(&name, disabled).await? {
+        // A deleted single sign-on user: enabling lets the identity sign in (and be created)
+        // again.
+        if !disabled && state.store().forget_deleted_sso_user(&name).await? {
+            tracing::info!(user = %name, "deleted SSO user may sign in again");
+            return Ok(Json(
+                serde_json::json!({ "name": name, "disabled": false, "sessions_ended": 0 }),
+            ));
+        }
         return Err(ApiError::not_found(format!("no user named {name:?}")));
     }
     let ended = if disabled {

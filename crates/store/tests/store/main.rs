@@ -3,7 +3,7 @@
 //! failure). Each PostgreSQL case gets its own database, dropped afterwards.
 //!
 //! Layout: `harness` (backends, the `cases!` macro, fixtures), `accounts` (users, tokens),
-//! `activations`, `targets`, `mfa`, `audit`, and here the tests that only make sense on one backend.
+//! `activations`, `targets`, `mfa`, `audit`, `sso`, and here the tests that only make sense on one backend.
 
 #[macro_use]
 mod harness;
@@ -13,6 +13,7 @@ mod activations;
 mod audit;
 mod mfa;
 mod sessions;
+mod sso;
 mod targets;
 
 use anyhow::{ensure, Result};
