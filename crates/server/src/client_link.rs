@@ -218,6 +218,8 @@ async fn open_session(
             "recording_bytes": end.recording_bytes,
         }),
     ));
+    // The history says "ended" only once the chain holds the end (and the sealed hash).
+    state.audit().flush().await;
     if let Err(e) = state.store().end_session(&id, &end).await {
         tracing::warn!(session = %id, error = %e, "could not complete the session history");
     }

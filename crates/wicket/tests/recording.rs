@@ -19,6 +19,19 @@ async fn sessions(cli: &Cli, extra: &[&str]) -> Result<Vec<serde_json::Value>> {
     Ok(serde_json::from_str(&cli.ok(&args).await?)?)
 }
 
+/// The session list once its newest session has ended: the server completes the history (and
+/// seals the recording) just after the client sees the exit.
+async fn settled(cli: &Cli) -> Result<Vec<serde_json::Value>> {
+    for _ in 0..100 {
+        let list = sessions(cli, &[]).await?;
+        if list.first().is_some_and(|s| !s["ended_at"].is_null()) {
+            return Ok(list);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the newest session never ended in the history")
+}
+
 /// Every chunk file of a session's recording in a local store.
 fn chunks(store: &std::path::Path, id: &str) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.join("recordings").join(id);
@@ -47,7 +60,7 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     let received = String::from_utf8(out.stdout.clone())?;
     ensure!(received.starts_with("héllo ✓\n") && received.ends_with("done\n"));
 
-    let list = sessions(&h.admin, &[]).await?;
+    let list = settled(&h.admin).await?;
     let s = list.first().context("no session listed")?;
     let id = s["id"].as_str().context("id")?.to_string();
     ensure!(s["recording"] == "recorded", "{s}");
@@ -226,7 +239,7 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
         .context("the watcher did not end with the session")??;
     ensure!(String::from_utf8_lossy(&rest).contains("session ended"));
 
-    let ended = sessions(&h.admin, &[]).await?;
+    let ended = settled(&h.admin).await?;
     let s = ended
         .iter()
         .find(|s| s["id"] == id.as_str())
@@ -301,7 +314,7 @@ async fn a_store_outage_refuses_sessions_ends_live_ones_and_recovers() -> Result
     std::fs::create_dir_all(&store)?;
     let ok = h.admin.ok(&["connect", "rec-3", "--", "echo back"]).await?;
     ensure!(ok == "back\n");
-    let list = sessions(&h.admin, &[]).await?;
+    let list = settled(&h.admin).await?;
     ensure!(list[0]["recording"] == "recorded", "{}", list[0]);
     ensure!(
         list.iter().any(|s| s["recording"] == "failed"),
@@ -334,7 +347,7 @@ async fn fail_open_runs_unrecorded_and_says_so() -> Result<()> {
         .ok(&["connect", "rec-4", "--", "echo unrecorded"])
         .await?;
     ensure!(ok == "unrecorded\n");
-    let list = sessions(&h.admin, &[]).await?;
+    let list = settled(&h.admin).await?;
     ensure!(list[0]["recording"] == "unrecorded", "{}", list[0]);
     Ok(())
 }
@@ -372,7 +385,7 @@ async fn recording_a_flood_keeps_server_memory_flat() -> Result<()> {
         .await?;
     ensure!(status.success());
     let (_, peak) = memory(pid)?;
-    let list = sessions(&h.admin, &[]).await?;
+    let list = settled(&h.admin).await?;
     ensure!(
         list[0]["bytes_out"].as_u64() > Some(200_000_000),
         "{}",
@@ -422,7 +435,7 @@ async fn recordings_go_to_an_s3_server_and_an_outage_fails_closed() -> Result<()
         .run(&["connect", "rec-s3", "--", "seq 1 20000"], None)
         .await?;
     ensure!(out.status.success(), "{}", show(&out));
-    let list = sessions(&h.admin, &[]).await?;
+    let list = settled(&h.admin).await?;
     let id = list[0]["id"].as_str().context("id")?.to_string();
     ensure!(list[0]["recording"] == "recorded", "{}", list[0]);
 
@@ -459,7 +472,7 @@ async fn recordings_go_to_an_s3_server_and_an_outage_fails_closed() -> Result<()
         .ok(&["connect", "rec-s3", "--", "echo back"])
         .await?;
     ensure!(back == "back\n");
-    ensure!(sessions(&h.admin, &[]).await?[0]["recording"] == "recorded");
+    ensure!(settled(&h.admin).await?[0]["recording"] == "recorded");
     Ok(())
 }
 
@@ -470,7 +483,7 @@ async fn retention_deletes_old_recordings_and_audits_it() -> Result<()> {
     h.admin
         .ok(&["connect", "rec-6", "--", "echo kept-for-a-second"])
         .await?;
-    let id = sessions(&h.admin, &[]).await?[0]["id"]
+    let id = settled(&h.admin).await?[0]["id"]
         .as_str()
         .context("id")?
         .to_string();
