@@ -289,6 +289,24 @@ impl RecordingStore {
         Ok(())
     }
 
+    /// Names (relative to the store's prefix) of the objects under `rel`.
+    pub async fn list_objects(&self, rel: &str) -> Result<Vec<String>, RecordingError> {
+        let dir = self.key(rel);
+        let skip = self.prefix.parts().count();
+        let metas: Vec<_> = self.inner.list(Some(&dir)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                m.location
+                    .parts()
+                    .skip(skip)
+                    .map(|p| p.as_ref().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect())
+    }
+
     /// Reads any object under the prefix.
     pub async fn get_object(&self, rel: &str) -> Result<Bytes, RecordingError> {
         self.get(&self.key(rel)).await

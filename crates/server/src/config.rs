@@ -59,6 +59,8 @@ pub struct AuditConfig {
     /// The Ed25519 audit signing key (PKCS#8, created on first start, mode 0600). Unset:
     /// `audit.key` in the data dir. Replicas sharing a database should share this key.
     pub key_file: Option<PathBuf>,
+    /// Events per sealed segment shipped to the object store (0: do not ship).
+    pub segment_size: u64,
 }
 
 impl Default for AuditConfig {
@@ -67,6 +69,7 @@ impl Default for AuditConfig {
             sink: None,
             checkpoint_interval: Duration::from_secs(60),
             key_file: None,
+            segment_size: 1000,
         }
     }
 }
@@ -186,6 +189,11 @@ impl ServerConfig {
         if let Some(v) = get("WICKET_AUDIT_CHECKPOINT_INTERVAL") {
             self.audit.checkpoint_interval = humantime::parse_duration(&v)
                 .map_err(|e| bad("WICKET_AUDIT_CHECKPOINT_INTERVAL", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_AUDIT_SEGMENT_SIZE") {
+            self.audit.segment_size = v
+                .parse()
+                .map_err(|e| bad("WICKET_AUDIT_SEGMENT_SIZE", format!("{e}")))?;
         }
         if let Some(v) = get("WICKET_AUDIT_KEY_FILE") {
             self.audit.key_file = Some(PathBuf::from(v));

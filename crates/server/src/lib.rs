@@ -15,6 +15,7 @@
 //! - [`routes`]: the route table with each route's access level.
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
 //! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
+//! - [`segments`]: sealed audit segments shipped to the object store as they fill.
 //! - [`secrets`]: tokens, password and code hashing.
 //! - [`audit`]: the audit writer ([`audit::AuditLog`]), its key, checkpoints and the
 //!   per-request audit middleware.
@@ -50,6 +51,7 @@ pub mod recordings;
 pub mod registry;
 pub mod routes;
 pub mod secrets;
+pub mod segments;
 pub mod server;
 pub mod sessions;
 pub mod settings;

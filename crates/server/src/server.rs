@@ -97,6 +97,14 @@ impl Server {
         let app = crate::routes::router(self.state.clone());
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let retention = tokio::spawn(crate::recordings::retention(self.state.clone()));
+        let audit = &self.state.config().audit;
+        let shipper = (audit.segment_size > 0).then(|| {
+            tokio::spawn(crate::segments::shipper(
+                self.state.clone(),
+                audit.segment_size,
+                audit.checkpoint_interval,
+            ))
+        });
         let checkpoints = tokio::spawn(crate::audit::checkpoints(
             self.state.audit().clone(),
             self.state.config().audit.checkpoint_interval,
@@ -148,6 +156,9 @@ impl Server {
         tracing::info!("shutting down");
         housekeeping.abort();
         retention.abort();
+        if let Some(s) = shipper {
+            s.abort();
+        }
         checkpoints.abort();
         self.state.agents().close_all("server shutting down");
         // Give the close frames a moment to leave, and the disconnects to be recorded.

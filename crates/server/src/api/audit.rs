@@ -9,7 +9,6 @@ use wicket_audit::{ChainedEvent, Checkpoint, Seal};
 use wicket_store::{AuditFilter, AUDIT_PAGE_MAX};
 
 use crate::error::ApiError;
-use crate::now_ms;
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -102,48 +101,6 @@ pub async fn seal(
     State(state): State<AppState>,
     Json(req): Json<SealRequest>,
 ) -> Result<Json<Seal>, ApiError> {
-    if req.first_seq == 0 || req.last_seq < req.first_seq {
-        return Err(ApiError::bad_request("need 1 <= first_seq <= last_seq"));
-    }
-    let mut events: Vec<ChainedEvent> = Vec::new();
-    while events.last().is_none_or(|e| e.event.seq < req.last_seq) {
-        let after = events.last().map_or(req.first_seq - 1, |e| e.event.seq);
-        let page = state
-            .store()
-            .list_audit(&AuditFilter {
-                after_seq: Some(after),
-                limit: Some(((req.last_seq - after) as u32).min(AUDIT_PAGE_MAX)),
-                ..AuditFilter::default()
-            })
-            .await?;
-        if page.is_empty() {
-            break;
-        }
-        events.extend(page);
-    }
-    let first_prev = match events.first() {
-        Some(e) if req.first_seq == 1 => {
-            if e.prev_hash != wicket_audit::GENESIS {
-                return Err(ApiError::conflict(
-                    "event 1 does not start at the genesis hash",
-                ));
-            }
-            e.prev_hash
-        }
-        Some(e) => e.prev_hash,
-        None => return Err(ApiError::not_found("no events in that range")),
-    };
-    match wicket_audit::verify_segment(&events, req.first_seq, first_prev) {
-        Ok(Some((last, hash))) if last == req.last_seq => Ok(Json(state.audit().key().seal(
-            req.first_seq,
-            req.last_seq,
-            first_prev,
-            hash,
-            now_ms(),
-        ))),
-        Ok(_) => Err(ApiError::not_found("the range runs past the last event")),
-        Err(b) => Err(ApiError::conflict(format!(
-            "not sealing a broken chain: {b}"
-        ))),
-    }
+    let (_, seal) = crate::segments::seal_range(&state, req.first_seq, req.last_seq).await?;
+    Ok(Json(seal))
 }
