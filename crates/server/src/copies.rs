@@ -113,13 +113,8 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
                 }
                 Ok(user_channel) => {
                     let guard = state.sessions().register(live);
-                    let (seen, revoked, error) = relay(
-                        user_channel,
-                        agent_channel,
-                        spec.direction,
-                        guard.ended.clone(),
-                    )
-                    .await;
+                    let (seen, revoked, error) =
+                        relay(user_channel, agent_channel, guard.ended.clone()).await;
                     match (revoked, &seen.verdict, error) {
                         (Some(r), _, _) => (Outcome::Failure, "revoked", r, seen),
                         (None, Some(Ok(())), _) => {
@@ -275,7 +270,6 @@ async fn broker(
 async fn relay(
     user: Channel,
     agent: Channel,
-    direction: Direction,
     mut ended: tokio::sync::watch::Receiver<Option<String>>,
 ) -> (Seen, Option<String>, Option<String>) {
     let (user_tx, user_rx) = user.split();
@@ -326,7 +320,6 @@ async fn relay(
             r = revoked => Some(r),
         }
     };
-    let _ = direction;
     if let Some(reason) = &revoked {
         let _ = cut_user.error(ErrorCode::Forbidden, reason);
         cut_user.close();

@@ -100,11 +100,16 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                     Err(_) => break,
                 },
                 Event::ExtData(d) => {
-                    let msg = String::from_utf8_lossy(&d).trim().to_string();
-                    if !msg.is_empty() {
-                        errs.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(msg);
+                    // Warnings from the target (skipped links) now; anything else is the
+                    // reason of a failure, shown with it.
+                    for line in String::from_utf8_lossy(&d).lines() {
+                        if line.starts_with("wicket cp: warning:") {
+                            eprintln!("{line}");
+                        } else if !line.trim().is_empty() {
+                            errs.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert_with(|| line.trim().to_string());
+                        }
                     }
                 }
                 Event::Error { reason, .. } => {
