@@ -436,6 +436,11 @@ pub fn status(result: &Result<Summary>) -> Bytes {
     }
 }
 
+/// The receiver went away without a verdict.
+#[derive(Debug, thiserror::Error)]
+#[error("the other side ended without confirming the copy")]
+pub struct NoVerdict;
+
 /// Reads the receiver's verdict (after the sender's `End`).
 pub fn read_status(input: &mut dyn Read) -> Result<()> {
     let mut dec = Decoder::new();
@@ -449,7 +454,7 @@ pub fn read_status(input: &mut dyn Read) -> Result<()> {
         }
         let n = input.read(&mut buf)?;
         if n == 0 {
-            bail!("the other side ended without confirming the copy");
+            return Err(NoVerdict.into());
         }
         dec.feed(&buf[..n]);
     }

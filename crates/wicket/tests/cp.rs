@@ -330,8 +330,9 @@ async fn a_file_the_run_as_user_may_not_write_is_refused() -> Result<()> {
     let locked = remote.0.join("locked");
     fs::create_dir(&locked)?;
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755))?;
+    // Large enough that the refusal must stop the upload, not wait for its end.
     let local = h.dir.path().join("f.txt");
-    fs::write(&local, b"data")?;
+    big_file(&local, 64)?;
     let out = h
         .admin
         .run(
@@ -347,7 +348,12 @@ async fn a_file_the_run_as_user_may_not_write_is_refused() -> Result<()> {
         .await?;
     assert!(!out.status.success(), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Permission denied"), "{}", show(&out));
+    assert!(
+        err.contains("cannot write in") && err.contains("Permission denied"),
+        "{}",
+        show(&out)
+    );
+    eprintln!("refusal as the user sees it: {err}");
     assert!(
         names(&locked).is_empty(),
         "left behind: {:?}",
@@ -510,5 +516,145 @@ permit(principal == Wicket::User::"bob", action == Wicket::Action::"copy", resou
         .await
         .or(copy_log(&h, "end=refused").await)?;
     assert!(line.contains("user=bob"), "{line}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_ends_a_copy() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    h.admin
+        .set_policies(&format!(
+            r#"@id("admins")
+permit(principal, action, resource) when {{ principal.admin }};
+
+@id("devs-copy")
+permit(principal in Wicket::Group::"devs", action == Wicket::Action::"copy", resource)
+    when {{ context has run_as && context.run_as == "{RUN_AS}" }};
+"#
+        ))
+        .await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    h.admin.ok(&["admin", "groups", "create", "devs"]).await?;
+    h.admin
+        .ok(&["admin", "groups", "add-member", "devs", "bob"])
+        .await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 512)?;
+    let err_file = h.dir.path().join("cp.err");
+    let mut child = bob
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(&local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(fs::File::create(&err_file)?)
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0)
+            .iter()
+            .any(|n| fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 1 << 20))
+    })
+    .await;
+    assert!(started, "the copy never started");
+    h.admin
+        .ok(&["admin", "groups", "remove-member", "devs", "bob"])
+        .await?;
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .context("the copy outlived the revocation")??;
+    assert!(!status.success());
+    let err = fs::read_to_string(&err_file)?;
+    assert!(err.contains("access revoked"), "{err}");
+    let clean =
+        wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
+    assert!(clean, "left behind: {:?}", names(&remote.0));
+    let _ = copy_log(&h, "end=\"revoked\"")
+        .await
+        .or(copy_log(&h, "end=revoked").await)?;
+    Ok(())
+}
+
+/// An agent that speaks protocol version 2 (before `wicket cp`): the server refuses the copy
+/// with a message saying what to upgrade, and never sends it a channel type it cannot decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
+    use wicket_proto::handshake::{agent_proof_message, AgentProof};
+    use wicket_proto::{ClientHello, Frame};
+
+    let h = Harness::start(bins!()).await?;
+    let (id, code) = h.activation(&[]).await?;
+    let out = h.register("old-2", &id, &code).await?;
+    assert!(out.status.success(), "{}", show(&out));
+    let identity = wicket_agent::Identity::load(&h.agent_dir("old-2"))?;
+    let server = wicket_dial::ServerUrl::parse(&identity.server)?;
+    let mut t = wicket_dial::dial(
+        &server,
+        "/v1/agent/link",
+        &identity.trust()?,
+        None,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let Frame::ServerHello(hello) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no server hello");
+    };
+    assert!(hello.versions.contains(&3), "{:?}", hello.versions);
+    let signature = identity.sign(&agent_proof_message(&hello.nonce, &identity.target_id))?;
+    t.send_frame(&Frame::ClientHello(ClientHello {
+        version: 2,
+        client_version: "0.0.2-old".into(),
+        agent: Some(AgentProof {
+            target_id: identity.target_id.clone(),
+            signature: signature.iter().map(|b| format!("{b:02x}")).collect(),
+            inventory: Default::default(),
+        }),
+    }))
+    .await?;
+    let Frame::Welcome(w) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no welcome");
+    };
+    assert_eq!(w.version, 2);
+    let (mux, mut incoming) = wicket_mux::Mux::start(
+        t,
+        wicket_mux::Role::Dialer,
+        wicket_mux::MuxConfig {
+            ping_interval: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+    );
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(ch) = incoming.recv().await {
+            let _ = seen_tx.send(ch.spec().clone());
+        }
+    });
+    assert!(
+        h.wait_online("old-2", true, Duration::from_secs(10))
+            .await?
+    );
+    let local = h.dir.path().join("f.txt");
+    fs::write(&local, b"data")?;
+    let out = h.admin.run(&["cp", s(&local), "old-2:/tmp/"], None).await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("speaks protocol version 2") && err.contains("upgrade wicket-agent"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        seen_rx.try_recv().is_err(),
+        "the old agent was sent a channel"
+    );
+    assert!(!mux.is_closed(), "the old agent's link was dropped");
     Ok(())
 }

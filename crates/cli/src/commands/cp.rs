@@ -151,11 +151,16 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         };
         match direction {
             Direction::Upload => {
-                let sum = transfer::send(&local_for_work, recursive, &mut output, &mut *progress)?;
-                output.flush()?;
+                let sent = transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
+                    .and_then(|sum| output.flush().map(|()| sum).map_err(Into::into));
                 drop(output);
-                transfer::read_status(&mut input)?;
-                Ok(sum)
+                // The receiver's reason (a directory it may not write) explains a send cut
+                // short better than the closed channel does.
+                match transfer::read_status(&mut input) {
+                    Ok(()) => sent,
+                    Err(e) if e.is::<transfer::NoVerdict>() && sent.is_err() => sent,
+                    Err(e) => Err(e),
+                }
             }
             Direction::Download => {
                 let r = transfer::receive(&local_for_work, &mut input, &mut *progress);
