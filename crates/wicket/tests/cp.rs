@@ -658,3 +658,40 @@ async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
     assert!(!mux.is_closed(), "the old agent's link was dropped");
     Ok(())
 }
+
+/// On a terminal, stderr shows a progress line with the rate and ETA (and nothing otherwise,
+/// see `a_256_mib_file_keeps_its_sha256`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_bar_on_a_terminal() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 64)?;
+    let script = format!(
+        "{} cp --user {RUN_AS} {} web-1:{}/; echo \"rc=$?\"",
+        h.bins.wicket.display(),
+        s(&local),
+        s(&remote.0)
+    );
+    let cmd = pty_process::Command::new("sh")
+        .args(["-c", &script])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home);
+    let mut term = wicket_testkit::Terminal::spawn(cmd, 100, 24)?;
+    term.expect("rc=0", Duration::from_secs(120)).await?;
+    let screen = String::from_utf8_lossy(&term.screen).into_owned();
+    assert!(screen.contains("big.bin"), "{screen}");
+    assert!(
+        screen.contains("100%") && screen.contains("64.0 MiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("/s") && screen.contains("ETA"), "{screen}");
+    assert_eq!(
+        sha256_file(&remote.0.join("big.bin"))?,
+        sha256_file(&local)?
+    );
+    Ok(())
+}
