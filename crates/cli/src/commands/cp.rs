@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use wicket_mux::{Event, MuxError};
+use wicket_proto::copy::{encode, Item};
 use wicket_proto::{CopySpec, Direction, OpenSpec};
 
 use crate::args::CpArgs;
@@ -153,11 +154,19 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
             Direction::Upload => {
                 let sent = transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
                     .and_then(|sum| output.flush().map(|()| sum).map_err(Into::into));
+                // A local failure (not a directory, unreadable) is the reason; tell the
+                // receiver too, so it stops at once. A failed write means the channel closed:
+                // then the receiver's reason (a directory it may not write) explains it.
+                let local_failure = sent.as_ref().err().filter(|e| !channel_closed(e));
+                if let Some(e) = local_failure {
+                    let _ = output.write_all(&encode(&Item::Error(format!("{e:#}"))));
+                    let _ = output.flush();
+                }
+                let local_failure = local_failure.is_some();
                 drop(output);
-                // The receiver's reason (a directory it may not write) explains a send cut
-                // short better than the closed channel does.
                 match transfer::read_status(&mut input) {
                     Ok(()) => sent,
+                    Err(_) if local_failure => sent,
                     Err(e) if e.is::<transfer::NoVerdict>() && sent.is_err() => sent,
                     Err(e) => Err(e),
                 }
@@ -204,6 +213,14 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
             }
         }
     }
+}
+
+/// Whether `e` is a write to the copy channel failing (the channel closed).
+fn channel_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A blocking [`Read`] over the channel's data.
