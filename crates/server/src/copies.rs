@@ -142,9 +142,9 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
     details["dirs"] = seen.dirs.into();
     details["bytes"] = seen.bytes.into();
     details["entries"] = seen.listed.clone().into();
-    if seen.files == 1 {
-        details["sha256"] = seen.listed[0]["sha256"].clone();
-        details["size"] = seen.listed[0]["size"].clone();
+    if let (1, Some(first)) = (seen.files, seen.listed.first()) {
+        details["sha256"] = first["sha256"].clone();
+        details["size"] = first["size"].clone();
     }
     details["duration_ms"] = (duration.as_millis() as u64).into();
     details["end"] = end.into();
