@@ -51,7 +51,7 @@ mod user;
 pub use control::{ExitStatus, ProcessControl};
 pub use error::ProcessError;
 pub use pty::{PtyProcess, PtyReader, PtyWriter};
-pub use spawn::{spawn, spawn_as, PipeProcess, Spawned};
+pub use spawn::{spawn, spawn_as, spawn_program_as, PipeProcess, Spawned};
 pub use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 pub use user::{resolve_run_as, RunAs, DEFAULT_PATH};
 

@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use wicket_mux::{ChannelReceiver, ChannelSender, Event, IncomingChannel, LinkClosed, Mux};
-use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
+use wicket_proto::{CopySpec, Direction, ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
 
 use crate::forward::ForwardOptions;
 use crate::process::{self, ProcessControl, PtySize, SessionRequest, Spawned};
@@ -29,6 +29,7 @@ pub async fn serve(
                     OpenSpec::Tcp(spec) => {
                         tokio::spawn(crate::forward::serve(ch, spec, forward.clone()));
                     }
+                    OpenSpec::Copy(spec) => { tokio::spawn(copy(ch, spec)); }
                 },
                 None => break,
             },
@@ -80,6 +81,79 @@ async fn open(ch: IncomingChannel, spec: SessionSpec) {
         }
     };
     tracing::info!(%session, ?status, "session ended");
+    if let Some(s) = status {
+        let _ = tx.exit(s);
+    }
+    tx.close();
+}
+
+/// The program the copy helper runs as: this very binary (`/proc/self/exe`, which the child
+/// execs after switching user), with the hidden `copy-helper` subcommand.
+pub const COPY_HELPER_EXE: &str = "/proc/self/exe";
+
+/// A `copy` channel: the agent starts its own binary as the run-as user (`wicket-agent
+/// copy-helper send|receive PATH`) and pipes the channel to it like a session without a
+/// terminal, so every file is opened with that user's credentials. The records are produced and
+/// checked end to end by the helper and the CLI; the agent only relays bytes.
+async fn copy(ch: IncomingChannel, spec: CopySpec) {
+    let id = spec.copy_id.clone().unwrap_or_default();
+    let requested = spec.run_as.clone();
+    let run_as =
+        match tokio::task::spawn_blocking(move || process::resolve_run_as(requested.as_deref()))
+            .await
+        {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                ch.reject(ErrorCode::SpawnFailed, &e.to_string());
+                return;
+            }
+            Err(e) => {
+                ch.reject(ErrorCode::Internal, &e.to_string());
+                return;
+            }
+        };
+    let mut args: Vec<std::ffi::OsString> = vec!["copy-helper".into()];
+    match spec.direction {
+        Direction::Upload => args.push("receive".into()),
+        Direction::Download => {
+            args.push("send".into());
+            if spec.recursive {
+                args.push("--recursive".into());
+            }
+        }
+    }
+    args.push("--".into());
+    args.push(spec.path.clone().into());
+    let spawned =
+        match process::spawn_program_as(std::path::Path::new(COPY_HELPER_EXE), &args, &run_as) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(copy = %id, error = %e, "copy refused");
+                ch.reject(ErrorCode::SpawnFailed, &e.to_string());
+                return;
+            }
+        };
+    tracing::info!(
+        copy = %id,
+        user = spec.user.as_deref().unwrap_or(""),
+        run_as = run_as.name(),
+        direction = spec.direction.as_str(),
+        path = %spec.path,
+        "copy started"
+    );
+    let Ok(channel) = ch.accept() else { return };
+    let (tx, rx) = channel.split();
+    let (stdin, stdout, stderr, control) = spawned.into_parts();
+    let status = run(
+        tx.clone(),
+        rx,
+        control,
+        stdout,
+        Some(stderr),
+        Input::Pipe(stdin),
+    )
+    .await;
+    tracing::info!(copy = %id, ?status, "copy ended");
     if let Some(s) = status {
         let _ = tx.exit(s);
     }

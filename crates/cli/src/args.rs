@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// Forward local ports to hosts the target can reach, like `ssh -L`.
     Forward(ForwardArgs),
+    /// Copy files to or from a target: exactly one of SRC and DST is TARGET:PATH.
+    Cp(CpArgs),
     /// Bridge stdin and stdout to HOST:PORT on the target: `ProxyCommand wicket proxy %h %p`.
     Proxy(ProxyArgs),
     /// Print an ssh_config block for every target you can see, so `ssh TARGET` goes through
@@ -235,6 +237,21 @@ pub struct ConnectArgs {
     /// Command to run instead of a login shell (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Copy directories recursively (symbolic links inside are skipped with a warning).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// OS user on the target whose permissions read and write the files (default: the
+    /// server's `default_run_as`).
+    #[arg(long, value_name = "RUNAS")]
+    pub user: Option<String>,
+    /// A local path, or TARGET:PATH.
+    pub src: String,
+    /// A local path, or TARGET:PATH (an existing directory receives SRC under its name).
+    pub dst: String,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@ pub mod activations;
 pub mod admin;
 pub mod audit;
 pub mod connect;
+pub mod cp;
 pub mod forward;
 pub mod login;
 pub mod mfa;
@@ -28,6 +29,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Targets(args) => targets::list(profile, args).await,
         Command::Connect(args) => connect::connect(profile, args).await,
         Command::Forward(args) => forward::forward(profile, args).await,
+        Command::Cp(args) => cp::cp(profile, args).await,
         Command::Proxy(args) => proxy::proxy(profile, args).await,
         Command::SshConfig(args) => ssh_config::print(profile, args).await,
         Command::Completions { shell } => {

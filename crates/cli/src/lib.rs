@@ -9,12 +9,14 @@
 //! - [`link`]: opening the user's link to wicketd and its handshake.
 //! - [`terminal`]: raw mode that is always restored, terminal size.
 //! - [`commands`]: one module per command.
+//! - [`transfer`]: the file IO of `wicket cp`, shared with the agent's copy helper.
 
 pub mod args;
 pub mod commands;
 pub mod link;
 pub mod profile;
 pub mod terminal;
+pub mod transfer;
 
 pub use args::Cli;
 

@@ -1,4 +1,4 @@
-//! The wicket wire format, versions 1 and 2 (see `docs/PROTOCOL.md`).
+//! The wicket wire format, versions 1 to 3 (see `docs/PROTOCOL.md`).
 //!
 //! A link between two wicket processes (agent and server, or CLI and server) is a WebSocket
 //! carrying binary messages; each message is exactly one [`Frame`]. Many channels share a link,
@@ -12,25 +12,29 @@
 //! # Layout
 //! - [`frame`]: the [`Frame`] enum, its binary encoding and the decoder.
 //! - [`handshake`]: the JSON messages exchanged at link start (version negotiation, agent proof).
+//! - [`copy`]: the records inside a `copy` channel (file trees, checksums).
 //! - [`open`]: what a channel is opened for ([`OpenSpec`]).
 //! - [`credit`]: send credit and receive windows.
 //! - [`codes`]: error codes, signals and exit statuses as they travel on the wire.
 
 pub mod codes;
+pub mod copy;
 pub mod credit;
 pub mod frame;
 pub mod handshake;
 pub mod open;
 
 pub use codes::{ErrorCode, ExitStatus, Signal};
+pub use copy::{CopySpec, Direction};
 pub use credit::{FlowError, RecvWindow, SendCredit};
 pub use frame::{DecodeError, Frame, FrameKind};
 pub use handshake::{ClientHello, ServerHello, Welcome};
 pub use open::{OpenSpec, PtySpec, SessionSpec, TcpSpec};
 
 /// The protocol versions this build speaks, newest last. Version 2 adds the `tcp` channel
-/// type (port forwarding); everything else is as in version 1.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2];
+/// type (port forwarding), version 3 the `copy` channel type (`wicket cp`); everything else is
+/// as in version 1.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
 
 /// Largest encoded frame accepted on a link, header included. A peer that sends more is
 /// broken or hostile; the link is closed.

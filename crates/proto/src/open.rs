@@ -16,6 +16,9 @@ pub enum OpenSpec {
     /// A TCP connection made by the target (`wicket forward`, `wicket proxy`); protocol
     /// version 2 and later.
     Tcp(TcpSpec),
+    /// Files copied to or from the target (`wicket cp`); protocol version 3 and later. The
+    /// channel carries the records of [`crate::copy`].
+    Copy(crate::copy::CopySpec),
 }
 
 impl OpenSpec {
@@ -24,13 +27,14 @@ impl OpenSpec {
         match self {
             OpenSpec::Session(_) => 1,
             OpenSpec::Tcp(_) => 2,
+            OpenSpec::Copy(_) => 3,
         }
     }
 
     /// Whether the channel carries bulk bytes, and so gets the larger
     /// [`crate::STREAM_WINDOW`].
     pub fn is_stream(&self) -> bool {
-        matches!(self, OpenSpec::Tcp(_))
+        matches!(self, OpenSpec::Tcp(_) | OpenSpec::Copy(_))
     }
 }
 

@@ -50,6 +50,14 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
             OpenSpec::Session(spec) => {
                 tokio::spawn(open_session(state.clone(), caller.clone(), request, spec));
             }
+            OpenSpec::Copy(spec) => {
+                tokio::spawn(crate::copies::open_copy(
+                    state.clone(),
+                    caller.clone(),
+                    request,
+                    spec,
+                ));
+            }
             OpenSpec::Tcp(spec) => {
                 tokio::spawn(crate::forwards::open_forward(
                     state.clone(),

@@ -254,7 +254,10 @@ async fn broker(
 
 /// The caller as the store has it now (a link authenticates once, at its start, and a
 /// `wicket forward` may keep its link for days).
-async fn current(state: &AppState, caller: &Caller) -> Result<Caller, (ErrorCode, String)> {
+pub(crate) async fn current(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Caller, (ErrorCode, String)> {
     let store = state.store();
     let internal = |e: wicket_store::StoreError| (ErrorCode::Internal, e.to_string());
     let unauthorized = |m: &str| (ErrorCode::Unauthorized, m.to_string());

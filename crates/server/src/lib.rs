@@ -42,6 +42,7 @@ pub mod auth;
 pub mod authz;
 pub mod client_link;
 pub mod config;
+pub mod copies;
 pub mod error;
 pub mod forwards;
 pub mod handshake;

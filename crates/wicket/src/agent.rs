@@ -65,10 +65,71 @@ pub enum Command {
         #[arg(long, env = "WICKET_AGENT_NO_FORWARDING")]
         no_forwarding: bool,
     },
+    /// Internal: the file side of `wicket cp`, started by the agent as the run-as user with the
+    /// channel on stdin and stdout.
+    #[command(hide = true, name = "copy-helper")]
+    CopyHelper {
+        #[command(subcommand)]
+        mode: HelperMode,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HelperMode {
+    /// Read PATH and write the copy records to stdout.
+    Send {
+        #[arg(short, long)]
+        recursive: bool,
+        path: PathBuf,
+    },
+    /// Read copy records from stdin and write them at PATH; the verdict goes to stdout.
+    Receive { path: PathBuf },
+}
+
+/// Runs the copy helper: blocking IO on stdin and stdout, with this process's (the run-as
+/// user's) credentials. Ignores SIGHUP: when the user goes away the agent hangs up, and the
+/// helper must still see the end of its input and remove its temporary file.
+fn copy_helper(mode: HelperMode) -> Result<()> {
+    use std::io::Write;
+    use wicket_cli::transfer::{self, Quiet, CHUNK};
+    // SAFETY: setting a signal to SIG_IGN installs no handler code.
+    #[allow(unsafe_code)]
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGHUP,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
+    let mut out = std::io::BufWriter::with_capacity(CHUNK, std::io::stdout().lock());
+    match mode {
+        HelperMode::Send { recursive, path } => {
+            let r = transfer::send(&path, recursive, &mut out, &mut Quiet);
+            if let Err(e) = &r {
+                let _ = out.write_all(&transfer::status(&r));
+                let _ = out.flush();
+                eprintln!("{e:#}");
+            }
+            out.flush()?;
+            r.map(|_| ())
+        }
+        HelperMode::Receive { path } => {
+            let r = transfer::receive(&path, &mut std::io::stdin().lock(), &mut Quiet);
+            out.write_all(&transfer::status(&r))?;
+            out.flush()?;
+            r.map(|_| ())
+        }
+    }
 }
 
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
+        Command::CopyHelper { mode } => {
+            // The reason already went out in the copy stream (and on stderr): exit quietly.
+            if copy_helper(mode).is_err() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Register {
             server,
             activation_id,

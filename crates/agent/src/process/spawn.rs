@@ -251,3 +251,34 @@ fn spawn_pty(
         control: ProcessControl::new(child, pid, Terminal::Pty { writer, master }),
     })
 }
+
+/// Starts `program args` on pipes as `run_as`, with a minimal environment (`PATH`, `HOME`,
+/// `USER`, `LOGNAME`) and the user's home as working directory: the copy helper, whose file IO
+/// must carry the user's credentials.
+pub fn spawn_program_as(
+    program: &Path,
+    args: &[std::ffi::OsString],
+    run_as: &RunAs,
+) -> Result<PipeProcess, ProcessError> {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    cmd.env_clear();
+    cmd.env("PATH", DEFAULT_PATH)
+        .env("HOME", run_as.home())
+        .env("USER", run_as.name())
+        .env("LOGNAME", run_as.name());
+    match run_as.groups() {
+        Some(groups) => install_user_switch(&mut cmd, run_as, groups, None),
+        None => {
+            let home = run_as.home();
+            cmd.current_dir(if home.is_dir() { home } else { Path::new("/") });
+        }
+    }
+    spawn_pipes(cmd, run_as).map_err(|e| match e {
+        ProcessError::Spawn { source, .. } => ProcessError::Spawn {
+            program: format!("{} as user {}", program.display(), run_as.name()),
+            source,
+        },
+        other => other,
+    })
+}

@@ -1,0 +1,404 @@
+//! `wicket cp [-r] SRC DST`: files to or from a target over a `copy` channel. The file IO is
+//! [`crate::transfer`], run on a blocking thread joined to the channel by two small bridges;
+//! the credit of the channel (the stream window) bounds what is in flight.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use bytes::{Bytes, BytesMut};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use wicket_mux::{Event, MuxError};
+use wicket_proto::copy::{encode, Item};
+use wicket_proto::{CopySpec, Direction, OpenSpec};
+
+use crate::args::CpArgs;
+use crate::profile::Config;
+use crate::transfer::{self, Progress, Quiet, CHUNK};
+
+/// One side of a copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    Local(PathBuf),
+    Remote { target: String, path: String },
+}
+
+/// `TARGET:PATH` when there is a `:` before any `/` (as scp); anything else is local, so
+/// `./a:b` and `/x:y` are local paths. An empty PATH is the run-as user's home directory.
+pub fn parse_place(s: &str) -> Result<Place, String> {
+    if s.is_empty() {
+        return Err("empty path".into());
+    }
+    match s.find(':') {
+        Some(i) if !s[..i].contains('/') => {
+            let (target, path) = (&s[..i], &s[i + 1..]);
+            if target.is_empty() {
+                return Err(format!("{s:?}: no target before ':'"));
+            }
+            let path = if path.is_empty() { "." } else { path };
+            Ok(Place::Remote {
+                target: target.to_string(),
+                path: path.to_string(),
+            })
+        }
+        _ => Ok(Place::Local(PathBuf::from(s))),
+    }
+}
+
+/// The direction, target, remote path and local path of `SRC DST`: exactly one is remote.
+pub fn plan(src: &str, dst: &str) -> Result<(Direction, String, String, PathBuf), String> {
+    match (parse_place(src)?, parse_place(dst)?) {
+        (Place::Local(l), Place::Remote { target, path }) => {
+            Ok((Direction::Upload, target, path, l))
+        }
+        (Place::Remote { target, path }, Place::Local(l)) => {
+            Ok((Direction::Download, target, path, l))
+        }
+        (Place::Local(_), Place::Local(_)) => {
+            Err("neither side is TARGET:PATH; use cp for local copies".into())
+        }
+        (Place::Remote { .. }, Place::Remote { .. }) => {
+            Err("both sides are TARGET:PATH; copy between targets is not supported".into())
+        }
+    }
+}
+
+pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
+    let (direction, target, path, local) = plan(&args.src, &args.dst).map_err(|e| anyhow!(e))?;
+    if direction == Direction::Upload && !local.exists() {
+        bail!("{}: no such file or directory", local.display());
+    }
+    let (_, profile) = Config::load().and_then(|c| c.selected(profile_name))?;
+    let mux = crate::link::open(&profile).await?;
+    let spec = CopySpec {
+        target: Some(target.clone()),
+        run_as: args.user.clone(),
+        direction,
+        path: path.clone(),
+        recursive: args.recursive,
+        local_path: Some(local.display().to_string()),
+        copy_id: None,
+        user: None,
+    };
+    let channel = mux.open(OpenSpec::Copy(spec)).await.map_err(|e| match e {
+        MuxError::Rejected { reason, .. } => anyhow!("{target}:{path}: {reason}"),
+        other => anyhow!("{target}: {other}"),
+    })?;
+    let (tx, mut rx) = channel.split();
+
+    // Channel events to the blocking side; remote failures kept for the message.
+    let remote_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let (in_tx, in_rx) = mpsc::channel::<Bytes>(8);
+    let errs = remote_error.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                Event::Data(d) => match in_tx.send(d).await {
+                    Ok(()) => {}
+                    Err(_) => break,
+                },
+                Event::ExtData(d) => {
+                    // Warnings from the target (skipped links) now; anything else is the
+                    // reason of a failure, shown with it.
+                    for line in String::from_utf8_lossy(&d).lines() {
+                        if line.starts_with("wicket cp: warning:") {
+                            eprintln!("{line}");
+                        } else if !line.trim().is_empty() {
+                            errs.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert_with(|| line.trim().to_string());
+                        }
+                    }
+                }
+                Event::Error { reason, .. } => {
+                    *errs.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+                    break;
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+    });
+    // The blocking side's bytes to the channel, then EOF.
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(8);
+    let sender = tx.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(b) = out_rx.recv().await {
+            if sender.data(b).await.is_err() {
+                return;
+            }
+        }
+        let _ = sender.eof();
+    });
+
+    let recursive = args.recursive;
+    let local_for_work = local.clone();
+    let work = tokio::task::spawn_blocking(move || -> Result<transfer::Summary> {
+        let mut input = ChanReader {
+            rx: in_rx,
+            cur: Bytes::new(),
+        };
+        let mut output = ChanWriter {
+            tx: out_tx,
+            buf: BytesMut::new(),
+        };
+        let mut progress: Box<dyn Progress> = if io::stderr().is_terminal() {
+            Box::new(Bar::default())
+        } else {
+            Box::new(Quiet)
+        };
+        match direction {
+            Direction::Upload => {
+                let sent = transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
+                    .and_then(|sum| output.flush().map(|()| sum).map_err(Into::into));
+                // A local failure (not a directory, unreadable) is the reason; tell the
+                // receiver too, so it stops at once. A failed write means the channel closed:
+                // then the receiver's reason (a directory it may not write) explains it.
+                let local_failure = sent.as_ref().err().filter(|e| !channel_closed(e));
+                if let Some(e) = local_failure {
+                    let _ = output.write_all(&encode(&Item::Error(format!("{e:#}"))));
+                    let _ = output.flush();
+                }
+                let local_failure = local_failure.is_some();
+                drop(output);
+                match transfer::read_status(&mut input) {
+                    Ok(()) => sent,
+                    Err(_) if local_failure => sent,
+                    Err(e) if e.is::<transfer::NoVerdict>() && sent.is_err() => sent,
+                    Err(e) => Err(e),
+                }
+            }
+            Direction::Download => {
+                let r = transfer::receive(&local_for_work, &mut input, &mut *progress);
+                let _ = output.write_all(&transfer::status(&r));
+                let _ = output.flush();
+                r
+            }
+        }
+    });
+
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let result = tokio::select! {
+        r = work => r.map_err(|e| anyhow!("copy task failed: {e}"))?,
+        _ = sigint.recv() => Err(anyhow!("interrupted")),
+        _ = sigterm.recv() => Err(anyhow!("interrupted")),
+    };
+    // Whatever happened, no half file stays behind under a temporary name of ours.
+    transfer::remove_current_temp();
+    let _ = writer.await;
+    if result.is_err() {
+        tx.close();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+    tx.close();
+    match result {
+        Ok(sum) => {
+            if let Some(sha) = sum.last_sha256.filter(|_| sum.files == 1 && sum.dirs == 0) {
+                tracing::debug!(%sha, "copied");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            let remote = remote_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            match remote {
+                Some(r) if !format!("{e:#}").contains(&r) => bail!("{e:#} ({r})"),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+/// Whether `e` is a write to the copy channel failing (the channel closed).
+fn channel_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A blocking [`Read`] over the channel's data.
+struct ChanReader {
+    rx: mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+/// A blocking [`Write`] to the channel, in chunks of [`CHUNK`].
+struct ChanWriter {
+    tx: mpsc::Sender<Bytes>,
+    buf: BytesMut,
+}
+
+impl Write for ChanWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = self.buf.split().freeze();
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the copy channel closed"))
+    }
+}
+
+/// A progress line on stderr: name, percent, bytes, rate, ETA.
+#[derive(Default)]
+struct Bar {
+    name: String,
+    size: u64,
+    done: u64,
+    started: Option<Instant>,
+    drawn: Option<Instant>,
+}
+
+impl Bar {
+    fn draw(&mut self, force: bool) {
+        let now = Instant::now();
+        if !force
+            && self
+                .drawn
+                .is_some_and(|d| now - d < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.drawn = Some(now);
+        let secs = self
+            .started
+            .map_or(0.0, |s| (now - s).as_secs_f64())
+            .max(0.001);
+        let rate = self.done as f64 / secs;
+        let pct = (self.done.saturating_mul(100))
+            .checked_div(self.size)
+            .unwrap_or(100);
+        let eta = if rate > 0.0 {
+            (self.size.saturating_sub(self.done) as f64 / rate) as u64
+        } else {
+            0
+        };
+        eprint!(
+            "\r\x1b[K{}  {pct:>3}%  {}  {}/s  ETA {:02}:{:02}",
+            self.name,
+            human(self.done),
+            human(rate as u64),
+            eta / 60,
+            eta % 60
+        );
+    }
+}
+
+impl Progress for Bar {
+    fn file(&mut self, path: &str, size: u64) {
+        if self.started.is_some() {
+            self.draw(true);
+            eprintln!();
+        }
+        self.name = path.to_string();
+        self.size = size;
+        self.done = 0;
+        self.started = Some(Instant::now());
+        self.draw(true);
+    }
+    fn bytes(&mut self, n: u64) {
+        self.done += n;
+        self.draw(false);
+    }
+    fn warn(&mut self, msg: &str) {
+        eprintln!("\r\x1b[Kwicket cp: warning: {msg}");
+    }
+    fn done(&mut self) {
+        if self.started.is_some() {
+            self.draw(true);
+            eprintln!();
+        }
+    }
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(t: &str, p: &str) -> Place {
+        Place::Remote {
+            target: t.into(),
+            path: p.into(),
+        }
+    }
+
+    #[test]
+    fn places() {
+        assert_eq!(
+            parse_place("web-1:/etc/hosts"),
+            Ok(remote("web-1", "/etc/hosts"))
+        );
+        assert_eq!(parse_place("web-1:"), Ok(remote("web-1", ".")));
+        assert_eq!(parse_place("web-1:a:b"), Ok(remote("web-1", "a:b")));
+        assert_eq!(parse_place("./a:b"), Ok(Place::Local("./a:b".into())));
+        assert_eq!(parse_place("/x:y"), Ok(Place::Local("/x:y".into())));
+        assert_eq!(parse_place("file"), Ok(Place::Local("file".into())));
+        assert!(parse_place(":path").is_err());
+        assert!(parse_place("").is_err());
+    }
+
+    #[test]
+    fn plans() {
+        let (d, t, p, l) = plan("f", "web-1:/tmp/").unwrap();
+        assert_eq!(
+            (d, t.as_str(), p.as_str(), l),
+            (Direction::Upload, "web-1", "/tmp/", "f".into())
+        );
+        let (d, ..) = plan("web-1:/tmp/f", ".").unwrap();
+        assert_eq!(d, Direction::Download);
+        assert!(plan("a", "b").unwrap_err().contains("neither"));
+        assert!(plan("a:x", "b:y").unwrap_err().contains("both"));
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(10), "10 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(256 * 1024 * 1024), "256.0 MiB");
+    }
+}

@@ -1,0 +1,727 @@
+//! `wicket cp` end to end: a real wicketd, agent (running as root) and `wicket cp` processes,
+//! real files at both ends. The target side runs as an unprivileged user created here
+//! (`useradd`), so the tests also show that the kernel applies that user's permissions: files
+//! written on the target belong to it, and a directory it may not write refuses the copy.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use wicket_testkit::{bins, cli::show, Harness};
+
+const RUN_AS: &str = "wicketcp";
+
+/// The run-as user's uid, creating the user if needed; `None` (and a loud message) when the
+/// tests cannot switch users here.
+fn run_as_user() -> Option<u32> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: wicket cp tests need root (the agent switches to {RUN_AS})");
+        return None;
+    }
+    let lookup = || nix::unistd::User::from_name(RUN_AS).ok().flatten();
+    if lookup().is_none() {
+        let _ = std::process::Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/bin/sh", RUN_AS])
+            .status();
+    }
+    match lookup() {
+        Some(u) => Some(u.uid.as_raw()),
+        None => {
+            eprintln!("SKIPPED: could not create the user {RUN_AS} with useradd");
+            None
+        }
+    }
+}
+
+/// A directory on the "target" (this host) owned by the run-as user, removed on drop.
+struct RemoteDir(PathBuf);
+
+impl RemoteDir {
+    fn new(uid: u32) -> Result<Self> {
+        let p = std::env::temp_dir().join(format!("wicket-cp-{}", fastrand::u64(..)));
+        fs::create_dir(&p)?;
+        nix::unistd::chown(&p, Some(nix::unistd::Uid::from_raw(uid)), None)?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755))?;
+        Ok(RemoteDir(p))
+    }
+}
+
+impl Drop for RemoteDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+fn set_mtime(p: &Path, secs: u64) -> Result<()> {
+    let t = UNIX_EPOCH + Duration::from_secs(secs);
+    fs::File::open(p)?.set_times(fs::FileTimes::new().set_modified(t))?;
+    Ok(())
+}
+
+fn mtime(p: &Path) -> Result<SystemTime> {
+    Ok(fs::metadata(p)?.modified()?)
+}
+
+fn sha256_file(p: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = fs::File::open(p)?;
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+    }
+    Ok(ctx
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Writes `mib` MiB of varied bytes (each MiB different, so a reordered chunk changes the hash).
+fn big_file(p: &Path, mib: u64) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(fs::File::create(p)?);
+    let mut block = vec![0u8; 1 << 20];
+    fastrand::fill(&mut block);
+    for i in 0..mib {
+        block[..8].copy_from_slice(&i.to_be_bytes());
+        f.write_all(&block)?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+/// Names in `dir`.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Waits for the server's `file copy` log line that contains `needle`.
+async fn copy_log(h: &Harness, needle: &str) -> Result<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(l) = h
+            .server
+            .logs()
+            .lines()
+            .find(|l| l.contains("file copy") && l.contains(needle))
+        {
+            return Ok(l.to_string());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "no `file copy` log line with {needle:?}:\n{}",
+                h.server.logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_both_ways_as_the_run_as_user() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("notes.txt");
+    fs::write(&local, b"hello from the laptop\n")?;
+    fs::set_permissions(&local, fs::Permissions::from_mode(0o640))?;
+    set_mtime(&local, 1_500_000_000)?;
+
+    // Upload into an existing directory: the file keeps its name, mode and mtime, and belongs
+    // to the run-as user (the helper wrote it with that user's credentials).
+    let dst = format!("web-1:{}/", s(&remote.0));
+    h.admin
+        .ok(&["cp", "--user", RUN_AS, s(&local), &dst])
+        .await?;
+    let up = remote.0.join("notes.txt");
+    assert_eq!(fs::read(&up)?, b"hello from the laptop\n");
+    let m = fs::metadata(&up)?;
+    assert_eq!(m.mode() & 0o7777, 0o640);
+    assert_eq!(m.uid(), uid, "the file was not written as {RUN_AS}");
+    assert_eq!(mtime(&up)?, mtime(&local)?);
+    assert_eq!(names(&remote.0), ["notes.txt"], "temporary files left");
+
+    // Download under a new name.
+    let back = h.dir.path().join("back.txt");
+    h.admin
+        .ok(&[
+            "cp",
+            "--user",
+            RUN_AS,
+            &format!("web-1:{}", s(&up)),
+            s(&back),
+        ])
+        .await?;
+    assert_eq!(fs::read(&back)?, b"hello from the laptop\n");
+    assert_eq!(fs::metadata(&back)?.mode() & 0o7777, 0o640);
+    assert_eq!(mtime(&back)?, mtime(&local)?);
+
+    // One audit record per copy, with the direction and the checksum.
+    let sha = sha256_file(&local)?;
+    let line = copy_log(&h, "end=\"copied\"")
+        .await
+        .or(copy_log(&h, "end=copied").await)?;
+    assert!(
+        line.contains("files=1") && line.contains("user=admin"),
+        "{line}"
+    );
+    let audit = h
+        .admin
+        .ok(&["audit", "search", "--action", "copy.file", "-o", "json"])
+        .await?;
+    assert!(audit.contains(&sha), "{audit}");
+    assert!(
+        audit.contains("upload") && audit.contains("download"),
+        "{audit}"
+    );
+    assert!(audit.contains(RUN_AS), "{audit}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_recursively_with_modes_and_mtimes() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let tree = h.dir.path().join("site");
+    fs::create_dir_all(tree.join("static/css"))?;
+    fs::create_dir_all(tree.join("empty"))?;
+    fs::write(tree.join("index.html"), b"<h1>hi</h1>")?;
+    fs::write(tree.join("static/css/a.css"), b"body{}")?;
+    fs::write(tree.join("run.sh"), b"#!/bin/sh\necho hi\n")?;
+    std::os::unix::fs::symlink("index.html", tree.join("link.html"))?;
+    fs::set_permissions(tree.join("run.sh"), fs::Permissions::from_mode(0o755))?;
+    fs::set_permissions(
+        tree.join("static/css/a.css"),
+        fs::Permissions::from_mode(0o600),
+    )?;
+    for (i, p) in ["index.html", "static/css/a.css", "run.sh"]
+        .iter()
+        .enumerate()
+    {
+        set_mtime(&tree.join(p), 1_600_000_000 + i as u64)?;
+    }
+    fs::set_permissions(tree.join("static"), fs::Permissions::from_mode(0o750))?;
+    set_mtime(&tree.join("static"), 1_400_000_000)?;
+
+    // Without -r a directory is refused.
+    let dst = format!("web-1:{}", s(&remote.0));
+    let out = h
+        .admin
+        .run(&["cp", "--user", RUN_AS, s(&tree), &dst], None)
+        .await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-r"),
+        "{}",
+        show(&out)
+    );
+
+    let out = h
+        .admin
+        .run(&["cp", "-r", "--user", RUN_AS, s(&tree), &dst], None)
+        .await?;
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symbolic link, skipped"),
+        "{}",
+        show(&out)
+    );
+    let up = remote.0.join("site");
+    assert!(!up.join("link.html").exists());
+
+    // And back again, into a fresh local directory.
+    let back_dir = h.dir.path().join("back");
+    fs::create_dir(&back_dir)?;
+    h.admin
+        .ok(&[
+            "cp",
+            "-r",
+            "--user",
+            RUN_AS,
+            &format!("web-1:{}", s(&up)),
+            s(&back_dir),
+        ])
+        .await?;
+    let back = back_dir.join("site");
+    for copy in [&up, &back] {
+        for p in ["index.html", "static/css/a.css", "run.sh"] {
+            assert_eq!(fs::read(copy.join(p))?, fs::read(tree.join(p))?, "{p}");
+            let (a, b) = (fs::metadata(copy.join(p))?, fs::metadata(tree.join(p))?);
+            assert_eq!(a.mode() & 0o7777, b.mode() & 0o7777, "{p} mode");
+            assert_eq!(a.modified()?, b.modified()?, "{p} mtime");
+        }
+        assert!(copy.join("empty").is_dir());
+        let st = fs::metadata(copy.join("static"))?;
+        assert_eq!(st.mode() & 0o7777, 0o750);
+        assert_eq!(st.modified()?, mtime(&tree.join("static"))?);
+    }
+    assert_eq!(fs::metadata(up.join("run.sh"))?.uid(), uid);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_256_mib_file_keeps_its_sha256() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 256)?;
+    let sha = sha256_file(&local)?;
+    let dst = format!("web-1:{}/big.bin", s(&remote.0));
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        h.admin
+            .command()
+            .args(["cp", "--user", RUN_AS, s(&local), &dst])
+            .stderr(Stdio::piped())
+            .output(),
+    )
+    .await
+    .context("256 MiB upload took over 300 s")??;
+    assert!(out.status.success(), "{}", show(&out));
+    // Not a terminal: no progress bar.
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    assert_eq!(sha256_file(&remote.0.join("big.bin"))?, sha);
+    let line = copy_log(&h, &format!("bytes={}", 256u64 << 20)).await?;
+    assert!(line.contains("files=1"), "{line}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_the_run_as_user_may_not_write_is_refused() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    // A directory of root's that the run-as user can enter but not write.
+    let locked = remote.0.join("locked");
+    fs::create_dir(&locked)?;
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755))?;
+    // Large enough that the refusal must stop the upload, not wait for its end.
+    let local = h.dir.path().join("f.txt");
+    big_file(&local, 64)?;
+    let out = h
+        .admin
+        .run(
+            &[
+                "cp",
+                "--user",
+                RUN_AS,
+                s(&local),
+                &format!("web-1:{}/f.txt", s(&locked)),
+            ],
+            None,
+        )
+        .await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot write in") && err.contains("Permission denied"),
+        "{}",
+        show(&out)
+    );
+    eprintln!("refusal as the user sees it: {err}");
+    assert!(
+        names(&locked).is_empty(),
+        "left behind: {:?}",
+        names(&locked)
+    );
+    // Reading a file only root may read fails the same way, and leaves nothing locally.
+    let secret = remote.0.join("secret");
+    fs::write(&secret, b"root only")?;
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600))?;
+    let got = h.dir.path().join("got");
+    let out = h
+        .admin
+        .run(
+            &[
+                "cp",
+                "--user",
+                RUN_AS,
+                &format!("web-1:{}", s(&secret)),
+                s(&got),
+            ],
+            None,
+        )
+        .await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{}",
+        show(&out)
+    );
+    assert!(!got.exists());
+    let _ = copy_log(&h, "end=\"failed\"")
+        .await
+        .or(copy_log(&h, "end=failed").await)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 512)?;
+
+    // Upload, killed once the temporary file is growing.
+    let mut child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(&local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0).iter().any(|n| {
+            n.starts_with(".wicket-cp.big.bin.")
+                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 1 << 20)
+        })
+    })
+    .await;
+    assert!(started, "the copy never started: {:?}", names(&remote.0));
+    child.kill().await?;
+    // The helper sees its input end and removes the temporary file.
+    let clean =
+        wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
+    assert!(clean, "left behind: {:?}", names(&remote.0));
+
+    // Download, killed midway: nothing under the real name (at most our temporary file).
+    fs::copy(&local, remote.0.join("src.bin"))?;
+    let out_dir = h.dir.path().join("down");
+    fs::create_dir(&out_dir)?;
+    let mut child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            &format!("web-1:{}/src.bin", s(&remote.0)),
+            s(&out_dir),
+        ])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&out_dir)
+            .iter()
+            .any(|n| fs::metadata(out_dir.join(n)).is_ok_and(|m| m.len() > 1 << 20))
+    })
+    .await;
+    assert!(started, "the download never started");
+    let pid = nix::unistd::Pid::from_raw(child.id().context("pid")? as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await??;
+    assert!(!status.success());
+    assert!(!out_dir.join("src.bin").exists(), "{:?}", names(&out_dir));
+    assert!(
+        names(&out_dir).is_empty(),
+        "Ctrl-C left {:?}",
+        names(&out_dir)
+    );
+
+    // SIGKILL gives the CLI no chance to clean up: at most a clearly named temporary file is
+    // left, never the real name, and the next copy of that name removes it.
+    let src = format!("web-1:{}/src.bin", s(&remote.0));
+    let mut child = h
+        .admin
+        .command()
+        .args(["cp", "--user", RUN_AS, &src, s(&out_dir)])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&out_dir)
+            .iter()
+            .any(|n| fs::metadata(out_dir.join(n)).is_ok_and(|m| m.len() > 1 << 20))
+    })
+    .await;
+    assert!(started, "the download never started");
+    child.kill().await?;
+    let left = names(&out_dir);
+    assert!(
+        left.iter()
+            .all(|n| n.starts_with(".wicket-cp.src.bin.") && n.ends_with(".tmp")),
+        "{left:?}"
+    );
+    h.admin
+        .ok(&["cp", "--user", RUN_AS, &src, s(&out_dir)])
+        .await?;
+    assert_eq!(names(&out_dir), ["src.bin"]);
+    assert_eq!(sha256_file(&out_dir.join("src.bin"))?, sha256_file(&local)?);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_outside_policy_is_refused() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    h.admin
+        .set_policies(
+            r#"@id("admins")
+permit(principal, action, resource) when { principal.admin };
+
+@id("bob-connects-only")
+permit(principal == Wicket::User::"bob", action == Wicket::Action::"connect", resource);
+
+@id("bob-copies-as-nobody")
+permit(principal == Wicket::User::"bob", action == Wicket::Action::"copy", resource)
+    when { context has run_as && context.run_as == "nobody" };
+"#,
+        )
+        .await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("f.txt");
+    fs::write(&local, b"data")?;
+    let out = bob
+        .run(
+            &[
+                "cp",
+                "--user",
+                RUN_AS,
+                s(&local),
+                &format!("web-1:{}/", s(&remote.0)),
+            ],
+            None,
+        )
+        .await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "bob may not copy files to target web-1 as {RUN_AS}: no policy permits it"
+        )),
+        "{}",
+        show(&out)
+    );
+    assert!(names(&remote.0).is_empty());
+    let line = copy_log(&h, "end=\"refused\"")
+        .await
+        .or(copy_log(&h, "end=refused").await)?;
+    assert!(line.contains("user=bob"), "{line}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_ends_a_copy() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    h.admin
+        .set_policies(&format!(
+            r#"@id("admins")
+permit(principal, action, resource) when {{ principal.admin }};
+
+@id("devs-copy")
+permit(principal in Wicket::Group::"devs", action == Wicket::Action::"copy", resource)
+    when {{ context has run_as && context.run_as == "{RUN_AS}" }};
+"#
+        ))
+        .await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    h.admin.ok(&["admin", "groups", "create", "devs"]).await?;
+    h.admin
+        .ok(&["admin", "groups", "add-member", "devs", "bob"])
+        .await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 512)?;
+    let err_file = h.dir.path().join("cp.err");
+    let mut child = bob
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(&local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(fs::File::create(&err_file)?)
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0)
+            .iter()
+            .any(|n| fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 1 << 20))
+    })
+    .await;
+    assert!(started, "the copy never started");
+    h.admin
+        .ok(&["admin", "groups", "remove-member", "devs", "bob"])
+        .await?;
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .context("the copy outlived the revocation")??;
+    assert!(!status.success());
+    let err = fs::read_to_string(&err_file)?;
+    assert!(err.contains("access revoked"), "{err}");
+    let clean =
+        wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
+    assert!(clean, "left behind: {:?}", names(&remote.0));
+    let _ = copy_log(&h, "end=\"revoked\"")
+        .await
+        .or(copy_log(&h, "end=revoked").await)?;
+    Ok(())
+}
+
+/// An agent that speaks protocol version 2 (before `wicket cp`): the server refuses the copy
+/// with a message saying what to upgrade, and never sends it a channel type it cannot decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
+    use wicket_proto::handshake::{agent_proof_message, AgentProof};
+    use wicket_proto::{ClientHello, Frame};
+
+    let h = Harness::start(bins!()).await?;
+    let (id, code) = h.activation(&[]).await?;
+    let out = h.register("old-2", &id, &code).await?;
+    assert!(out.status.success(), "{}", show(&out));
+    let identity = wicket_agent::Identity::load(&h.agent_dir("old-2"))?;
+    let server = wicket_dial::ServerUrl::parse(&identity.server)?;
+    let mut t = wicket_dial::dial(
+        &server,
+        "/v1/agent/link",
+        &identity.trust()?,
+        None,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let Frame::ServerHello(hello) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no server hello");
+    };
+    assert!(hello.versions.contains(&3), "{:?}", hello.versions);
+    let signature = identity.sign(&agent_proof_message(&hello.nonce, &identity.target_id))?;
+    t.send_frame(&Frame::ClientHello(ClientHello {
+        version: 2,
+        client_version: "0.0.2-old".into(),
+        agent: Some(AgentProof {
+            target_id: identity.target_id.clone(),
+            signature: signature.iter().map(|b| format!("{b:02x}")).collect(),
+            inventory: Default::default(),
+        }),
+    }))
+    .await?;
+    let Frame::Welcome(w) = t.recv_frame(Duration::from_secs(5)).await? else {
+        bail!("no welcome");
+    };
+    assert_eq!(w.version, 2);
+    let (mux, mut incoming) = wicket_mux::Mux::start(
+        t,
+        wicket_mux::Role::Dialer,
+        wicket_mux::MuxConfig {
+            ping_interval: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+    );
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(ch) = incoming.recv().await {
+            let _ = seen_tx.send(ch.spec().clone());
+        }
+    });
+    assert!(
+        h.wait_online("old-2", true, Duration::from_secs(10))
+            .await?
+    );
+    let local = h.dir.path().join("f.txt");
+    fs::write(&local, b"data")?;
+    let out = h.admin.run(&["cp", s(&local), "old-2:/tmp/"], None).await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("speaks protocol version 2") && err.contains("upgrade wicket-agent"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        seen_rx.try_recv().is_err(),
+        "the old agent was sent a channel"
+    );
+    assert!(!mux.is_closed(), "the old agent's link was dropped");
+    Ok(())
+}
+
+/// On a terminal, stderr shows a progress line with the rate and ETA (and nothing otherwise,
+/// see `a_256_mib_file_keeps_its_sha256`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_bar_on_a_terminal() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 64)?;
+    let script = format!(
+        "{} cp --user {RUN_AS} {} web-1:{}/; echo \"rc=$?\"",
+        h.bins.wicket.display(),
+        s(&local),
+        s(&remote.0)
+    );
+    let cmd = pty_process::Command::new("sh")
+        .args(["-c", &script])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home);
+    let mut term = wicket_testkit::Terminal::spawn(cmd, 100, 24)?;
+    term.expect("rc=0", Duration::from_secs(120)).await?;
+    let screen = String::from_utf8_lossy(&term.screen).into_owned();
+    assert!(screen.contains("big.bin"), "{screen}");
+    assert!(
+        screen.contains("100%") && screen.contains("64.0 MiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("/s") && screen.contains("ETA"), "{screen}");
+    assert_eq!(
+        sha256_file(&remote.0.join("big.bin"))?,
+        sha256_file(&local)?
+    );
+    Ok(())
+}
