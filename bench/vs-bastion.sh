@@ -39,6 +39,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+# Waits for a listener without connecting to it (a probe through a forward would reach iperf3
+# and confuse its one-test-at-a-time server).
+wait_listen() { for _ in $(seq 1 100); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1; done; echo "port $1 never listened" >&2; return 1; }
 log() { printf '  .. %s\n' "$*" >&2; }
 
 # --- OpenSSH: bastion and target -------------------------------------------------------------
@@ -110,7 +113,7 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 iperf_port=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 &
 pids+=($!)
-wait_port "$iperf_port"
+wait_listen "$iperf_port"
 iperf_mbps() { # local port -> MB/s received
   iperf3 -c 127.0.0.1 -p "$1" -t "$iperf_secs" -J |
     python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit("iperf3: " + d["error"]) if "error" in d else print("%.1f" % (d["end"]["sum_received"]["bits_per_second"]/8e6))'
@@ -118,14 +121,14 @@ iperf_mbps() { # local port -> MB/s received
 ssh_lp=$(free_port)
 "${sshc[@]}" -N -L "127.0.0.1:$ssh_lp:127.0.0.1:$iperf_port" target &
 pids+=($!)
-wait_port "$ssh_lp"
+wait_listen "$ssh_lp"
 log "iperf3 via ssh -J -L"
 ssh_fwd=$(iperf_mbps "$ssh_lp")
 if has forward; then
   w_lp=$(free_port)
   "$bin/wicket" forward "$name" "$w_lp:127.0.0.1:$iperf_port" >"$tmp/forward.out" 2>&1 &
   pids+=($!)
-  wait_port "$w_lp"
+  wait_listen "$w_lp"
   log "iperf3 via wicket forward"
   w_fwd=$(iperf_mbps "$w_lp")
   row "forward throughput, iperf3 (MB/s, higher=better)" "$w_fwd" "$ssh_fwd" "$(ratio "$w_fwd" "$ssh_fwd")"

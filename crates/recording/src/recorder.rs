@@ -33,7 +33,9 @@ pub struct RecorderConfig {
 impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
-            chunk_bytes: 512 * 1024,
+            // Large enough that a session streaming output costs few objects (a local store
+            // pays a create and a rename per object); the chunk buffer only grows as needed.
+            chunk_bytes: 4 * 1024 * 1024,
             flush_interval: Duration::from_secs(3),
             queue: 16,
             attempts: 3,
@@ -181,22 +183,21 @@ async fn run(
 }
 
 fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, record: Record) {
-    let line = match record {
+    match record {
         Record::Output(at, data) => {
             *last = at;
-            encoder.output(at, &data)
+            encoder.output_into(at, &data, &mut upload.pending);
         }
         Record::Input(at, data) => {
             *last = at;
-            encoder.input(at, &data)
+            encoder.input_into(at, &data, &mut upload.pending);
         }
         Record::Resize(at, cols, rows) => {
             *last = at;
-            encoder.resize(at, cols, rows)
+            if let Some(line) = encoder.resize(at, cols, rows) {
+                upload.push(&line);
+            }
         }
-    };
-    if let Some(line) = line {
-        upload.push(&line);
     }
 }
 

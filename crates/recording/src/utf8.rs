@@ -52,6 +52,17 @@ impl Utf8Stream {
         }
     }
 
+    /// As [`Self::push`], without copying when nothing is carried over and `bytes` are whole
+    /// UTF-8: the common case for terminal output, on the recorder's hot path.
+    pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        if self.carry.is_empty() {
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                return std::borrow::Cow::Borrowed(text);
+            }
+        }
+        std::borrow::Cow::Owned(self.push(bytes))
+    }
+
     /// Ends the stream: an unfinished character becomes U+FFFD.
     pub fn finish(&mut self) -> String {
         if self.carry.is_empty() {

@@ -36,12 +36,13 @@ pub async fn run(args: DevArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&data_dir)?;
     let data_dir = data_dir.canonicalize()?;
-    let config = ServerConfig {
-        listen: args.listen,
-        data_dir: data_dir.join("server"),
-        heartbeat: Duration::from_secs(10),
-        ..ServerConfig::default()
-    };
+    // Embedded defaults; `WICKET_*` variables still apply (a recording store, say), except
+    // where the dev command decides: the address, the data dir and a short heartbeat.
+    let mut config = ServerConfig::default();
+    config.apply_env(|k| std::env::var(k).ok())?;
+    config.listen = args.listen;
+    config.data_dir = data_dir.join("server");
+    config.heartbeat = Duration::from_secs(10);
     let ttl = config.token_ttl;
     let server = Server::bind(config).await?;
     let addr = server.local_addr()?;
