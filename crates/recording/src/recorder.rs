@@ -34,8 +34,8 @@ impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
             // Large enough that a session streaming output costs few objects (a local store
-            // pays a create and a rename per object); the chunk buffer only grows as needed.
-            chunk_bytes: 4 * 1024 * 1024,
+            // pays a create and a rename per object); the buffer only grows as needed.
+            chunk_bytes: 1024 * 1024,
             flush_interval: Duration::from_secs(3),
             queue: 16,
             attempts: 3,
@@ -85,6 +85,7 @@ impl Recorder {
         let mut upload = Upload::new(store, session, config.attempts, header.timestamp);
         upload.push(&first);
         upload.flush().await?;
+        upload.settle().await?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let (done, done_rx) = oneshot::channel();
         let task = tokio::spawn(run(rx, done_rx, upload, config));
@@ -207,6 +208,9 @@ struct Upload {
     session: String,
     attempts: u32,
     pending: Vec<u8>,
+    /// The previous chunk's upload, running while the next chunk fills: encoding and
+    /// uploading overlap, and at most two chunks are held.
+    in_flight: Option<JoinHandle<Result<(), RecordingError>>>,
     hash: aws_lc_rs::digest::Context,
     bytes: u64,
     chunks: u32,
@@ -220,6 +224,7 @@ impl Upload {
             session,
             attempts: attempts.max(1),
             pending: Vec::new(),
+            in_flight: None,
             hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
             bytes: 0,
             chunks: 0,
@@ -235,34 +240,54 @@ impl Upload {
         self.pending.len()
     }
 
+    /// Waits for the chunk being uploaded, if any.
+    async fn settle(&mut self) -> Result<(), RecordingError> {
+        match self.in_flight.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| RecordingError::Closed(format!("upload task: {e}")))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts uploading what is pending, once the previous upload has finished (an error of
+    /// that one is returned here).
     async fn flush(&mut self) -> Result<(), RecordingError> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.settle().await?;
         let data = Bytes::from(std::mem::take(&mut self.pending));
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self
-                .store
-                .put_chunk(&self.session, self.chunks, data.clone())
-                .await
-            {
-                Ok(()) => break,
-                Err(e) if tries >= self.attempts => {
-                    tracing::warn!(session = %self.session, error = %e, "recording upload failed");
-                    return Err(e);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await,
-            }
-        }
         self.hash.update(&data);
         self.bytes += data.len() as u64;
+        let (store, session, seq, attempts) = (
+            self.store.clone(),
+            self.session.clone(),
+            self.chunks,
+            self.attempts,
+        );
         self.chunks += 1;
+        self.in_flight = Some(tokio::spawn(async move {
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match store.put_chunk(&session, seq, data.clone()).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if tries >= attempts => {
+                        tracing::warn!(session = %session, error = %e, "recording upload failed");
+                        return Err(e);
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await
+                    }
+                }
+            }
+        }));
         Ok(())
     }
 
-    async fn seal(self) -> Result<Manifest, RecordingError> {
+    async fn seal(mut self) -> Result<Manifest, RecordingError> {
+        self.settle().await?;
         let manifest = Manifest {
             session_id: self.session,
             sha256: hex::encode(self.hash.finish().as_ref()),
