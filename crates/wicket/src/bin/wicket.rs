@@ -9,8 +9,10 @@ fn main() {
     if std::env::var_os("RUST_LOG").is_some() {
         wicket::logging::init("warn");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a keystroke goes from stdin to the link without waking another thread, which
+    // is most of the CLI's share of echo latency (docs/PERFORMANCE.md). Blocking work (file
+    // copies, stdin) runs on tokio's blocking pool either way.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
