@@ -274,6 +274,47 @@ pub async fn find_target(
     })
 }
 
+/// The target's live agent link, refused with a clear reason when the agent is offline or
+/// speaks a protocol older than `needed` (`feature` names what that version brings).
+pub fn online_agent(
+    state: &AppState,
+    target: &wicket_store::Target,
+    needed: u16,
+    feature: &str,
+) -> Result<crate::registry::AgentConn, (ErrorCode, String)> {
+    let agent = state.agents().get(&target.id).ok_or_else(|| {
+        (
+            ErrorCode::TargetOffline,
+            format!(
+                "target {} is offline (its agent is not connected)",
+                target.name
+            ),
+        )
+    })?;
+    if agent.version < needed {
+        return Err((
+            ErrorCode::Unsupported,
+            format!(
+                "target {}'s agent speaks protocol version {}, which has no {feature} \
+                 (version {needed} or later is needed): upgrade wicket-agent on that host",
+                target.name, agent.version
+            ),
+        ));
+    }
+    Ok(agent)
+}
+
+/// What the user is told when the agent refuses or fails to open a channel.
+pub fn open_failed(target: &str, e: MuxError) -> (ErrorCode, String) {
+    match e {
+        MuxError::Rejected { code, reason } => (code, reason),
+        other => (
+            ErrorCode::TargetOffline,
+            format!("target {target}: {other}"),
+        ),
+    }
+}
+
 async fn broker(
     state: &AppState,
     caller: &Caller,
@@ -317,15 +358,7 @@ async fn broker(
     if settings.working_dir.is_some() {
         spec.cwd = settings.working_dir.clone();
     }
-    let agent = state.agents().get(&target.id).ok_or_else(|| {
-        (
-            ErrorCode::TargetOffline,
-            format!(
-                "target {} is offline (its agent is not connected)",
-                target.name
-            ),
-        )
-    })?;
+    let agent = online_agent(state, &target, 1, "sessions")?;
     let session_id = format!("ses_{}", hex::encode(crate::secrets::random_bytes::<8>()));
     spec.user = Some(caller.user.name.clone());
     spec.session_id = Some(session_id.clone());
@@ -388,13 +421,7 @@ async fn broker(
                 let _ = r.finish().await;
                 let _ = state.recordings().delete(&record.id).await;
             }
-            return Err(match e {
-                MuxError::Rejected { code, reason } => (code, reason),
-                other => (
-                    ErrorCode::TargetOffline,
-                    format!("target {}: {other}", target.name),
-                ),
-            });
+            return Err(open_failed(&target.name, e));
         }
     };
     Ok(Brokered {

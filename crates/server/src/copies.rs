@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
 use wicket_proto::copy::{Decoder, Item};
 use wicket_proto::{CopySpec, Direction, ErrorCode, OpenSpec};
 
@@ -217,26 +217,12 @@ async fn broker(
             ),
         )
     })?;
-    let agent = state.agents().get(&target.id).ok_or_else(|| {
-        (
-            ErrorCode::TargetOffline,
-            format!(
-                "target {} is offline (its agent is not connected)",
-                target.name
-            ),
-        )
-    })?;
-    let needed = OpenSpec::Copy(spec.clone()).min_version();
-    if agent.version < needed {
-        return Err((
-            ErrorCode::Unsupported,
-            format!(
-                "target {}'s agent speaks protocol version {}, which has no file copy \
-                 (version {needed} or later is needed): upgrade wicket-agent on that host",
-                target.name, agent.version
-            ),
-        ));
-    }
+    let agent = crate::client_link::online_agent(
+        state,
+        &target,
+        OpenSpec::Copy(spec.clone()).min_version(),
+        "file copy",
+    )?;
     spec.user = Some(caller.user.name.clone());
     spec.copy_id = Some(id.to_string());
     let run_as = spec.run_as.clone();
@@ -254,13 +240,7 @@ async fn broker(
         .mux
         .open(OpenSpec::Copy(spec))
         .await
-        .map_err(|e| match e {
-            MuxError::Rejected { code, reason } => (code, reason),
-            other => (
-                ErrorCode::TargetOffline,
-                format!("target {}: {other}", target.name),
-            ),
-        })?;
+        .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live, run_as))
 }
 

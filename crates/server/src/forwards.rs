@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
 use wicket_proto::{ErrorCode, OpenSpec, TcpSpec};
 
 use crate::auth::Caller;
@@ -206,26 +206,12 @@ async fn broker(
             ),
         )
     })?;
-    let agent = state.agents().get(&target.id).ok_or_else(|| {
-        (
-            ErrorCode::TargetOffline,
-            format!(
-                "target {} is offline (its agent is not connected)",
-                target.name
-            ),
-        )
-    })?;
-    let needed = OpenSpec::Tcp(TcpSpec::default()).min_version();
-    if agent.version < needed {
-        return Err((
-            ErrorCode::Unsupported,
-            format!(
-                "target {}'s agent speaks protocol version {}, which has no port forwarding \
-                 (version {needed} or later is needed): upgrade wicket-agent on that host",
-                target.name, agent.version
-            ),
-        ));
-    }
+    let agent = crate::client_link::online_agent(
+        state,
+        &target,
+        OpenSpec::Tcp(TcpSpec::default()).min_version(),
+        "port forwarding",
+    )?;
     spec.user = Some(caller.user.name.clone());
     spec.connection_id = Some(id.to_string());
     let live = LiveSession {
@@ -242,13 +228,7 @@ async fn broker(
         .mux
         .open(OpenSpec::Tcp(spec))
         .await
-        .map_err(|e| match e {
-            MuxError::Rejected { code, reason } => (code, reason),
-            other => (
-                ErrorCode::TargetOffline,
-                format!("target {}: {other}", target.name),
-            ),
-        })?;
+        .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live))
 }
 
