@@ -4,8 +4,9 @@
 //! The agent resolves the destination itself and checks every resolved address against
 //! [`ForwardOptions`] before connecting to that address (never to the name again, so a DNS
 //! answer cannot change between the check and the connect). Link-local addresses, which is where
-//! cloud metadata services live (169.254.169.254, fd00:ec2::254), are refused unless the
-//! operator allows them: a forward must not hand out the host's cloud credentials.
+//! most cloud metadata services live (169.254.169.254, fd00:ec2::254), and Alibaba Cloud's
+//! metadata address 100.100.100.200 are refused unless the operator allows them: a forward
+//! must not hand out the host's cloud credentials.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -44,6 +45,10 @@ impl ForwardOptions {
 /// NAT64 (`64:ff9b::/96`) forms of an IPv4 address are judged as that IPv4 address.
 pub fn blocked(addr: IpAddr) -> Option<&'static str> {
     match canonical(addr) {
+        // Alibaba Cloud's metadata service sits outside link-local, in carrier-grade NAT space.
+        IpAddr::V4(v4) if v4 == Ipv4Addr::new(100, 100, 100, 200) => {
+            Some("the cloud metadata service address 100.100.100.200")
+        }
         IpAddr::V4(v4) => v4
             .is_link_local()
             .then_some("a link-local address (cloud metadata service range 169.254.0.0/16)"),
@@ -249,6 +254,8 @@ mod tests {
             "::ffff:169.254.169.254",
             "::a9fe:a9fe",
             "64:ff9b::a9fe:a9fe",
+            "100.100.100.200",
+            "::ffff:100.100.100.200",
         ] {
             assert!(opts.refusal(ip(a)).is_some(), "{a} should be refused");
         }
@@ -262,6 +269,8 @@ mod tests {
             "::ffff:10.1.2.3",
             "169.253.255.255",
             "169.255.0.0",
+            "100.100.100.201",
+            "100.64.0.1",
         ] {
             assert!(opts.refusal(ip(a)).is_none(), "{a} should be allowed");
         }
