@@ -159,21 +159,23 @@ fn line_into(at: Duration, code: &str, text: &str, out: &mut Vec<u8>) {
     if text.is_empty() {
         return;
     }
+    // Microsecond resolution, written the same way every time.
     let secs = at.as_micros() as f64 / 1e6;
-    if serde_json::to_writer(&mut *out, &(secs, code, text)).is_ok() {
-        out.push(b'\n');
+    out.push(b'[');
+    if serde_json::to_writer(&mut *out, &secs).is_err() {
+        out.extend_from_slice(b"0.0");
     }
+    out.push(b',');
+    crate::json::write_str(out, code);
+    out.push(b',');
+    crate::json::write_str(out, text);
+    out.extend_from_slice(b"]\n");
 }
 
 fn line(at: Duration, code: &str, text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() {
-        return None;
-    }
-    // Microsecond resolution, written the same way every time.
-    let secs = at.as_micros() as f64 / 1e6;
-    let mut line = serde_json::to_vec(&(secs, code, text)).ok()?;
-    line.push(b'\n');
-    Some(line)
+    let mut line = Vec::new();
+    line_into(at, code, text, &mut line);
+    (!line.is_empty()).then_some(line)
 }
 
 /// A whole recording, read back.
@@ -345,6 +347,14 @@ mod tests {
                 b.input_into(at, c, &mut two);
             }
             prop_assert_eq!(one, two);
+        }
+
+        /// An event line is exactly what serde_json writes for the `(time, code, text)` tuple.
+        #[test]
+        fn lines_match_serde_json(us in 0u64..10_000_000_000, text in "\\PC{1,40}") {
+            let at = Duration::from_micros(us);
+            let want = serde_json::to_vec(&(us as f64 / 1e6, "o", &text)).unwrap();
+            prop_assert_eq!(line(at, "o", &text).unwrap(), [want, b"\n".to_vec()].concat());
         }
 
         /// The reader never panics.

@@ -13,6 +13,10 @@ pub enum RecordingError {
     /// A recording (or its manifest) is not valid asciicast v2 / JSON.
     #[error("malformed recording at line {line}: {reason}")]
     Malformed { line: usize, reason: String },
+    /// A stored chunk no longer decompresses (or would inflate beyond any real chunk): it
+    /// was damaged or altered.
+    #[error("recording chunk damaged or altered: {0}")]
+    Damaged(String),
     /// No recording with that id.
     #[error("no recording for session {0}")]
     NotFound(String),

@@ -11,12 +11,16 @@
 //!
 //! Layout:
 //! - [`asciicast`]: the header and event lines, and a reader for replay.
+//! - [`compress`]: chunks as zstd frames, and a decoder for a stored stream as it arrives.
+//! - `json`: the JSON string writer the hot path uses (escapes only where needed).
 //! - [`utf8`]: turns a byte stream into UTF-8 text without splitting a character in two.
 //! - `store` (feature `store`, on by default): [`RecordingStore`] over the `object_store` crate (local folder or S3).
 //! - `recorder` (feature `store`): [`Recorder`], one per live session.
 
 pub mod asciicast;
+pub mod compress;
 mod error;
+mod json;
 #[cfg(feature = "store")]
 pub mod recorder;
 #[cfg(feature = "store")]

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::asciicast::{Encoder, Header};
+use crate::compress::compress_chunk;
 use crate::store::{Manifest, RecordingStore};
 use crate::RecordingError;
 
@@ -34,8 +35,9 @@ impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
             // Large enough that a session streaming output costs few objects (a local store
-            // pays a create and a rename per object); the buffer only grows as needed.
-            chunk_bytes: 1024 * 1024,
+            // pays a create and a rename per object, S3 a PUT). Buffers are reserved, not
+            // touched: an interactive session's pages stay unallocated.
+            chunk_bytes: 4 * 1024 * 1024,
             flush_interval: Duration::from_secs(3),
             queue: 16,
             attempts: 3,
@@ -82,7 +84,7 @@ impl Recorder {
             .map(|m| m.session_id.clone())
             .ok_or_else(|| RecordingError::Config("recording header without a session".into()))?;
         let first = Bytes::from(Encoder::header(&header));
-        let mut upload = Upload::new(store, session, config.attempts, header.timestamp);
+        let mut upload = Upload::new(store, session, &config, header.timestamp);
         upload.push(&first);
         upload.flush().await?;
         upload.settle().await?;
@@ -207,25 +209,42 @@ struct Upload {
     store: RecordingStore,
     session: String,
     attempts: u32,
+    /// Capacity a fresh chunk starts with, so filling it never reallocates and copies.
+    chunk_bytes: usize,
     pending: Vec<u8>,
-    /// The previous chunk's upload, running while the next chunk fills: encoding and
-    /// uploading overlap, and at most two chunks are held.
-    in_flight: Option<JoinHandle<Result<(), RecordingError>>>,
-    hash: aws_lc_rs::digest::Context,
+    /// The previous chunk's upload, running while the next chunk fills: encoding, hashing,
+    /// compressing and uploading overlap, and at most two chunks are held. It hands the hash back.
+    in_flight: Option<JoinHandle<Uploaded>>,
+    /// The running hash while no upload holds it.
+    hash: Option<Hash>,
+    /// The buffer of the last uploaded chunk, emptied, for the next one.
+    spare: Option<Vec<u8>>,
     bytes: u64,
     chunks: u32,
     started_at: u64,
 }
 
+type Hash = aws_lc_rs::digest::Context;
+
+/// What a finished upload hands back: the running hash and the emptied chunk buffer.
+type Uploaded = Result<(Hash, Vec<u8>), RecordingError>;
+
 impl Upload {
-    fn new(store: RecordingStore, session: String, attempts: u32, started_at: u64) -> Self {
+    fn new(
+        store: RecordingStore,
+        session: String,
+        config: &RecorderConfig,
+        started_at: u64,
+    ) -> Self {
         Upload {
             store,
             session,
-            attempts: attempts.max(1),
+            attempts: config.attempts.max(1),
+            chunk_bytes: config.chunk_bytes,
             pending: Vec::new(),
             in_flight: None,
-            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+            spare: None,
+            hash: Some(Hash::new(&aws_lc_rs::digest::SHA256)),
             bytes: 0,
             chunks: 0,
             started_at,
@@ -240,26 +259,37 @@ impl Upload {
         self.pending.len()
     }
 
-    /// Waits for the chunk being uploaded, if any.
+    /// Waits for the chunk being uploaded, if any, and takes the hash back.
     async fn settle(&mut self) -> Result<(), RecordingError> {
-        match self.in_flight.take() {
-            Some(task) => task
+        if let Some(task) = self.in_flight.take() {
+            let (hash, buffer) = task
                 .await
-                .map_err(|e| RecordingError::Closed(format!("upload task: {e}")))?,
-            None => Ok(()),
+                .map_err(|e| RecordingError::Closed(format!("upload task: {e}")))??;
+            self.hash = Some(hash);
+            self.spare = Some(buffer);
         }
+        Ok(())
     }
 
-    /// Starts uploading what is pending, once the previous upload has finished (an error of
-    /// that one is returned here).
+    /// Starts hashing, compressing and uploading what is pending, once the previous upload
+    /// has finished (an error of that one is returned here).
     async fn flush(&mut self) -> Result<(), RecordingError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.settle().await?;
-        let data = Bytes::from(std::mem::take(&mut self.pending));
-        self.hash.update(&data);
-        self.bytes += data.len() as u64;
+        let mut hash = self
+            .hash
+            .take()
+            .ok_or_else(|| RecordingError::Closed("recording hash lost".into()))?;
+        // The next chunk reuses the buffer the last upload gave back, or gets room for a
+        // whole chunk plus the frame that overshoots it: filling it never reallocates.
+        let next = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + 64 * 1024));
+        let text = std::mem::replace(&mut self.pending, next);
+        self.bytes += text.len() as u64;
         let (store, session, seq, attempts) = (
             self.store.clone(),
             self.session.clone(),
@@ -268,11 +298,25 @@ impl Upload {
         );
         self.chunks += 1;
         self.in_flight = Some(tokio::spawn(async move {
+            // Compress, then hash what is stored (the sealed hash is of the stored bytes, so
+            // anyone can check it without decompressing), off the runtime's threads: a few
+            // milliseconds of CPU per chunk.
+            let (hash, mut text, data) = tokio::task::spawn_blocking(move || {
+                let data = compress_chunk(&text);
+                if let Ok(d) = &data {
+                    hash.update(d);
+                }
+                (hash, text, data)
+            })
+            .await
+            .map_err(|e| RecordingError::Closed(format!("compression task: {e}")))?;
+            let data = Bytes::from(data?);
+            text.clear();
             let mut tries = 0;
             loop {
                 tries += 1;
                 match store.put_chunk(&session, seq, data.clone()).await {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return Ok((hash, text)),
                     Err(e) if tries >= attempts => {
                         tracing::warn!(session = %session, error = %e, "recording upload failed");
                         return Err(e);
@@ -288,9 +332,13 @@ impl Upload {
 
     async fn seal(mut self) -> Result<Manifest, RecordingError> {
         self.settle().await?;
+        let hash = self
+            .hash
+            .take()
+            .ok_or_else(|| RecordingError::Closed("recording hash lost".into()))?;
         let manifest = Manifest {
             session_id: self.session,
-            sha256: hex::encode(self.hash.finish().as_ref()),
+            sha256: hex::encode(hash.finish().as_ref()),
             bytes: self.bytes,
             chunks: self.chunks,
             started_at: self.started_at,

@@ -61,13 +61,20 @@ impl fmt::Debug for StoreConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub session_id: String,
-    /// SHA-256 of the whole recording (all chunks in order), hex.
+    /// SHA-256 of the whole recording as stored (all chunks in order, compressed), hex.
     pub sha256: String,
+    /// Bytes of asciicast text (before compression).
     pub bytes: u64,
     pub chunks: u32,
     /// Unix seconds.
     pub started_at: u64,
     pub ended_at: u64,
+}
+
+/// Whether a chunk key names a compressed chunk (`chunk-<seq>.zst`). Chunks written before
+/// compression have no suffix; all chunks of one recording are alike.
+pub fn is_compressed(key: &Path) -> bool {
+    key.as_ref().ends_with(".zst")
 }
 
 /// The recording store.
@@ -148,10 +155,11 @@ impl RecordingStore {
     }
 
     fn chunk_key(&self, session: &str, seq: u32) -> Path {
-        self.key(&format!("recordings/{session}/chunk-{seq:08}"))
+        self.key(&format!("recordings/{session}/chunk-{seq:08}.zst"))
     }
 
-    /// Stores one chunk of a live recording.
+    /// Stores one chunk of a live recording, already compressed (one zstd frame; see
+    /// [`crate::compress`]).
     pub async fn put_chunk(
         &self,
         session: &str,
@@ -218,17 +226,35 @@ impl RecordingStore {
         Ok(self.inner.get(key).await?.bytes().await?)
     }
 
+    /// One chunk's asciicast text: decompressed when stored compressed (`.zst`, what the
+    /// recorder writes), as is otherwise (recordings made before compression).
+    pub async fn chunk(&self, key: &Path) -> Result<Bytes, RecordingError> {
+        let stored = self.get(key).await?;
+        if !is_compressed(key) {
+            return Ok(stored);
+        }
+        let name = key.to_string();
+        tokio::task::spawn_blocking(move || {
+            crate::compress::decompress_chunk(&stored)
+                .map(Bytes::from)
+                .map_err(|e| RecordingError::Damaged(format!("{name}: {e}")))
+        })
+        .await
+        .map_err(|e| RecordingError::Closed(format!("decompression task: {e}")))?
+    }
+
     /// The whole recording. For replay through the API prefer [`Self::chunk_keys`] and
-    /// [`Self::get`], which never hold more than a chunk.
+    /// [`Self::chunk`], which never hold more than a chunk.
     pub async fn read(&self, session: &str) -> Result<Vec<u8>, RecordingError> {
         let mut out = Vec::new();
         for key in self.chunk_keys(session).await? {
-            out.extend_from_slice(&self.get(&key).await?);
+            out.extend_from_slice(&self.chunk(&key).await?);
         }
         Ok(out)
     }
 
-    /// SHA-256 (hex) of the recording as stored now, to compare with the sealed hash.
+    /// SHA-256 (hex) of the recording as stored now (the chunks' bytes in order, compressed
+    /// as they are), to compare with the sealed hash.
     pub async fn digest(&self, session: &str) -> Result<String, RecordingError> {
         let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         for key in self.chunk_keys(session).await? {

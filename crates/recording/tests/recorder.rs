@@ -68,16 +68,81 @@ async fn local_recording_reads_back_byte_for_byte_and_seals_its_hash() {
     assert_eq!(store.manifest("ses_local").await.unwrap(), Some(manifest));
 }
 
+/// Someone with write access to the store edits a chunk and compresses it again, so it
+/// reads back cleanly: the text no longer matches the sealed hash.
 #[tokio::test]
 async fn a_changed_byte_no_longer_matches_the_sealed_hash() {
     let dir = tempfile::tempdir().unwrap();
     let store = RecordingStore::local(dir.path()).unwrap();
     let (_, manifest) = script(&store, "ses_tamper").await.unwrap();
-    let chunk = dir.path().join("recordings/ses_tamper/chunk-00000002");
-    let mut bytes = std::fs::read(&chunk).unwrap();
-    bytes[10] ^= 0x20;
-    std::fs::write(&chunk, bytes).unwrap();
+    let chunk = dir.path().join("recordings/ses_tamper/chunk-00000002.zst");
+    let mut text = zstd::decode_all(&std::fs::read(&chunk).unwrap()[..]).unwrap();
+    assert!(!text.is_empty());
+    text[10] ^= 0x20;
+    std::fs::write(
+        &chunk,
+        wicket_recording::compress::compress_chunk(&text).unwrap(),
+    )
+    .unwrap();
     assert_ne!(store.digest("ses_tamper").await.unwrap(), manifest.sha256);
+}
+
+/// A damaged chunk (a flipped bit in the compressed bytes) no longer matches the sealed hash
+/// of the stored bytes, and reading it is an error, never some other text.
+#[tokio::test]
+async fn a_damaged_chunk_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    let (_, manifest) = script(&store, "ses_damaged").await.unwrap();
+    let chunk = dir.path().join("recordings/ses_damaged/chunk-00000002.zst");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&chunk, bytes).unwrap();
+    assert_ne!(store.digest("ses_damaged").await.unwrap(), manifest.sha256);
+    let err = store.read("ses_damaged").await.unwrap_err();
+    assert!(
+        matches!(err, wicket_recording::RecordingError::Damaged(_)),
+        "{err}"
+    );
+}
+
+/// Chunks are zstd frames: concatenated in order they are one stream that any zstd tool
+/// turns back into the asciicast file, and terminal text shrinks several times over.
+#[tokio::test]
+async fn chunks_concatenate_into_one_zstd_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    let (_, manifest) = script(&store, "ses_zstd").await.unwrap();
+    let folder = dir.path().join("recordings/ses_zstd");
+    let mut names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("chunk-"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len() as u32, manifest.chunks);
+    assert!(names.iter().all(|n| n.ends_with(".zst")), "{names:?}");
+    let mut joined = Vec::new();
+    for n in &names {
+        joined.extend(std::fs::read(folder.join(n)).unwrap());
+    }
+    let text = zstd::decode_all(&joined[..]).unwrap();
+    assert_eq!(text, store.read("ses_zstd").await.unwrap());
+    // The sealed hash is of the stored stream: checkable with sha256sum, no wicket needed.
+    let stored = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &joined);
+    assert_eq!(hex::encode(stored.as_ref()), manifest.sha256);
+    assert_eq!(text.len() as u64, manifest.bytes);
+    assert!(Cast::parse(std::str::from_utf8(&text).unwrap()).is_ok());
+    // One big chunk of terminal text compresses well.
+    let big = "line ✓ \x1b[1mbold\x1b[0m\r\n".repeat(20_000);
+    let packed = wicket_recording::compress::compress_chunk(big.as_bytes()).unwrap();
+    assert!(
+        packed.len() * 4 < big.len(),
+        "{} of {}",
+        packed.len(),
+        big.len()
+    );
 }
 
 #[tokio::test]

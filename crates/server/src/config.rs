@@ -183,6 +183,11 @@ impl ServerConfig {
                     .map_err(|e| bad("WICKET_RECORDING_RETENTION", e.to_string()))?,
             );
         }
+        if let Some(v) = get("WICKET_RECORDING_CHUNK_SIZE") {
+            self.recording.chunk_size = v
+                .parse()
+                .map_err(|e| bad("WICKET_RECORDING_CHUNK_SIZE", format!("{e}")))?;
+        }
         if let Some(v) = get("WICKET_AUDIT_SINK") {
             self.audit.sink = Some(v).filter(|s| !s.is_empty());
         }

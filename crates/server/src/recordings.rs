@@ -33,6 +33,10 @@ pub struct RecordingConfig {
     /// The longest a recorded byte waits before it is uploaded: what a crash can lose.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
+    /// Upload a chunk once this many bytes are waiting. Larger chunks mean fewer objects (a
+    /// local store creates and renames a file per chunk, S3 bills a PUT per chunk); a busy
+    /// session holds up to two chunks in memory.
+    pub chunk_size: usize,
 }
 
 impl Default for RecordingConfig {
@@ -42,6 +46,7 @@ impl Default for RecordingConfig {
             on_store_failure: FailMode::Closed,
             retention: None,
             flush_interval: RecorderConfig::default().flush_interval,
+            chunk_size: RecorderConfig::default().chunk_bytes,
         }
     }
 }
@@ -86,6 +91,11 @@ pub async fn start(
     let header = Header::new(meta, cols, rows, now, term);
     let tuning = RecorderConfig {
         flush_interval: state.config().recording.flush_interval,
+        chunk_bytes: state
+            .config()
+            .recording
+            .chunk_size
+            .clamp(64 * 1024, 64 * 1024 * 1024),
         ..RecorderConfig::default()
     };
     match Recorder::start(state.recordings().clone(), header, tuning).await {

@@ -105,12 +105,23 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     // Someone with access to the store edits the recording: replay refuses it.
     let store = h.server.data_dir.join("recordings");
     let files = chunks(&store, &id)?;
+    // Chunks are compressed: a tamperer decompresses one, edits it and compresses it again,
+    // so it reads back cleanly and only the sealed hash can tell.
+    let text_of = |f: &std::path::PathBuf| -> Option<String> {
+        let stored = std::fs::read(f).ok()?;
+        String::from_utf8(zstd::decode_all(&stored[..]).ok()?).ok()
+    };
     let victim = files
         .iter()
-        .find(|f| std::fs::read(f).is_ok_and(|b| b.windows(4).any(|w| w == b"bold")));
+        .find(|f| text_of(f).is_some_and(|t| t.contains("bold")));
     let victim = victim.context("no chunk holds the word")?;
-    let text = std::fs::read_to_string(victim)?.replacen("bold", "BOLD", 1);
-    std::fs::write(victim, text)?;
+    let text = text_of(victim)
+        .context("chunk text")?
+        .replacen("bold", "BOLD", 1);
+    std::fs::write(
+        victim,
+        wicket_recording::compress::compress_chunk(text.as_bytes())?,
+    )?;
     let tampered = h.admin.run(&["replay", &id, "--raw"], None).await?;
     ensure!(
         !tampered.status.success(),
@@ -131,6 +142,31 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     let err = String::from_utf8_lossy(&audit.stderr);
     ensure!(
         err.contains(&format!("recording of {id} was ALTERED")),
+        "{}",
+        show(&audit)
+    );
+
+    // A flipped bit in the compressed bytes: the chunk no longer decompresses (zstd's
+    // checksum), so replay says it is damaged rather than showing other text, and the stored
+    // bytes no longer match the sealed hash.
+    let mut stored = std::fs::read(victim)?;
+    let at = stored.len() / 2;
+    stored[at] ^= 0x01;
+    std::fs::write(victim, stored)?;
+    let damaged = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(!damaged.status.success(), "{}", show(&damaged));
+    ensure!(
+        String::from_utf8_lossy(&damaged.stderr).contains("damaged"),
+        "{}",
+        show(&damaged)
+    );
+    let audit = h
+        .admin
+        .run(&["audit", "verify", "--recordings"], None)
+        .await?;
+    ensure!(!audit.status.success(), "{}", show(&audit));
+    ensure!(
+        String::from_utf8_lossy(&audit.stderr).contains(&format!("recording of {id} was ALTERED")),
         "{}",
         show(&audit)
     );

@@ -248,6 +248,7 @@ async fn verify_recordings(api: &ApiClient, events: &[ChainedEvent]) -> Result<i
         {
             Ok(mut body) => {
                 let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+                // The sealed hash is of the stored bytes: no need to decompress.
                 while let Some(chunk) = body.next().await? {
                     ctx.update(&chunk);
                 }

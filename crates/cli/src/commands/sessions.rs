@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use wicket_recording::asciicast::{parse_event, parse_header};
+use wicket_recording::compress::StreamDecoder;
 use wicket_recording::EventKind;
 
 use super::targets::print_table;
@@ -107,6 +108,8 @@ pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<
     Ok(0)
 }
 
+const DAMAGED: &str = "the recording does not read back: a stored chunk is damaged or was altered";
+
 /// Plays a recording at its own pace (or writes it raw), checking it against the SHA-256 the
 /// server sealed when the session ended. A mismatch is an error: the recording was altered.
 pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32> {
@@ -122,21 +125,39 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
         ))
         .await?;
     let sealed = body.header("x-wicket-recording-sha256");
+    let mut decoder = match body.header("x-wicket-recording-encoding").as_deref() {
+        Some("zstd") => Some(StreamDecoder::new()?),
+        None | Some("identity") => None,
+        Some(other) => bail!("the server sent the recording in an unknown encoding {other:?}"),
+    };
     let mut hash = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut stdout = tokio::io::stdout();
     let mut pending: Vec<u8> = Vec::new();
+    let mut text = Vec::new();
     let mut player = Player::new(args.speed, args.idle_limit);
-    while let Some(chunk) = body.next().await? {
-        hash.update(&chunk);
+    while let Some(stored) = body.next().await? {
+        // The sealed hash is of the stored bytes, so hash before decompressing.
+        hash.update(&stored);
+        let chunk: &[u8] = match decoder.as_mut() {
+            Some(d) => {
+                text.clear();
+                d.push(&stored, &mut text).context(DAMAGED)?;
+                &text
+            }
+            None => &stored,
+        };
         if args.raw {
-            stdout.write_all(&chunk).await?;
+            stdout.write_all(chunk).await?;
             continue;
         }
-        pending.extend_from_slice(&chunk);
+        pending.extend_from_slice(chunk);
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             player.line(&line, &mut stdout).await?;
         }
+    }
+    if let Some(d) = &decoder {
+        d.finish().context(DAMAGED)?;
     }
     if !pending.is_empty() && !args.raw {
         let line = std::mem::take(&mut pending);

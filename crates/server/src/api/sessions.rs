@@ -149,7 +149,10 @@ pub async fn terminate(
     Ok(Json(serde_json::json!({ "id": id, "terminated": true })))
 }
 
-/// The recording as asciicast v2, streamed a chunk at a time. The sealed SHA-256 travels in a
+/// The recording as stored, streamed a chunk at a time: zstd frames (or, for recordings made
+/// before compression, plain asciicast v2), named by `x-wicket-recording-encoding`. The
+/// server does not decompress: the client hashes exactly what is stored against the sealed
+/// SHA-256, which travels in another header, and decompresses for itself. The sealed SHA-256 travels in a
 /// header so the client can check what it received.
 pub async fn recording(
     State(state): State<AppState>,
@@ -167,6 +170,14 @@ pub async fn recording(
             }
             other => ApiError::unavailable(format!("recording store: {other}")),
         })?;
+    let encoding = if keys
+        .first()
+        .is_some_and(wicket_recording::store::is_compressed)
+    {
+        "zstd"
+    } else {
+        "identity"
+    };
     let store = state.recordings().clone();
     let chunks = futures_util::stream::unfold(keys.into_iter(), move |mut keys| {
         let store = store.clone();
@@ -184,6 +195,10 @@ pub async fn recording(
     headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/x-asciicast"),
+    );
+    headers.insert(
+        "x-wicket-recording-encoding",
+        header::HeaderValue::from_static(encoding),
     );
     if let Some(sha) = record
         .recording_sha256
