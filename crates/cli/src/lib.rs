@@ -7,6 +7,7 @@
 //! - [`args`]: the clap definitions.
 //! - [`profile`]: `~/.config/wicket/config.toml`: servers, pinned CAs, tokens.
 //! - [`link`]: opening the user's link to wicketd and its handshake.
+//! - [`stdio`]: stdin and stdout polled on the runtime, not through the blocking pool.
 //! - [`terminal`]: raw mode that is always restored, terminal size.
 //! - [`commands`]: one module per command.
 //! - [`transfer`]: the file IO of `wicket cp`, shared with the agent's copy helper.
@@ -15,6 +16,7 @@ pub mod args;
 pub mod commands;
 pub mod link;
 pub mod profile;
+pub mod stdio;
 pub mod terminal;
 pub mod transfer;
 

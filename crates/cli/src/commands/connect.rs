@@ -65,7 +65,7 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let mut stdout = tokio::io::stdout();
+    let mut stdout = crate::stdio::stdout();
     let mut stderr = tokio::io::stderr();
     let mut status = None;
     let mut error = None;
@@ -115,7 +115,7 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
 /// Copies stdin to the channel; at end of input, half-closes it (without a terminal only: a
 /// terminal has no end of input, its user types ^D).
 async fn pump_stdin(tx: ChannelSender, tty: bool) {
-    let mut stdin = tokio::io::stdin();
+    let mut stdin = crate::stdio::stdin();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
         buf.reserve(64 * 1024);

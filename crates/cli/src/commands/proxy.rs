@@ -12,6 +12,7 @@ use wicket_proto::{OpenSpec, TcpSpec};
 use crate::args::ProxyArgs;
 use crate::commands::connect::ConnectFailed;
 use crate::profile::Config;
+use crate::stdio;
 
 pub async fn proxy(profile_name: Option<&str>, args: ProxyArgs) -> Result<i32> {
     let fail = |e: String| anyhow::Error::from(ConnectFailed(e));
@@ -44,19 +45,9 @@ pub async fn proxy(profile_name: Option<&str>, args: ProxyArgs) -> Result<i32> {
             }
             other => fail(format!("{dest} via {}: {other}", args.target)),
         })?;
-    let done = wicket_mux::splice(channel, tokio::io::stdin(), own_stdout()?, drop).await;
+    let done = wicket_mux::splice(channel, stdio::stdin(), stdio::stdout_owned()?, drop).await;
     match done.error {
         None => Ok(0),
         Some(e) => Err(fail(format!("{dest} via {}: {e}", args.target))),
     }
-}
-
-/// Stdout as a file this process alone holds, so that dropping it closes the pipe and the
-/// reader (ssh) sees end of stream while stdin may still be open.
-fn own_stdout() -> Result<tokio::fs::File> {
-    use std::os::fd::AsFd;
-    let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
-    // Our duplicate is now the only descriptor for the pipe in this process.
-    let _ = nix::unistd::close(1);
-    Ok(tokio::fs::File::from_std(std::fs::File::from(fd)))
 }

@@ -1,0 +1,196 @@
+//! Stdin and stdout for the data path, read and written on the runtime's own thread.
+//!
+//! `tokio::io::stdin`/`stdout` hand every read and write to the blocking thread pool: a
+//! thread switch each way per keystroke, and a lock shared with the pool under bulk output.
+//! When stdin or stdout is a terminal or a pipe we instead open it again through
+//! `/proc/self/fd/N` with `O_NONBLOCK` and poll it with epoll. Opening again makes a new open
+//! file description, so the non-blocking flag stays ours: the shell that started us, which
+//! shares the original descriptions, never sees it. Anything else (a regular file, a socket,
+//! `/dev/null`, no `/proc`) falls back to tokio's.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Standard input.
+pub enum Stdin {
+    Direct(AsyncFd<File>),
+    Pool(tokio::io::Stdin),
+}
+
+/// Standard output.
+pub enum Stdout {
+    Direct(AsyncFd<File>),
+    Pool(tokio::io::Stdout),
+    /// A duplicate of descriptor 1 (see [`stdout_owned`]), through the pool.
+    Owned(tokio::fs::File),
+}
+
+pub fn stdin() -> Stdin {
+    match reopen(0, false) {
+        Some(fd) => Stdin::Direct(fd),
+        None => Stdin::Pool(tokio::io::stdin()),
+    }
+}
+
+pub fn stdout() -> Stdout {
+    match reopen(1, true) {
+        Some(fd) => Stdout::Direct(fd),
+        None => Stdout::Pool(tokio::io::stdout()),
+    }
+}
+
+/// Stdout that this process alone holds: descriptor 1 is closed, so dropping what this
+/// returns closes the pipe and its reader (ssh, for `wicket proxy`) sees the end of the
+/// stream while stdin may still be open.
+pub fn stdout_owned() -> std::io::Result<Stdout> {
+    use std::os::fd::AsFd;
+    let out = match reopen(1, true) {
+        Some(fd) => Stdout::Direct(fd),
+        None => {
+            let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+            Stdout::Owned(tokio::fs::File::from_std(File::from(fd)))
+        }
+    };
+    let _ = nix::unistd::close(1);
+    Ok(out)
+}
+
+/// Opens descriptor `fd` again, non-blocking, if it is a terminal or a pipe.
+fn reopen(fd: i32, write: bool) -> Option<AsyncFd<File>> {
+    let path = format!("/proc/self/fd/{fd}");
+    let kind = std::fs::metadata(&path).ok()?.file_type();
+    let tty = nix::unistd::isatty(fd).unwrap_or(false);
+    if !(tty || kind.is_fifo()) {
+        return None;
+    }
+    let file = OpenOptions::new()
+        .read(!write)
+        .write(write)
+        // O_NOCTTY: opening a terminal must never make it our controlling terminal.
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(&path)
+        .ok()?;
+    register(file)
+}
+
+/// Registers `file` with the reactor; `None` for what epoll refuses.
+#[allow(unsafe_code)]
+fn register(file: File) -> Option<AsyncFd<File>> {
+    // SAFETY: the `File` is owned by the `AsyncFd` for its whole life, so its descriptor
+    // stays open and names the same description until the registration is dropped.
+    unsafe { AsyncFd::register(file) }.ok()
+}
+
+impl AsyncRead for Stdin {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stdin::Pool(s) => Pin::new(s).poll_read(cx, buf),
+            Stdin::Direct(fd) => loop {
+                let mut guard = ready!(fd.poll_read_ready(cx))?;
+                let unfilled = buf.initialize_unfilled();
+                match guard.try_io(|f| f.get_ref().read(unfilled)) {
+                    Ok(Ok(n)) => {
+                        buf.advance(n);
+                        return Poll::Ready(Ok(()));
+                    }
+                    // A terminal that hung up reads as EIO: that is its end of input.
+                    Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
+                        return Poll::Ready(Ok(()))
+                    }
+                    Ok(Err(e)) => return Poll::Ready(Err(e)),
+                    Err(_would_block) => continue,
+                }
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Stdout {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stdout::Pool(s) => Pin::new(s).poll_write(cx, data),
+            Stdout::Owned(f) => Pin::new(f).poll_write(cx, data),
+            Stdout::Direct(fd) => loop {
+                let mut guard = ready!(fd.poll_write_ready(cx))?;
+                match guard.try_io(|f| f.get_ref().write(data)) {
+                    Ok(result) => return Poll::Ready(result),
+                    Err(_would_block) => continue,
+                }
+            },
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stdout::Pool(s) => Pin::new(s).poll_flush(cx),
+            Stdout::Owned(f) => Pin::new(f).poll_flush(cx),
+            // Nothing is buffered: every write went to the kernel.
+            Stdout::Direct(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stdout::Pool(s) => Pin::new(s).poll_shutdown(cx),
+            Stdout::Owned(f) => Pin::new(f).poll_shutdown(cx),
+            Stdout::Direct(_) => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A pipe opened again through /proc reads and writes the same pipe, and the original
+    /// descriptor keeps blocking mode.
+    #[tokio::test]
+    async fn a_pipe_opened_again_is_the_same_pipe() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        use std::os::fd::AsRawFd;
+        let mut out = match reopen(w.as_raw_fd(), true) {
+            Some(fd) => Stdout::Direct(fd),
+            None => return, // no /proc here
+        };
+        let mut input = Stdin::Direct(reopen(r.as_raw_fd(), false).unwrap());
+        out.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 5];
+        input.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+        let flags = nix::fcntl::fcntl(w.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_eq!(
+            flags & nix::libc::O_NONBLOCK,
+            0,
+            "the original became non-blocking"
+        );
+    }
+
+    #[test]
+    fn a_regular_file_is_left_to_tokio() {
+        use std::os::fd::AsRawFd;
+        let f = tempfile_like();
+        assert!(reopen(f.as_raw_fd(), false).is_none());
+    }
+
+    fn tempfile_like() -> File {
+        let path = std::env::temp_dir().join(format!("wicket-stdio-{}", std::process::id()));
+        let f = File::create(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+}
