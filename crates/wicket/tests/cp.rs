@@ -287,8 +287,10 @@ async fn a_tree_recursively_with_modes_and_mtimes() -> Result<()> {
     Ok(())
 }
 
+/// The size: a 1 GiB file up to the target and back down, each way checked against
+/// the original's SHA-256 (and by the receiver, chunk by chunk, as always).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_256_mib_file_keeps_its_sha256() -> Result<()> {
+async fn a_1_gib_file_both_ways_keeps_its_sha256() -> Result<()> {
     let Some(uid) = run_as_user() else {
         return Ok(());
     };
@@ -296,24 +298,34 @@ async fn a_256_mib_file_keeps_its_sha256() -> Result<()> {
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
     let local = h.dir.path().join("big.bin");
-    big_file(&local, 256)?;
+    big_file(&local, 1024)?;
     let sha = sha256_file(&local)?;
     let dst = format!("web-1:{}/big.bin", s(&remote.0));
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        h.admin
-            .command()
-            .args(["cp", "--user", RUN_AS, s(&local), &dst])
-            .stderr(Stdio::piped())
-            .output(),
-    )
-    .await
-    .context("256 MiB upload took over 300 s")??;
-    assert!(out.status.success(), "{}", show(&out));
-    // Not a terminal: no progress bar.
-    assert!(out.stderr.is_empty(), "{}", show(&out));
+    let back = h.dir.path().join("back.bin");
+    for (from, to) in [
+        (s(&local).to_owned(), dst.clone()),
+        (dst, s(&back).to_owned()),
+    ] {
+        let out = tokio::time::timeout(
+            Duration::from_secs(600),
+            h.admin
+                .command()
+                .args(["cp", "--user", RUN_AS, &from, &to])
+                .stderr(Stdio::piped())
+                .output(),
+        )
+        .await
+        .context("1 GiB copy took over 600 s")??;
+        assert!(out.status.success(), "{}", show(&out));
+        // Not a terminal: no progress bar.
+        assert!(out.stderr.is_empty(), "{}", show(&out));
+    }
     assert_eq!(sha256_file(&remote.0.join("big.bin"))?, sha);
-    let line = copy_log(&h, &format!("bytes={}", 256u64 << 20)).await?;
+    // Free the disk before hashing the copy that came back.
+    fs::remove_file(remote.0.join("big.bin"))?;
+    fs::remove_file(&local)?;
+    assert_eq!(sha256_file(&back)?, sha);
+    let line = copy_log(&h, &format!("bytes={}", 1024u64 << 20)).await?;
     assert!(line.contains("files=1"), "{line}");
     Ok(())
 }
@@ -690,7 +702,7 @@ async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
 }
 
 /// On a terminal, stderr shows a progress line with the rate and ETA (and nothing otherwise,
-/// see `a_256_mib_file_keeps_its_sha256`).
+/// see `a_1_gib_file_both_ways_keeps_its_sha256`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progress_bar_on_a_terminal() -> Result<()> {
     let Some(uid) = run_as_user() else {
