@@ -15,12 +15,15 @@
 //! - `json`: the JSON string writer the hot path uses (escapes only where needed).
 //! - [`utf8`]: turns a byte stream into UTF-8 text without splitting a character in two.
 //! - `store` (feature `store`, on by default): [`RecordingStore`] over the `object_store` crate (local folder or S3).
-//! - `recorder` (feature `store`): [`Recorder`], one per live session.
+//! - `recorder` (feature `store`): [`Recorder`], one per live session, fed through `queue`
+//!   (bounded, and waking the recorder per batch rather than per frame).
 
 pub mod asciicast;
 pub mod compress;
 mod error;
 mod json;
+#[cfg(feature = "store")]
+mod queue;
 #[cfg(feature = "store")]
 pub mod recorder;
 #[cfg(feature = "store")]

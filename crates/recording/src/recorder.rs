@@ -1,20 +1,25 @@
 //! One [`Recorder`] per live session. The relay hands it frames as they pass (cheap `Bytes`
-//! clones, no copy); a task encodes them as asciicast lines and uploads a chunk whenever
-//! enough has gathered or a few seconds have passed.
+//! clones, no copy) through a [`Queue`] that wakes the recorder task only once a batch has
+//! gathered (or its timer fires), so recording adds no wake-up to a keystroke's path. The task
+//! encodes batches as asciicast lines and uploads a chunk whenever enough has gathered or a
+//! few seconds have passed.
 //!
-//! Memory is bounded by the queue (a fixed number of frames of at most one frame's size each)
-//! plus one chunk. When the store is slow the queue fills and [`Recorder::record`] waits: the
-//! session slows down rather than going unrecorded or growing without limit. When the store
-//! fails, every later call returns an error and the server ends the session, saying why.
+//! Memory is bounded by the queue (`queue_bytes`, plus one frame) and two chunks. When the
+//! store is slow the queue fills and recording a frame waits: the session slows down rather
+//! than going unrecorded or growing without limit. When the store fails, every later call
+//! returns an error and the server ends the session, saying why.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::asciicast::{Encoder, Header};
 use crate::compress::compress_chunk;
+use crate::queue::{Limits, Queue};
 use crate::store::{Manifest, RecordingStore};
 use crate::RecordingError;
 
@@ -25,8 +30,9 @@ pub struct RecorderConfig {
     pub chunk_bytes: usize,
     /// ... or once the oldest waiting byte is this old: what a crash can lose at most.
     pub flush_interval: Duration,
-    /// Frames queued between the relay and the uploader before the relay waits.
-    pub queue: usize,
+    /// Bytes queued between the relay and the recorder task before the relay waits; the task
+    /// is woken when a quarter of this has gathered, or by its timer.
+    pub queue_bytes: usize,
     /// Attempts per chunk before the store is declared failed.
     pub attempts: u32,
 }
@@ -39,7 +45,7 @@ impl Default for RecorderConfig {
             // touched: an interactive session's pages stay unallocated.
             chunk_bytes: 4 * 1024 * 1024,
             flush_interval: Duration::from_secs(3),
-            queue: 16,
+            queue_bytes: 1024 * 1024,
             attempts: 3,
         }
     }
@@ -53,10 +59,19 @@ enum Record {
     Resize(Duration, u16, u16),
 }
 
+impl Record {
+    /// What the record holds in memory, for the queue's bound.
+    fn size(&self) -> usize {
+        match self {
+            Record::Output(_, d) | Record::Input(_, d) => d.len().max(16),
+            Record::Resize(..) => 16,
+        }
+    }
+}
+
 /// Records one session.
-#[derive(Debug)]
 pub struct Recorder {
-    tx: mpsc::Sender<Record>,
+    queue: Arc<Queue<Record>>,
     task: JoinHandle<Result<Manifest, RecordingError>>,
     done: oneshot::Sender<()>,
     started: Instant,
@@ -64,10 +79,22 @@ pub struct Recorder {
 
 /// Cheap handle for the relay's other direction (input and resizes come from the client
 /// side of the relay, output from the agent side).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RecorderHandle {
-    tx: mpsc::Sender<Record>,
+    queue: Arc<Queue<Record>>,
     started: Instant,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RecorderHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderHandle").finish_non_exhaustive()
+    }
 }
 
 impl Recorder {
@@ -88,11 +115,11 @@ impl Recorder {
         upload.push(&first);
         upload.flush().await?;
         upload.settle().await?;
-        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let queue = Arc::new(Queue::new(Limits::for_bytes(config.queue_bytes)));
         let (done, done_rx) = oneshot::channel();
-        let task = tokio::spawn(run(rx, done_rx, upload, config));
+        let task = tokio::spawn(run(queue.clone(), done_rx, upload, config));
         Ok(Recorder {
-            tx,
+            queue,
             task,
             done,
             started: Instant::now(),
@@ -102,7 +129,7 @@ impl Recorder {
     /// A handle for recording from another task.
     pub fn handle(&self) -> RecorderHandle {
         RecorderHandle {
-            tx: self.tx.clone(),
+            queue: self.queue.clone(),
             started: self.started,
         }
     }
@@ -110,7 +137,6 @@ impl Recorder {
     /// Ends the recording: uploads what is left and the manifest, and returns it. Handles
     /// still alive elsewhere are cut off.
     pub async fn finish(self) -> Result<Manifest, RecordingError> {
-        drop(self.tx);
         let _ = self.done.send(());
         match self.task.await {
             Ok(result) => result,
@@ -138,45 +164,62 @@ impl RecorderHandle {
     }
 
     async fn send(&self, record: Record) -> Result<(), RecordingError> {
-        self.tx
-            .send(record)
+        let size = record.size();
+        self.queue
+            .push(record, size)
             .await
             .map_err(|_| RecordingError::Closed("the recording store failed".into()))
     }
 }
 
+/// The recorder task. Whatever way it ends, the queue is closed, so a relay still sending
+/// learns that the recording stopped.
 async fn run(
-    mut rx: mpsc::Receiver<Record>,
+    queue: Arc<Queue<Record>>,
+    done: oneshot::Receiver<()>,
+    upload: Upload,
+    config: RecorderConfig,
+) -> Result<Manifest, RecordingError> {
+    let result = record(&queue, done, upload, config).await;
+    queue.close();
+    result
+}
+
+async fn record(
+    queue: &Queue<Record>,
     mut done: oneshot::Receiver<()>,
     mut upload: Upload,
     config: RecorderConfig,
 ) -> Result<Manifest, RecordingError> {
     let mut encoder = Encoder::new();
     let mut last = Duration::ZERO;
+    let mut batch = Vec::new();
     let mut tick = tokio::time::interval(config.flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            record = rx.recv() => {
-                let Some(record) = record else { break };
-                encode(&mut encoder, &mut upload, &mut last, record);
-                if upload.waiting() >= config.chunk_bytes {
-                    upload.flush().await?;
-                }
-            }
-            _ = tick.tick() => {
-                if upload.waiting() > 0 {
-                    upload.flush().await?;
-                }
-            }
-            _ = &mut done => {
-                // Finished while other handles live: take what they already queued, no more.
-                rx.close();
-                while let Ok(record) = rx.try_recv() {
-                    encode(&mut encoder, &mut upload, &mut last, record);
-                }
-                break;
-            }
+        enum Why {
+            Batch,
+            Tick,
+            Done,
+        }
+        let why = tokio::select! {
+            () = queue.ready() => Why::Batch,
+            _ = tick.tick() => Why::Tick,
+            _ = &mut done => Why::Done,
+        };
+        if let Why::Done = why {
+            // Finished while other handles live: take what they already queued, no more.
+            queue.close();
+        }
+        queue.take(&mut batch);
+        for record in batch.drain(..) {
+            encode(&mut encoder, &mut upload, &mut last, record);
+        }
+        match why {
+            Why::Done => break,
+            Why::Tick if upload.waiting() > 0 => upload.flush().await?,
+            _ if upload.waiting() >= config.chunk_bytes => upload.flush().await?,
+            _ => {}
         }
     }
     let tail = encoder.finish(last);

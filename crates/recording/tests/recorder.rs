@@ -20,7 +20,7 @@ fn small_chunks() -> RecorderConfig {
     RecorderConfig {
         chunk_bytes: 1000,
         flush_interval: Duration::from_millis(50),
-        queue: 4,
+        queue_bytes: 1024,
         attempts: 1,
     }
 }
