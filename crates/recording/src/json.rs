@@ -1,23 +1,25 @@
 //! JSON string writing for the recorder's hot path.
 //!
-//! A session printing as fast as it can spends most of the recorder's time here, and nearly
-//! all terminal output needs no escaping at all. So we look eight bytes at a time for the
-//! few bytes JSON must escape (`"`, `\` and the controls below 0x20) and copy the runs between
-//! them whole, where a byte-at-a-time escaper would look at every byte. The escapes written
+//! A session printing as fast as it can spends much of the recorder's time here, and most
+//! terminal output is long runs that need no escaping. So we look eight bytes at a time for
+//! the few bytes JSON must escape (`"`, `\` and the controls below 0x20), jump straight to the
+//! first one a word holds, and copy the runs between them whole, where a byte-at-a-time
+//! escaper would look at every byte. The escapes written
 //! are the same as `serde_json`'s, so the bytes match what it would have produced.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// True when some byte of `word` is a control (< 0x20), `"` or `\`. Exact for the word as a
-/// whole (the bit tricks can mark a wrong lane after a true one, never a clean word).
+/// The lanes of `word` holding a control (< 0x20), `"` or `\`, as the high bit of each lane.
+/// Exact up to and including the lowest marked lane (the bit tricks can mark a wrong lane
+/// only above a true one), which is all the caller uses; zero for a clean word.
 #[inline]
-fn needs_escape(word: u64) -> bool {
+fn escape_lanes(word: u64) -> u64 {
     let below_space = word.wrapping_sub(LO * 0x20) & !word;
     let quote = word ^ (LO * u64::from(b'"'));
     let backslash = word ^ (LO * u64::from(b'\\'));
     let zero_in = |x: u64| x.wrapping_sub(LO) & !x;
-    (below_space | zero_in(quote) | zero_in(backslash)) & HI != 0
+    (below_space | zero_in(quote) | zero_in(backslash)) & HI
 }
 
 /// Appends `text` as a JSON string literal, quotes included.
@@ -27,23 +29,27 @@ pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            if !needs_escape(word) {
-                i += 8;
-                continue;
-            }
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let lanes = escape_lanes(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        if lanes == 0 {
+            i += 8;
+            continue;
         }
-        // Byte by byte through this word (or the tail), escaping what must be.
-        let end = (i + 8).min(bytes.len());
-        while i < end {
-            if let Some(esc) = escape(bytes[i]) {
-                out.extend_from_slice(&bytes[start..i]);
-                esc.write(out);
-                start = i + 1;
-            }
-            i += 1;
+        // Straight to the first byte to escape (little-endian: the lowest lane comes first),
+        // then look again from the byte after it.
+        let at = i + (lanes.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&bytes[start..at]);
+        if let Some(esc) = escape(bytes[at]) {
+            esc.write(out);
+        }
+        start = at + 1;
+        i = at + 1;
+    }
+    for (k, &b) in bytes.iter().enumerate().skip(i) {
+        if let Some(esc) = escape(b) {
+            out.extend_from_slice(&bytes[start..k]);
+            esc.write(out);
+            start = k + 1;
         }
     }
     out.extend_from_slice(&bytes[start..]);
