@@ -2,6 +2,8 @@
 # Throughput of a session printing 1 GiB, recorded versus not recorded, on one machine.
 #   bench/recording-overhead.sh [MIB] [CONTENT]   (default 1024 MiB of "x")
 # CONTENT: x      one repeated character (compresses to almost nothing)
+#          text   the plain-text files of /usr/share/doc (licences, changelogs, READMEs) over
+#                 and over: prose and code, as a terminal shows it
 #          base64 random bytes in base64, 76 columns (the worst case for compression:
 #                 every recorded byte is stored at about 3/4 of its size)
 # "Not recorded" is the fail-open mode with a store that cannot be written, so the relay runs
@@ -10,16 +12,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mib=${1:-1024}
 content=${2:-x}
-case "$content" in
-  x) produce="head -c $((mib * 1048576)) /dev/zero | tr '\\0' 'x'" ;;
-  base64) produce="head -c $((mib * 1048576 * 3 / 4)) /dev/urandom | base64 -w 76 | head -c $((mib * 1048576))" ;;
-  *) echo "unknown content $content (x or base64)" >&2; exit 2 ;;
-esac
-[ -n "${WICKET_BIN:-}" ] || cargo build --release --quiet
-bin=$(cd "${WICKET_BIN:-target/release}" && pwd)
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+case "$content" in
+  x) produce="head -c $((mib * 1048576)) /dev/zero | tr '\\0' 'x'" ;;
+  text)
+    find /usr/share/doc /usr/share/common-licenses -type f ! -name '*.gz' 2>/dev/null | sort \
+      | xargs cat 2>/dev/null | head -c $((32 * 1048576)) >"$tmp/corpus" || true
+    # The loop ends when head has enough and cat fails on the closed pipe.
+    produce="while cat $tmp/corpus; do :; done | head -c $((mib * 1048576))" ;;
+  base64) produce="head -c $((mib * 1048576 * 3 / 4)) /dev/urandom | base64 -w 76 | head -c $((mib * 1048576))" ;;
+  *) echo "unknown content $content (x, text or base64)" >&2; exit 2 ;;
+esac
+[ -n "${WICKET_BIN:-}" ] || cargo build --release --quiet
+bin=$(cd "${WICKET_BIN:-target/release}" && pwd)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Runs in this shell (not in $(...)) so the EXIT trap knows the server's pid; sets $target.
