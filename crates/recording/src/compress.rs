@@ -61,9 +61,11 @@ impl StreamDecoder {
     pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), RecordingError> {
         let mut src = InBuffer::around(input);
         loop {
+            let before = src.pos();
             let mut dst = OutBuffer::around(&mut self.buf[..]);
             let hint = self.dec.run(&mut src, &mut dst).map_err(|e| damaged(&e))?;
             let produced = dst.pos();
+            let consumed = src.pos() - before;
             self.in_frame += produced;
             if self.in_frame > MAX_CHUNK_TEXT {
                 return Err(RecordingError::Damaged(format!(
@@ -76,7 +78,7 @@ impl StreamDecoder {
                 self.dec.reinit().map_err(|e| damaged(&e))?;
                 self.in_frame = 0;
                 self.mid_frame = false;
-            } else if produced > 0 || src.pos() > 0 {
+            } else if produced > 0 || consumed > 0 {
                 self.mid_frame = true;
             }
             if src.pos() == input.len() && produced < self.buf.len() {
@@ -141,6 +143,25 @@ mod tests {
         let mut out = Vec::new();
         assert!(dec.push(&bomb, &mut out).is_err());
         assert!(out.len() <= MAX_CHUNK_TEXT + 128 * 1024);
+    }
+
+    /// A frame whose text ends exactly where the output buffer fills, input and all: the
+    /// next call starts no frame, so the stream is not cut.
+    #[test]
+    fn a_frame_ending_on_the_buffer_boundary_is_whole() {
+        let text = vec![b'y'; 2 * 128 * 1024];
+        let stored = stream(&[text.clone(), text.clone()]);
+        let mut dec = StreamDecoder::new().unwrap();
+        let mut out = Vec::new();
+        dec.push(&stored, &mut out).unwrap();
+        dec.finish().unwrap();
+        assert_eq!(out.len(), 2 * text.len());
+        let one = compress_chunk(&text).unwrap();
+        let mut dec = StreamDecoder::new().unwrap();
+        out.clear();
+        dec.push(&one, &mut out).unwrap();
+        dec.finish().unwrap();
+        assert_eq!(out, text);
     }
 
     #[test]
