@@ -46,12 +46,15 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
     let (target_id, version, inventory) = match handshake(&state, &mut t).await {
         Ok(v) => v,
         Err(r) => {
-            state.audit().record(link_event(
-                "?",
-                "agent.connect",
-                Outcome::Denied,
-                serde_json::json!({ "reason": r.1 }),
-            ));
+            state
+                .audit()
+                .record(link_event(
+                    "?",
+                    "agent.connect",
+                    Outcome::Denied,
+                    serde_json::json!({ "reason": r.1 }),
+                ))
+                .await;
             return refuse(&mut t, r).await;
         }
     };
@@ -85,12 +88,15 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
     if state.agents().remove(&target_id, conn) {
         tracing::info!(target = %target_id, reason = %why, "agent disconnected");
     }
-    state.audit().record(link_event(
-        &target_id,
-        "agent.disconnect",
-        Outcome::Success,
-        serde_json::json!({ "reason": why.to_string() }),
-    ));
+    state
+        .audit()
+        .record(link_event(
+            &target_id,
+            "agent.disconnect",
+            Outcome::Success,
+            serde_json::json!({ "reason": why.to_string() }),
+        ))
+        .await;
     let _ = state
         .store()
         .record_target_seen(&target_id, now_ms(), None)

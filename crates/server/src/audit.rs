@@ -33,6 +33,10 @@ use crate::state::AppState;
 /// The most events the writer appends in one transaction.
 const BATCH: usize = 256;
 
+/// Events waiting for the writer before those recording more wait for room (about 64 MiB at
+/// the most for events of a few KiB): the memory a slow store can make us hold.
+const QUEUE: usize = 16 * 1024;
+
 /// The name of the key file in the data dir (PKCS#8 Ed25519, mode 0600).
 pub const KEY_FILE: &str = "audit.key";
 
@@ -75,7 +79,7 @@ enum Msg {
 /// The process's audit writer. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<Msg>,
     key: Arc<AuditKey>,
     store: Store,
 }
@@ -130,7 +134,7 @@ impl AuditLog {
     /// Starts the writer task. `sink` is `stdout` or a file path (appended to).
     pub fn start(store: Store, key: AuditKey, sink: Option<&str>) -> Result<AuditLog, ServerError> {
         let sink = sink.filter(|s| !s.is_empty()).map(Sink::open).transpose()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(writer(store.clone(), rx, sink));
         Ok(AuditLog {
             tx,
@@ -152,6 +156,7 @@ impl AuditLog {
         };
         self.tx
             .send(Msg::Event(event, Some(done)))
+            .await
             .map_err(|_| unavailable("the audit writer has stopped".into()))?;
         match wait.await {
             Ok(Ok(seq)) => Ok(seq),
@@ -160,9 +165,12 @@ impl AuditLog {
         }
     }
 
-    /// Records `event` without waiting (best effort: a failure is logged, with the event).
-    pub fn record(&self, event: Event) {
-        if let Err(mpsc::error::SendError(Msg::Event(e, _))) = self.tx.send(Msg::Event(event, None))
+    /// Records `event` without waiting for it to be committed (a failure is logged, with the
+    /// event). Waits only while the writer's queue is full: a store that falls behind slows
+    /// what is being recorded instead of growing the queue without limit.
+    pub async fn record(&self, event: Event) {
+        if let Err(mpsc::error::SendError(Msg::Event(e, _))) =
+            self.tx.send(Msg::Event(event, None)).await
         {
             tracing::error!(event = ?e, "audit writer stopped; event lost");
         }
@@ -171,7 +179,7 @@ impl AuditLog {
     /// Waits until everything queued so far is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).is_ok() {
+        if self.tx.send(Msg::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -236,7 +244,7 @@ impl AuditLog {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>, mut sink: Option<Sink>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, mut sink: Option<Sink>) {
     while let Some(first) = rx.recv().await {
         let mut events = Vec::new();
         let mut waiters = Vec::new();
@@ -395,7 +403,7 @@ pub async fn middleware(
     if method != Method::GET && outcome == Outcome::Success {
         let _ = state.audit().append(e).await;
     } else {
-        state.audit().record(e);
+        state.audit().record(e).await;
     }
     response
 }

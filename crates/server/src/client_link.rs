@@ -134,16 +134,19 @@ async fn open_session(
             tracing::debug!(error = %e, "user left before the session opened");
             agent_channel.split().0.close();
             discard_recording(&state, recording, &live.id).await;
-            state.audit().record(session_event(
-                "session.end",
-                Outcome::Failure,
-                serde_json::json!({
-                    "session_id": live.id,
-                    "bytes_in": 0,
-                    "bytes_out": 0,
-                    "reason": "the user left before the session opened",
-                }),
-            ));
+            state
+                .audit()
+                .record(session_event(
+                    "session.end",
+                    Outcome::Failure,
+                    serde_json::json!({
+                        "session_id": live.id,
+                        "bytes_in": 0,
+                        "bytes_out": 0,
+                        "reason": "the user left before the session opened",
+                    }),
+                ))
+                .await;
             return;
         }
     };
@@ -211,21 +214,24 @@ async fn open_session(
     };
     // The recording's hash is sealed into the chain here: altering the recording later, or
     // this event, is caught by `wicket audit verify --recordings`.
-    state.audit().record(session_event(
-        "session.end",
-        Outcome::Success,
-        serde_json::json!({
-            "session_id": id,
-            "exit_code": exit_code,
-            "signal": signal,
-            "bytes_in": end.bytes_in,
-            "bytes_out": end.bytes_out,
-            "reason": end.reason,
-            "recording": end.recording,
-            "recording_sha256": end.recording_sha256,
-            "recording_bytes": end.recording_bytes,
-        }),
-    ));
+    state
+        .audit()
+        .record(session_event(
+            "session.end",
+            Outcome::Success,
+            serde_json::json!({
+                "session_id": id,
+                "exit_code": exit_code,
+                "signal": signal,
+                "bytes_in": end.bytes_in,
+                "bytes_out": end.bytes_out,
+                "reason": end.reason,
+                "recording": end.recording,
+                "recording_sha256": end.recording_sha256,
+                "recording_bytes": end.recording_bytes,
+            }),
+        ))
+        .await;
     // The history says "ended" only once the chain holds the end (and the sealed hash).
     state.audit().flush().await;
     if let Err(e) = state.store().end_session(&id, &end).await {

@@ -159,14 +159,17 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
         %reason,
         "file copy"
     );
-    state.audit().record(crate::audit::event(
-        &caller.user.name,
-        caller.source_ip,
-        "copy.file",
-        &format!("target:{target}"),
-        outcome,
-        details,
-    ));
+    state
+        .audit()
+        .record(crate::audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            "copy.file",
+            &format!("target:{target}"),
+            outcome,
+            details,
+        ))
+        .await;
 }
 
 async fn broker(

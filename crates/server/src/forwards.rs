@@ -77,7 +77,7 @@ impl ForwardRecord {
     /// Logs the record (tracing, info) and appends it to the audit chain (`forward.connection`:
     /// peer, destination, bytes each way, duration; never the content). The one place a
     /// forward is reported.
-    pub fn emit(&self, state: &AppState) {
+    pub async fn emit(&self, state: &AppState) {
         let outcome = match &self.outcome {
             ForwardOutcome::Closed | ForwardOutcome::Revoked(_) => Outcome::Success,
             ForwardOutcome::Refused {
@@ -86,24 +86,27 @@ impl ForwardRecord {
             } => Outcome::Denied,
             ForwardOutcome::Refused { .. } | ForwardOutcome::Failed(_) => Outcome::Failure,
         };
-        state.audit().record(crate::audit::event(
-            &self.user,
-            self.source_ip,
-            "forward.connection",
-            &format!("target:{}", self.target),
-            outcome,
-            serde_json::json!({
-                "forward_id": self.id,
-                "client_peer": self.client_peer,
-                "dest_host": self.dest_host,
-                "dest_port": self.dest_port,
-                "bytes_to_dest": self.bytes_to_dest,
-                "bytes_from_dest": self.bytes_from_dest,
-                "duration_ms": self.duration.as_millis() as u64,
-                "end": self.outcome.as_str(),
-                "reason": self.outcome.reason(),
-            }),
-        ));
+        state
+            .audit()
+            .record(crate::audit::event(
+                &self.user,
+                self.source_ip,
+                "forward.connection",
+                &format!("target:{}", self.target),
+                outcome,
+                serde_json::json!({
+                    "forward_id": self.id,
+                    "client_peer": self.client_peer,
+                    "dest_host": self.dest_host,
+                    "dest_port": self.dest_port,
+                    "bytes_to_dest": self.bytes_to_dest,
+                    "bytes_from_dest": self.bytes_from_dest,
+                    "duration_ms": self.duration.as_millis() as u64,
+                    "end": self.outcome.as_str(),
+                    "reason": self.outcome.reason(),
+                }),
+            ))
+            .await;
         tracing::info!(
             forward = %self.id,
             user = %self.user,
@@ -164,7 +167,7 @@ pub async fn open_forward(
         },
     }
     record.duration = started.elapsed();
-    record.emit(&state);
+    record.emit(&state).await;
 }
 
 async fn broker(

@@ -146,14 +146,17 @@ pub async fn retention(state: AppState) {
                         }
                     };
                     // The deletion is on record like everything else.
-                    state.audit().record(crate::audit::event(
-                        "wicketd",
-                        None,
-                        "recording.delete",
-                        &format!("session:{id}"),
-                        outcome,
-                        details,
-                    ));
+                    state
+                        .audit()
+                        .record(crate::audit::event(
+                            "wicketd",
+                            None,
+                            "recording.delete",
+                            &format!("session:{id}"),
+                            outcome,
+                            details,
+                        ))
+                        .await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "retention scan failed"),

@@ -276,14 +276,17 @@ pub async fn logout(
         .revoke_token(&caller.token_id, now_ms())
         .await?;
     // Taking access away is never refused for want of an audit record: recorded, not awaited.
-    state.audit().record(audit::event(
-        &caller.user.name,
-        caller.source_ip,
-        "token.revoke",
-        &format!("token:{}", caller.token_id),
-        Outcome::Success,
-        serde_json::json!({ "reason": "logout", "user": caller.user.name }),
-    ));
+    state
+        .audit()
+        .record(audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            "token.revoke",
+            &format!("token:{}", caller.token_id),
+            Outcome::Success,
+            serde_json::json!({ "reason": "logout", "user": caller.user.name }),
+        ))
+        .await;
     Ok(Json(serde_json::json!({ "revoked": true })))
 }
 

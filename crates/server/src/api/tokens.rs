@@ -48,14 +48,17 @@ pub async fn revoke(
     }
     let ended = state.sessions().recheck(&state).await;
     // Taking access away is never refused for want of an audit record: recorded, not awaited.
-    state.audit().record(crate::audit::event(
-        &caller.user.name,
-        caller.source_ip,
-        "token.revoke",
-        &format!("token:{id}"),
-        wicket_audit::Outcome::Success,
-        serde_json::json!({ "sessions_ended": ended }),
-    ));
+    state
+        .audit()
+        .record(crate::audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            "token.revoke",
+            &format!("token:{id}"),
+            wicket_audit::Outcome::Success,
+            serde_json::json!({ "sessions_ended": ended }),
+        ))
+        .await;
     tracing::info!(token = %id, sessions_ended = ended, "token revoked");
     Ok(Json(
         serde_json::json!({ "id": id, "revoked": true, "sessions_ended": ended }),
