@@ -150,6 +150,30 @@ pub async fn login(
             return Err(e);
         }
     };
+    let response = issue_token(&state, &user, mfa, |token_id, expires_at| {
+        audit::event(
+            &user.name,
+            ip,
+            "auth.login",
+            &format!("user:{}", user.name),
+            Outcome::Success,
+            serde_json::json!({ "token_id": token_id, "mfa": mfa, "expires_at": expires_at }),
+        )
+    })
+    .await?;
+    tracing::info!(user = %user.name, mfa, "login");
+    Ok(Json(response))
+}
+
+/// Issues a session token for `user` and puts its issue on record, failing closed: when
+/// `issued` (the audit event, given the token's id and expiry) cannot be appended, the token
+/// is revoked and never handed out. Password and single sign-on logins both end here.
+pub(crate) async fn issue_token(
+    state: &AppState,
+    user: &User,
+    mfa: bool,
+    issued: impl FnOnce(&str, i64) -> wicket_audit::Event,
+) -> Result<LoginResponse, ApiError> {
     let token = new_token();
     let now = now_ms();
     let expires_at = now + state.config().token_ttl.as_millis() as i64;
@@ -157,27 +181,17 @@ pub async fn login(
         .store()
         .insert_token_mfa(&user.id, &sha256(token.as_bytes()), now, expires_at, mfa)
         .await?;
-    // Fail closed: a token whose issue is not on record is revoked and never handed out.
-    let issued = audit::event(
-        &user.name,
-        ip,
-        "auth.login",
-        &format!("user:{}", user.name),
-        Outcome::Success,
-        serde_json::json!({ "token_id": stored.id, "mfa": mfa, "expires_at": expires_at }),
-    );
-    if let Err(e) = state.audit().append(issued).await {
+    if let Err(e) = state.audit().append(issued(&stored.id, expires_at)).await {
         let _ = state.store().revoke_token(&stored.id, now_ms()).await;
-        return Err(e.into());
+        return Err(e);
     }
-    tracing::info!(user = %user.name, mfa, "login");
-    Ok(Json(LoginResponse {
+    Ok(LoginResponse {
         token,
         expires_at,
-        user: user.name,
+        user: user.name.clone(),
         is_admin: user.is_admin,
         mfa,
-    }))
+    })
 }
 
 fn has_code(req: &LoginRequest) -> bool {

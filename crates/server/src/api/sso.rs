@@ -24,12 +24,11 @@ use wicket_store::{SsoIdentity, StoreError, User};
 use serde_json::json;
 use wicket_audit::Outcome;
 
-use crate::api::login::{LoginError, LoginResponse};
+use crate::api::login::{issue_token, LoginError, LoginResponse};
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::oidc::{valid_name, Sso, SsoClaims, SsoError};
 use crate::ratelimit::login_limiter;
-use crate::secrets::{new_token, sha256};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -156,42 +155,27 @@ pub async fn complete(
         tracing::info!(groups = ?change.created, "groups created by the SSO group mapping");
     }
     let mfa = claims.mfa();
-    let token = new_token();
-    let now = now_ms();
-    let expires_at = now + state.config().token_ttl.as_millis() as i64;
-    let stored = state
-        .store()
-        .insert_token_mfa(&user.id, &sha256(token.as_bytes()), now, expires_at, mfa)
-        .await?;
-    // Fail closed, as for a password login: a token whose issue is not on record is revoked.
-    let issued = sso_event(
-        &user.name,
-        ip,
-        Outcome::Success,
-        json!({
-            "token_id": stored.id,
-            "mfa": mfa,
-            "expires_at": expires_at,
-            "issuer": claims.issuer,
-            "subject": claims.subject,
-            "groups": groups,
-            "groups_added": change.added,
-            "groups_removed": change.removed,
-        }),
-    );
-    if let Err(e) = state.audit().append(issued).await {
-        let _ = state.store().revoke_token(&stored.id, now_ms()).await;
-        return Err(e.into());
-    }
+    let response = issue_token(&state, &user, mfa, |token_id, expires_at| {
+        sso_event(
+            &user.name,
+            ip,
+            Outcome::Success,
+            json!({
+                "token_id": token_id,
+                "mfa": mfa,
+                "expires_at": expires_at,
+                "issuer": claims.issuer,
+                "subject": claims.subject,
+                "groups": groups,
+                "groups_added": change.added,
+                "groups_removed": change.removed,
+            }),
+        )
+    })
+    .await?;
     limiter.record_success(&user.name);
     tracing::info!(user = %user.name, mfa, groups = ?groups, added = ?change.added, "SSO login");
-    Ok(Json(LoginResponse {
-        token,
-        expires_at,
-        user: user.name,
-        is_admin: user.is_admin,
-        mfa,
-    }))
+    Ok(Json(response))
 }
 
 /// An `auth.sso_login` audit event (never a code, a verifier or a token).
