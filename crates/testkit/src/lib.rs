@@ -11,12 +11,14 @@
 //! - [`harness`]: [`Harness`], the usual setup in one call.
 //! - [`oidc`]: [`oidc::Provider`], a real OpenID Provider (node, `oidc/provider.mjs`), and
 //!   [`oidc::Browser`], which signs in through its forms.
+//! - [`old_agent`]: [`Harness::old_agent`], an agent speaking an older protocol version.
 //! - [`pty`]: [`Terminal`], driving a command through a real local PTY.
 //! - [`s3`]: [`S3Server`], a real S3-compatible server (s3s-fs) for object-store tests.
 
 pub mod cli;
 pub mod harness;
 pub mod oidc;
+pub mod old_agent;
 pub mod procs;
 pub mod pty;
 pub mod s3;

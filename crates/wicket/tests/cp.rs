@@ -629,60 +629,8 @@ permit(principal in Wicket::Group::"devs", action == Wicket::Action::"copy", res
 /// with a message saying what to upgrade, and never sends it a channel type it cannot decode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
-    use wicket_proto::handshake::{agent_proof_message, AgentProof};
-    use wicket_proto::{ClientHello, Frame};
-
     let h = Harness::start(bins!()).await?;
-    let (id, code) = h.activation(&[]).await?;
-    let out = h.register("old-2", &id, &code).await?;
-    assert!(out.status.success(), "{}", show(&out));
-    let identity = wicket_agent::Identity::load(&h.agent_dir("old-2"))?;
-    let server = wicket_dial::ServerUrl::parse(&identity.server)?;
-    let mut t = wicket_dial::dial(
-        &server,
-        "/v1/agent/link",
-        &identity.trust()?,
-        None,
-        Duration::from_secs(10),
-    )
-    .await?;
-    let Frame::ServerHello(hello) = t.recv_frame(Duration::from_secs(5)).await? else {
-        bail!("no server hello");
-    };
-    assert!(hello.versions.contains(&3), "{:?}", hello.versions);
-    let signature = identity.sign(&agent_proof_message(&hello.nonce, &identity.target_id))?;
-    t.send_frame(&Frame::ClientHello(ClientHello {
-        version: 2,
-        client_version: "0.0.2-old".into(),
-        agent: Some(AgentProof {
-            target_id: identity.target_id.clone(),
-            signature: signature.iter().map(|b| format!("{b:02x}")).collect(),
-            inventory: Default::default(),
-        }),
-    }))
-    .await?;
-    let Frame::Welcome(w) = t.recv_frame(Duration::from_secs(5)).await? else {
-        bail!("no welcome");
-    };
-    assert_eq!(w.version, 2);
-    let (mux, mut incoming) = wicket_mux::Mux::start(
-        t,
-        wicket_mux::Role::Dialer,
-        wicket_mux::MuxConfig {
-            ping_interval: Some(Duration::from_secs(1)),
-            ..Default::default()
-        },
-    );
-    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(ch) = incoming.recv().await {
-            let _ = seen_tx.send(ch.spec().clone());
-        }
-    });
-    assert!(
-        h.wait_online("old-2", true, Duration::from_secs(10))
-            .await?
-    );
+    let mut old = h.old_agent("old-2", 2).await?;
     let local = h.dir.path().join("f.txt");
     fs::write(&local, b"data")?;
     let out = h.admin.run(&["cp", s(&local), "old-2:/tmp/"], None).await?;
@@ -694,10 +642,10 @@ async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
         show(&out)
     );
     assert!(
-        seen_rx.try_recv().is_err(),
+        old.seen.try_recv().is_err(),
         "the old agent was sent a channel"
     );
-    assert!(!mux.is_closed(), "the old agent's link was dropped");
+    assert!(!old.mux.is_closed(), "the old agent's link was dropped");
     Ok(())
 }
 
