@@ -12,6 +12,24 @@
 //! - [`commands`]: one module per command.
 //! - [`transfer`]: the file IO of `wicket cp`, shared with the agent's copy helper.
 
+/// `outln!` for command output, through [`stdio::out`]: a reader that has gone away
+/// (`wicket sessions | head -1`) ends the process quietly instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::stdio::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdio::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` through [`stdio::out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::stdio::out(format_args!($($arg)*))
+    };
+}
+
 pub mod args;
 pub mod commands;
 pub mod link;

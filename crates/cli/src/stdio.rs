@@ -17,6 +17,20 @@ use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Writes command output (tables, JSON) to stdout. When the reader has gone (`| head`, `grep
+/// -q`), the process exits with status 0, as Unix filters do; `outln!` would panic on the
+/// broken pipe. Any other write error ends the process with status 1 and a message.
+pub fn out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("wicket: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Standard input.
 pub enum Stdin {
     Direct(AsyncFd<File>),

@@ -22,6 +22,19 @@ async fn enrol_list_connect_and_run() -> Result<()> {
         table.contains("web-1") && table.contains("online"),
         "{table}"
     );
+    // A reader that has gone (`wicket targets | head -0`) ends the command quietly, with
+    // status 0 and no panic.
+    let (read_end, write_end) = nix::unistd::pipe()?;
+    drop(read_end);
+    let out = h
+        .admin
+        .command()
+        .args(["targets", "--output", "json"])
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .await?;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(out.stderr.is_empty(), "{}", show(&out));
 
     // Exit status and stream separation.
     let out = h

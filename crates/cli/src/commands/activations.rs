@@ -45,22 +45,22 @@ pub async fn create(profile_name: Option<&str>, args: CreateActivationArgs) -> R
     };
     let created: Created = profile.api()?.post("/v1/activations", &req).await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&created)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&created)?),
         Output::Table => {
-            println!("Activation id:   {}", created.id);
-            println!("Activation code: {}", created.code);
-            println!(
+            outln!("Activation id:   {}", created.id);
+            outln!("Activation code: {}", created.code);
+            outln!(
                 "Expires:         in {}",
                 humantime::format_duration(args.expires)
             );
-            println!("Registrations:   up to {}", created.max_registrations);
-            println!();
-            println!("On the host, as root:");
-            println!(
+            outln!("Registrations:   up to {}", created.max_registrations);
+            outln!();
+            outln!("On the host, as root:");
+            outln!(
                 "  wicket-agent register --server {} --activation-id {} --activation-code {} --ca-fingerprint {}",
                 profile.server, created.id, created.code, created.ca_fingerprint
             );
-            println!("The code is shown only once.");
+            outln!("The code is shown only once.");
         }
     }
     Ok(0)
@@ -70,7 +70,7 @@ pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let all: Vec<ActivationView> = profile.api()?.get("/v1/activations").await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
         Output::Table => {
             let now = crate::profile::now_ms();
             let rows: Vec<[String; 4]> = all

@@ -27,7 +27,7 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AdminCommand) -> Result<i
                 let v: Value = api
                     .post(&format!("/v1/agents/{}/revoke", seg(&target)), &json!({}))
                     .await?;
-                println!(
+                outln!(
                     "Revoked agent {} ({}); its link is closed.",
                     v["name"].as_str().unwrap_or(""),
                     v["id"].as_str().unwrap_or("")
@@ -83,18 +83,18 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
                     &json!({ "name": name, "password": password, "admin": admin }),
                 )
                 .await?;
-            println!(
+            outln!(
                 "Created user {name}{}.",
                 if admin { " (administrator)" } else { "" }
             );
             if let Some(p) = v["password"].as_str() {
-                println!("Password (shown once): {p}");
+                outln!("Password (shown once): {p}");
             }
         }
         UserCommand::List(o) => {
             let v: Value = api.get("/v1/users").await?;
             if o.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let rows: Vec<[String; 4]> = v
                     .as_array()
@@ -126,23 +126,23 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
             let v: Value = api
                 .post(&format!("/v1/users/{}/disable", seg(&name)), &json!({}))
                 .await?;
-            println!("Disabled {name}.{}", ended(&v));
+            outln!("Disabled {name}.{}", ended(&v));
         }
         UserCommand::ResetMfa { name } => {
             let v: Value = api
                 .post(&format!("/v1/users/{}/reset-mfa", seg(&name)), &json!({}))
                 .await?;
             if v["reset"] == true {
-                println!("Reset multi-factor login of {name}; they can enrol again.");
+                outln!("Reset multi-factor login of {name}; they can enrol again.");
             } else {
-                println!("{name} had no multi-factor login to reset.");
+                outln!("{name} had no multi-factor login to reset.");
             }
         }
         UserCommand::Enable { name } => {
             let _: Value = api
                 .post(&format!("/v1/users/{}/enable", seg(&name)), &json!({}))
                 .await?;
-            println!("Enabled {name}.");
+            outln!("Enabled {name}.");
         }
         UserCommand::Delete { name } => {
             let v: Value = api
@@ -152,7 +152,7 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
                     None::<&()>,
                 )
                 .await?;
-            println!("Deleted {name}.{}", ended(&v));
+            outln!("Deleted {name}.{}", ended(&v));
         }
     }
     Ok(0)
@@ -162,7 +162,7 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
     match cmd {
         GroupCommand::Create { name } => {
             let _: Value = api.post("/v1/groups", &json!({ "name": name })).await?;
-            println!("Created group {name}.");
+            outln!("Created group {name}.");
         }
         GroupCommand::AddMember { group, user } => {
             let _: Value = api
@@ -171,7 +171,7 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
                     &json!({ "user": user }),
                 )
                 .await?;
-            println!("Added {user} to {group}.");
+            outln!("Added {user} to {group}.");
         }
         GroupCommand::RemoveMember { group, user } => {
             let v: Value = api
@@ -181,12 +181,12 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
                     None::<&()>,
                 )
                 .await?;
-            println!("Removed {user} from {group}.{}", ended(&v));
+            outln!("Removed {user} from {group}.{}", ended(&v));
         }
         GroupCommand::List(o) => {
             let v: Value = api.get("/v1/groups").await?;
             if o.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let rows: Vec<[String; 2]> = v
                     .as_array()
@@ -219,7 +219,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                     "set by an administrator"
                 }
             );
-            print!("{}", v["text"].as_str().unwrap_or(""));
+            out!("{}", v["text"].as_str().unwrap_or(""));
         }
         PolicyCommand::Validate { file } => {
             let text = read(&file)?;
@@ -227,7 +227,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                 .post("/v1/policies/validate", &json!({ "text": text }))
                 .await?;
             if v["valid"] == true {
-                println!(
+                outln!(
                     "{}: valid ({} policies: {})",
                     file.display(),
                     v["policy_ids"].as_array().map(Vec::len).unwrap_or(0),
@@ -255,7 +255,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                     Some(&json!({ "text": text })),
                 )
                 .await?;
-            println!(
+            outln!(
                 "Activated policy set version {} ({}).{}",
                 v["version"],
                 join(&v["policy_ids"]),
@@ -280,7 +280,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
             } else {
                 "DENY"
             };
-            println!(
+            outln!(
                 "{decision}: {} {} {}{}",
                 v["user"].as_str().unwrap_or(""),
                 v["action"].as_str().unwrap_or(""),
@@ -290,19 +290,19 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                     .map(|r| format!(" as {r}"))
                     .unwrap_or_default()
             );
-            println!("  groups:   {}", join(&v["groups"]));
+            outln!("  groups:   {}", join(&v["groups"]));
             let ids = join(&v["policy_ids"]);
             if v["allowed"] == true {
-                println!("  because:  {ids}");
+                outln!("  because:  {ids}");
             } else if ids.is_empty() {
-                println!("  because:  no policy permits it (default deny)");
+                outln!("  because:  no policy permits it (default deny)");
             } else {
-                println!("  because:  forbidden by {ids}");
+                outln!("  because:  forbidden by {ids}");
             }
             for e in v["errors"].as_array().into_iter().flatten() {
-                println!("  error:    {}", e.as_str().unwrap_or(""));
+                outln!("  error:    {}", e.as_str().unwrap_or(""));
             }
-            println!("  policy set version {}", v["policy_version"]);
+            outln!("  policy set version {}", v["policy_version"]);
             return Ok(if v["allowed"] == true { 0 } else { 1 });
         }
     }
@@ -314,7 +314,7 @@ async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
         TokenCommand::List(o) => {
             let v: Value = api.get("/v1/tokens").await?;
             if o.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let rows: Vec<[String; 3]> = v
                     .as_array()
@@ -344,7 +344,7 @@ async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
             let v: Value = api
                 .post(&format!("/v1/tokens/{}/revoke", seg(&id)), &json!({}))
                 .await?;
-            println!("Revoked {id}.{}", ended(&v));
+            outln!("Revoked {id}.{}", ended(&v));
         }
     }
     Ok(0)

@@ -127,7 +127,7 @@ async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
         }
     }
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&events)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&events)?),
         Output::Table => {
             let rows: Vec<[String; 7]> = events
                 .iter()
@@ -199,7 +199,7 @@ async fn fetch_verified(
                 .head
                 .map(|(s, h)| format!("event {s}, hash {}", hex::encode(h)))
                 .unwrap_or_else(|| "empty".into());
-            println!(
+            outln!(
                 "audit chain OK: {} events, head {head}; {} signed checkpoints{}",
                 r.events,
                 r.checkpoints,
@@ -208,13 +208,13 @@ async fn fetch_verified(
                     .unwrap_or_default()
             );
             if r.unsigned_tail > 0 {
-                println!(
+                outln!(
                     "{} events after the last checkpoint are chained but not yet signed",
                     r.unsigned_tail
                 );
             }
             if !pinned {
-                println!(
+                outln!(
                     "warning: checked against the key the server sent ({}); pin it with --public-key",
                     hex::encode(&key)
                 );
@@ -266,7 +266,7 @@ async fn verify_recordings(api: &ApiClient, events: &[ChainedEvent]) -> Result<i
         }
     }
     if bad.is_empty() {
-        println!("recordings OK: {} match their sealed hashes", sealed.len());
+        outln!("recordings OK: {} match their sealed hashes", sealed.len());
         return Ok(0);
     }
     for b in &bad {
@@ -320,7 +320,7 @@ async fn export(api: &ApiClient, out: &Path, size: u32, public_key: Option<&str>
         f.sync_all()?;
         written += 1;
     }
-    println!(
+    outln!(
         "exported {} events in {written} sealed segments to {}",
         events.len(),
         out.display()
@@ -412,7 +412,7 @@ fn verify_export(dir: &Path, key: &[u8]) -> Result<i32> {
             .unwrap_or_default(),
         prev.map(|s| s.last_seq).unwrap_or(0),
     );
-    println!(
+    outln!(
         "audit export OK: {total} events in {} sealed segments (from {first}, up to event {last})",
         files.len()
     );

@@ -138,7 +138,7 @@ pub async fn forward(profile_name: Option<&str>, args: ForwardArgs) -> Result<i3
     let mux = crate::link::open(&profile).await.map_err(fail)?;
     for (l, spec) in &listeners {
         let local = l.local_addr()?;
-        println!("Forwarding {local} -> {spec} via {}", args.target);
+        outln!("Forwarding {local} -> {spec} via {}", args.target);
     }
     eprintln!("Press Ctrl-C to stop.");
     let mut tasks = tokio::task::JoinSet::new();

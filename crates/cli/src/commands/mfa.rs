@@ -28,11 +28,11 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
     match cmd {
         MfaCommand::Enroll => {
             let e: EnrollResponse = api.post("/v1/mfa/enroll", &json!({})).await?;
-            println!("Scan this QR code with an authenticator app (TOTP, 6 digits, 30 s):");
-            println!("{}", qr(&e.uri)?);
-            println!("or enter the secret by hand:");
-            println!("secret: {}", e.secret);
-            println!("uri: {}", e.uri);
+            outln!("Scan this QR code with an authenticator app (TOTP, 6 digits, 30 s):");
+            outln!("{}", qr(&e.uri)?);
+            outln!("or enter the secret by hand:");
+            outln!("secret: {}", e.secret);
+            outln!("uri: {}", e.uri);
             eprint!("Code from the app: ");
             std::io::stderr().flush()?;
             let mut line = String::new();
@@ -45,34 +45,34 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
                 .post("/v1/mfa/confirm", &json!({ "code": code }))
                 .await
                 .context("enrolment not confirmed")?;
-            println!("Multi-factor login enrolled: `wicket login` will ask for a code.");
-            println!(
+            outln!("Multi-factor login enrolled: `wicket login` will ask for a code.");
+            outln!(
                 "Recovery codes (shown only now; each works once instead of a code; keep them \
                  somewhere safe):"
             );
             for code in &c.recovery_codes {
-                println!("  {code}");
+                outln!("  {code}");
             }
             Ok(0)
         }
         MfaCommand::Status(o) => {
             let v: serde_json::Value = api.get("/v1/mfa").await?;
             if o.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(0);
             }
             let user = v["user"].as_str().unwrap_or("");
             if v["enrolled"] == true {
-                println!(
+                outln!(
                     "{user}: multi-factor login enrolled; {} recovery code(s) left.",
                     v["recovery_codes_left"].as_i64().unwrap_or(0)
                 );
             } else if v["pending"] == true {
-                println!("{user}: enrolment started but not confirmed; run `wicket mfa enroll`.");
+                outln!("{user}: enrolment started but not confirmed; run `wicket mfa enroll`.");
             } else {
-                println!("{user}: multi-factor login not enrolled; run `wicket mfa enroll`.");
+                outln!("{user}: multi-factor login not enrolled; run `wicket mfa enroll`.");
             }
-            println!(
+            outln!(
                 "This login {} a second factor.",
                 if v["token_mfa"] == true {
                     "proved"

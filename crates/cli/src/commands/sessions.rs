@@ -62,7 +62,7 @@ pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<
         .get(&format!("/v1/sessions?{}", query.join("&")))
         .await?;
     match args.output.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&sessions)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&sessions)?),
         Output::Table => {
             let rows: Vec<[String; 7]> = sessions
                 .iter()

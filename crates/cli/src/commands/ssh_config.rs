@@ -14,7 +14,7 @@ pub async fn print(profile_name: Option<&str>, args: SshConfigArgs) -> Result<i3
     let exe = exe
         .to_str()
         .context("the path of this wicket binary is not UTF-8")?;
-    print!(
+    out!(
         "{}",
         render(
             &targets,

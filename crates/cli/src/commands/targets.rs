@@ -30,7 +30,7 @@ pub async fn fetch(profile_name: Option<&str>) -> Result<Vec<TargetView>> {
 pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
     let targets = fetch(profile_name).await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&targets)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&targets)?),
         Output::Table => {
             let rows: Vec<[String; 6]> = targets
                 .iter()
@@ -79,7 +79,7 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
                 s.push_str(&format!("{c:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end());
     };
     line(header.to_vec());
     for r in rows {
