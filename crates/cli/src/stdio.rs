@@ -9,7 +9,7 @@
 //! `/dev/null`, no `/proc`) falls back to tokio's.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -101,6 +101,26 @@ fn register(file: File) -> Option<AsyncFd<File>> {
     unsafe { AsyncFd::register(file) }.ok()
 }
 
+/// Reads into the unfilled part of `buf` without zeroing it first. `ReadBuf::
+/// initialize_unfilled` would memset the whole free space (64 KiB from the stdin pumps) on
+/// every read, once per keystroke: the largest user-space cost of an echo in the CLI.
+#[allow(unsafe_code)]
+fn read_uninit(file: &File, buf: &mut ReadBuf<'_>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: read(2) writes at most `dst.len()` bytes into `dst`, never reads from it, and we
+    // mark as initialized only the `n` bytes it reports having written.
+    unsafe {
+        let dst = buf.unfilled_mut();
+        let n = nix::libc::read(file.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len());
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        buf.assume_init(n as usize);
+        buf.advance(n as usize);
+    }
+    Ok(())
+}
+
 impl AsyncRead for Stdin {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -111,12 +131,8 @@ impl AsyncRead for Stdin {
             Stdin::Pool(s) => Pin::new(s).poll_read(cx, buf),
             Stdin::Direct(fd) => loop {
                 let mut guard = ready!(fd.poll_read_ready(cx))?;
-                let unfilled = buf.initialize_unfilled();
-                match guard.try_io(|f| f.get_ref().read(unfilled)) {
-                    Ok(Ok(n)) => {
-                        buf.advance(n);
-                        return Poll::Ready(Ok(()));
-                    }
+                match guard.try_io(|f| read_uninit(f.get_ref(), buf)) {
+                    Ok(Ok(())) => return Poll::Ready(Ok(())),
                     // A terminal that hung up reads as EIO: that is its end of input.
                     Ok(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => {
                         return Poll::Ready(Ok(()))

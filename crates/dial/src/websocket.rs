@@ -32,9 +32,11 @@ pub enum DialError {
 
 /// WebSocket limits at twice the frame limit: a message a little too large still reaches the
 /// frame decoder, which tells the peer exactly what was wrong; a grossly oversized one is
-/// refused by the transport before it is buffered whole, and the link drops.
+/// refused by the transport before it is buffered whole, and the link drops. The read buffer
+/// is [`wicket_mux::transport::WS_READ_BUFFER`], not tungstenite's default.
 pub fn ws_config() -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
+    c.read_buffer_size = wicket_mux::transport::WS_READ_BUFFER;
     c.max_message_size = Some(2 * wicket_proto::MAX_FRAME_LEN);
     c.max_frame_size = Some(2 * wicket_proto::MAX_FRAME_LEN);
     c

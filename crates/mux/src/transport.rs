@@ -30,6 +30,12 @@ pub enum TransportError {
     },
 }
 
+/// Read buffer for a WebSocket transport. The tungstenite versions we use (0.26, also under
+/// axum) zero the whole read buffer before every read: with their 128 KiB default that is 128 KiB
+/// of memset per keystroke, per hop, the largest user-space cost of an echo in the CLI. A TLS
+/// record carries at most 16 KiB, so reads of 32 KiB lose nothing on bulk transfers.
+pub const WS_READ_BUFFER: usize = 32 * 1024;
+
 pub type FrameSink = Pin<Box<dyn Sink<Bytes, Error = TransportError> + Send>>;
 pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
 

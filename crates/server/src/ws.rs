@@ -9,17 +9,13 @@ use wicket_mux::{Transport, TransportError};
 /// before buffering it whole; messages up to twice the frame limit reach the decoder, which
 /// names the problem to the peer.
 ///
-/// The read buffer is smaller than tungstenite's 128 KiB default because the version axum
-/// uses zeroes the whole buffer before every read: 128 KiB of memset per keystroke, per hop.
-/// A TLS record carries at most 16 KiB, so reads of 32 KiB lose nothing on bulk transfers.
+/// The read buffer is [`wicket_mux::transport::WS_READ_BUFFER`], not tungstenite's default.
 pub fn limit(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .max_message_size(2 * wicket_proto::MAX_FRAME_LEN)
         .max_frame_size(2 * wicket_proto::MAX_FRAME_LEN)
-        .read_buffer_size(READ_BUFFER)
+        .read_buffer_size(wicket_mux::transport::WS_READ_BUFFER)
 }
-
-const READ_BUFFER: usize = 32 * 1024;
 
 pub fn transport(ws: WebSocket) -> Transport {
     let (sink, stream) = ws.split();
