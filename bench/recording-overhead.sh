@@ -6,6 +6,12 @@
 #                 and over: prose and code, as a terminal shows it
 #          base64 random bytes in base64, 76 columns (the worst case for compression:
 #                 every recorded byte is stored at about 3/4 of its size)
+# SERVER_CPUS=LIST (for example SERVER_CPUS=1) pins wicketd to those CPUs and the agent, the
+# session and the client to the others, as when the control plane has a host of its own; unset,
+# all of them share every core (the recorder then takes CPU from the session's own processes).
+# ROUNDS=N runs each side N times (default 3), recorded and unrecorded in turn. WARM_MIB=N
+# first writes and deletes N MiB of file, so the recorded runs do not pay a fresh VM's
+# first-touch cost for the pages they write (see docs/PERFORMANCE.md).
 # "Not recorded" is the fail-open mode with a store that cannot be written, so the relay runs
 # exactly as it does with recording, minus the recorder. The goal: recorded >= 90% of unrecorded.
 set -euo pipefail
@@ -38,21 +44,38 @@ start() { # name, extra env...
   pids+=($!)
   for _ in $(seq 1 150); do grep -q "Press Ctrl-C" "$tmp/$name.out" 2>/dev/null && break; sleep 0.2; done
   target=$(grep -oE 'connect [^ ]+' "$tmp/$name.out" | head -n1 | cut -d' ' -f2)
+  if [ -n "${SERVER_CPUS:-}" ]; then
+    taskset -a -cp "$SERVER_CPUS" "${pids[-1]}" >/dev/null
+    taskset -a -cp "$others" "$(pgrep -f "state-dir $tmp/$name/data/agent")" >/dev/null
+  fi
 }
 
-rate() { # name target -> MB/s
-  XDG_CONFIG_HOME="$tmp/$1/cfg" python3 - "$bin/wicket" "$2" "$mib" "$produce" <<'PY'
-import subprocess, sys, time
-wicket, target, mib, produce = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-cmd = [wicket, "connect", target, "--", produce]
-best = 0.0
-for _ in range(3):
-    t = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
-    secs = time.perf_counter() - t
-    assert len(p.stdout) == mib * 1048576, len(p.stdout)
-    best = max(best, mib * 1.048576 / secs)
-print(f"{best:.1f}")
+others=""
+client=()
+if [ -n "${SERVER_CPUS:-}" ]; then
+  others=$(python3 -c 'import os,sys; s=set(); [s.update(range(int(a), int(b or a)+1)) for a,_,b in (p.partition("-") for p in sys.argv[1].split(","))]; print(",".join(str(c) for c in sorted(os.sched_getaffinity(0)) if c not in s))' "$SERVER_CPUS")
+  [ -n "$others" ] || { echo "SERVER_CPUS leaves no CPU for the agent and the client" >&2; exit 2; }
+  client=(taskset -c "$others")
+fi
+
+# Alternates recorded and unrecorded runs (ROUNDS of each, default 3) so that drift in the
+# machine's speed hits both alike; prints the best MB/s of each.
+rates() {
+  python3 - "$bin/wicket" "$mib" "${ROUNDS:-3}" "$produce" "$tmp" "$on" "$off" "${client[@]}" <<'PY'
+import os, subprocess, sys, time
+wicket, mib, rounds, produce, tmp, on, off = sys.argv[1:8]
+mib, rounds, prefix = int(mib), int(rounds), sys.argv[8:]
+best = {"on": 0.0, "off": 0.0}
+for _ in range(rounds):
+    for name, target in (("on", on), ("off", off)):
+        env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/{name}/cfg")
+        t = time.perf_counter()
+        p = subprocess.run(prefix + [wicket, "connect", target, "--", produce],
+                           stdout=subprocess.PIPE, check=True, env=env)
+        secs = time.perf_counter() - t
+        assert len(p.stdout) == mib * 1048576, len(p.stdout)
+        best[name] = max(best[name], mib * 1.048576 / secs)
+print(f"{best['on']:.1f} {best['off']:.1f}")
 PY
 }
 
@@ -61,9 +84,17 @@ start on; on=$target
 start off WICKET_RECORDING_STORE="$tmp/off/store" WICKET_RECORDING_ON_STORE_FAILURE=open; off=$target
 # The store must exist when the server starts; then it becomes unwritable.
 rm -rf "$tmp/off/store" && touch "$tmp/off/store"
-r_on=$(rate on "$on")
-r_off=$(rate off "$off")
+if [ -n "${WARM_MIB:-}" ]; then
+  # A fresh VM's host backs guest memory on first touch (about 2.5 s of system time per GiB
+  # here, against 0.3 s for pages touched before); only the recorded runs write new pages.
+  # Touch WARM_MIB of page cache once and free it, as a server that has run a while has.
+  head -c $((WARM_MIB * 1048576)) /dev/zero >"$tmp/warm" && rm "$tmp/warm"
+fi
+read -r r_on r_off < <(rates)
 grep -q unrecorded <(XDG_CONFIG_HOME="$tmp/off/cfg" "$bin/wicket" sessions --output json) || { echo "the 'off' server recorded after all" >&2; exit 1; }
-echo "session printing ${mib} MiB of '$content', best of 3 ($(nproc) cores):"
+where="all sharing $(nproc) cores"
+[ -z "${SERVER_CPUS:-}" ] || where="wicketd on CPU $SERVER_CPUS, agent and client on CPU $others"
+[ -z "${WARM_MIB:-}" ] || where="$where, $WARM_MIB MiB of memory warmed"
+echo "session printing ${mib} MiB of '$content', best of ${ROUNDS:-3} each, alternating ($where):"
 printf '  recorded     %8s MB/s\n  not recorded %8s MB/s\n' "$r_on" "$r_off"
 python3 -c "import sys; print(f'  recorded / not recorded = {float(sys.argv[1])/float(sys.argv[2])*100:.0f}%')" "$r_on" "$r_off"
