@@ -318,6 +318,7 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
                 // an immediate flush for a lone keystroke.
                 if rx.is_empty() || last {
                     sink.send(bytes).await?;
+                    forget_waker(&mut sink);
                 } else {
                     sink.feed(bytes).await?;
                 }
@@ -336,6 +337,18 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
             reason: format!("write failed: {e}"),
         });
     }
+}
+
+/// Leaves no waker of the writer with the transport once a flush has completed.
+/// tokio-tungstenite wakes every waker it holds for a socket on any readiness of it, so the
+/// writer's, left from its last flush, was woken by every message that arrived: a second task
+/// to run per keystroke, and on wicketd's multi-threaded runtime a sleeping worker thread
+/// woken to take it (docs/PERFORMANCE.md). Polling the flushed sink once more with a no-op
+/// waker puts that in its place; a writer that must wait for the socket registers itself
+/// again when it does.
+fn forget_waker(sink: &mut FrameSink) {
+    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+    let _ = sink.as_mut().poll_flush(&mut cx);
 }
 
 async fn read_loop(

@@ -1,10 +1,14 @@
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{Sink, SinkExt};
 use wicket_proto::{ErrorCode, ExitStatus, Frame, OpenSpec, SessionSpec};
 
-use crate::{mem_pair, Event, Mux, MuxConfig, MuxError, Role, Transport};
+use crate::transport::FrameSink;
+use crate::{mem_pair, Event, Mux, MuxConfig, MuxError, Role, Transport, TransportError};
 
 fn spec() -> OpenSpec {
     OpenSpec::Session(SessionSpec::default())
@@ -309,4 +313,66 @@ async fn a_burst_of_opens_waits_instead_of_being_refused() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
+}
+
+/// A sink that remembers the waker of its last `poll_flush`, as tokio-tungstenite keeps the
+/// waker of whoever last flushed and wakes it on any readiness of the socket.
+struct WakerSpy {
+    inner: FrameSink,
+    last: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Sink<Bytes> for WakerSpy {
+    type Error = TransportError;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().inner.as_mut().poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<(), Self::Error> {
+        self.get_mut().inner.as_mut().start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        *this.last.lock().unwrap() = Some(cx.waker().clone());
+        this.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().inner.as_mut().poll_close(cx)
+    }
+}
+
+/// Once a frame is flushed the writer leaves only a no-op waker with the transport, so a
+/// message arriving later does not wake the idle writer as well as the reader (a second task
+/// per keystroke, and another thread woken on a multi-threaded runtime).
+#[tokio::test]
+async fn an_idle_writer_leaves_no_waker_with_the_transport() {
+    let (a, b) = mem_pair();
+    let last = Arc::new(Mutex::new(None));
+    let spy = WakerSpy {
+        inner: a.sink,
+        last: last.clone(),
+    };
+    let a = Transport::new(Box::pin(spy), a.stream);
+    let _server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (tx, mut rx) = client.open(spec()).await.unwrap().split();
+    tx.data(Bytes::from_static(b"x")).await.unwrap();
+    loop {
+        match rx.recv().await {
+            Some(Event::Data(d)) => {
+                assert_eq!(&d[..], b"x");
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("the channel closed before the echo"),
+        }
+    }
+    let waker = last.lock().unwrap().clone().expect("the writer flushed");
+    assert!(
+        waker.will_wake(futures_util::task::noop_waker_ref()),
+        "the writer's own waker was left with the transport"
+    );
 }
