@@ -12,7 +12,7 @@
 //! - [`commands`]: one module per command.
 //! - [`transfer`]: the file IO of `wicket cp`, shared with the agent's copy helper.
 
-/// `outln!` for command output, through [`stdio::out`]: a reader that has gone away
+/// `println!` for command output, through [`stdio::out`]: a reader that has gone away
 /// (`wicket sessions | head -1`) ends the process quietly instead of panicking.
 macro_rules! outln {
     () => {

@@ -18,7 +18,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Writes command output (tables, JSON) to stdout. When the reader has gone (`| head`, `grep
-/// -q`), the process exits with status 0, as Unix filters do; `outln!` would panic on the
+/// -q`), the process exits with status 0, as Unix filters do; `println!` would panic on the
 /// broken pipe. Any other write error ends the process with status 1 and a message.
 pub fn out(args: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
