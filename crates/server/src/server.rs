@@ -188,13 +188,20 @@ async fn load_policies(store: &Store) -> Result<(i64, Arc<wicket_policy::PolicyS
     }
 }
 
-/// Every few seconds: pick up a policy set another replica activated, and re-check live
-/// sessions (covering users, tokens and groups changed through another replica).
+/// Every second: end live sessions another replica was asked to terminate. Every five: pick
+/// up a policy set another replica activated, and re-check live sessions (covering users,
+/// tokens and groups changed through another replica).
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for n in 0u64.. {
         tick.tick().await;
+        if !state.sessions().is_empty() {
+            state.sessions().end_requested(&state).await;
+        }
+        if n % 5 != 0 {
+            continue;
+        }
         if let Ok(Some(p)) = state.store().active_policy().await {
             if p.version > state.policy_version() {
                 match wicket_policy::PolicySet::parse(&p.text) {

@@ -146,6 +146,26 @@ impl SessionRegistry {
         ended
     }
 
+    /// Ends the live sessions here that another replica was asked to terminate (the request
+    /// waits in the store: see `api::sessions::terminate`); returns how many ended.
+    pub async fn end_requested(&self, state: &AppState) -> usize {
+        let requests = match state.store().termination_requests().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading termination requests");
+                return 0;
+            }
+        };
+        let mut ended = 0;
+        for (id, reason) in requests {
+            if self.end(&id, &reason) {
+                tracing::info!(session = %id, %reason, "session terminated through another replica");
+                ended += 1;
+            }
+        }
+        ended
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }

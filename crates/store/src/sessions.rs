@@ -129,6 +129,33 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Asks whichever replica relays live session `id` to end it with `reason` (its own
+    /// housekeeping finds the request). False when the session has ended, or was already asked.
+    pub async fn request_termination(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE sessions SET terminate_requested = $1 \
+             WHERE id = $2 AND ended_at IS NULL AND terminate_requested IS NULL",
+        )
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Live sessions some replica was asked to end: (id, reason).
+    pub async fn termination_requests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, terminate_requested FROM sessions \
+             WHERE terminate_requested IS NOT NULL AND ended_at IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("terminate_requested")?)))
+            .collect()
+    }
+
     pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
             .bind(id)

@@ -10,7 +10,7 @@ use anyhow::{ensure, Context, Result};
 use tokio::io::AsyncReadExt;
 use wicket_recording::Cast;
 use wicket_testkit::cli::show;
-use wicket_testkit::{bins, Cli, Harness};
+use wicket_testkit::{bins, Cli, Harness, ServerProc};
 
 /// The session list, as JSON.
 async fn sessions(cli: &Cli, extra: &[&str]) -> Result<Vec<serde_json::Value>> {
@@ -282,6 +282,84 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
         "{s}"
     );
     ensure!(s["recording"] == "recorded", "{s}");
+    Ok(())
+}
+
+/// A session relayed by one wicketd is terminated through another on the same PostgreSQL:
+/// the second records the request, the first finds it and ends the session within seconds.
+/// SQLite is one server's file: skipped there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_reaches_a_session_relayed_by_another_replica() -> Result<()> {
+    if wicket_store::testing::postgres_base_url().is_none() {
+        eprintln!("WICKET_TEST_DATABASE_URL not set; two servers need PostgreSQL");
+        return Ok(());
+    }
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rep-1").await?;
+    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
+    let alice = h.user("alice", "alice-password-1").await?;
+    let mut session = alice
+        .command()
+        .args(["connect", "rep-1", "--"])
+        .arg("while true; do echo tick; sleep 0.1; done")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut live = Vec::new();
+    for _ in 0..100 {
+        live = sessions(&h.admin, &["--active"]).await?;
+        if !live.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = live.first().context("the session never showed as active")?["id"]
+        .as_str()
+        .context("id")?
+        .to_string();
+
+    let second_dir = h.dir.path().join("server-2");
+    std::fs::create_dir_all(&second_dir)?;
+    let second = ServerProc::start(&h.bins.wicketd, &second_dir, &h.server.database_url, 0, &[])?;
+    let admin2 = h.cli("admin-2");
+    let out = admin2
+        .login(
+            &second.url,
+            &second.fingerprint,
+            "admin",
+            wicket_testkit::harness::ADMIN_PASSWORD,
+        )
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+
+    let out = admin2.run(&["sessions", "terminate", &id], None).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    ensure!(
+        String::from_utf8_lossy(&out.stderr).contains("asked it to end"),
+        "{}",
+        show(&out)
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), session.wait())
+        .await
+        .context("the session relayed by the first server did not end")??;
+    let mut err = String::new();
+    session
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)
+        .await?;
+    ensure!(status.code() == Some(255), "{status:?} {err}");
+    ensure!(err.contains("terminated by admin"), "{err}");
+
+    // Done: asking again, through either server, is refused.
+    for cli in [&admin2, &h.admin] {
+        let out = cli.run(&["sessions", "terminate", &id], None).await?;
+        ensure!(!out.status.success(), "{}", show(&out));
+    }
+    drop(second);
     Ok(())
 }
 

@@ -40,13 +40,18 @@ pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let api = profile.api()?;
     if let Some(SessionsCommand::Terminate { id }) = args.command {
-        let _: serde_json::Value = api
+        let reply: serde_json::Value = api
             .post(
                 &format!("/v1/sessions/{}/terminate", path_segment(&id)?),
                 &(),
             )
             .await?;
-        eprintln!("session {id} terminated");
+        if reply["requested"] == true {
+            // Another wicketd relays it; that one ends it at its next look at the store.
+            eprintln!("session {id} runs on another wicketd: asked it to end the session");
+        } else {
+            eprintln!("session {id} terminated");
+        }
         return Ok(0);
     }
     let mut query = vec![format!("limit={}", args.limit)];

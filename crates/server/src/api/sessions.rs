@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -129,24 +129,35 @@ async fn checked(
     Ok(record)
 }
 
-/// Ends a live session now; its user is told who ended it.
+/// Ends a live session now; its user is told who ended it. A session relayed by another
+/// replica is asked to end through the store (202): that replica ends it within a second or two.
 pub async fn terminate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let record = checked(&state, &caller, &id, Action::Terminate).await?;
     if record.ended_at.is_some() {
         return Err(ApiError::conflict(format!("session {id} already ended")));
     }
     let reason = format!("terminated by {}", caller.user.name);
-    if !state.sessions().end(&id, &reason) {
+    if state.sessions().end(&id, &reason) {
+        tracing::info!(session = %id, by = %caller.user.name, "session terminated");
+        return Ok((
+            StatusCode::OK,
+            Json(serde_json::json!({ "id": id, "terminated": true })),
+        ));
+    }
+    if !state.store().request_termination(&id, &reason).await? {
         return Err(ApiError::conflict(format!(
-            "session {id} is not running on this server"
+            "session {id} already ended or is already being terminated"
         )));
     }
-    tracing::info!(session = %id, by = %caller.user.name, "session terminated");
-    Ok(Json(serde_json::json!({ "id": id, "terminated": true })))
+    tracing::info!(session = %id, by = %caller.user.name, "termination requested from the relaying replica");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "id": id, "terminated": false, "requested": true })),
+    ))
 }
 
 /// The recording as stored, streamed a chunk at a time: zstd frames (or, for recordings made

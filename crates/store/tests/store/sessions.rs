@@ -5,7 +5,10 @@ use wicket_store::{SessionEnd, SessionFilter, SessionRecord, Store};
 
 use crate::harness::NOW;
 
-cases!(sessions_open_end_and_list);
+cases!(
+    sessions_open_end_and_list,
+    termination_requests_reach_live_sessions_once
+);
 
 fn record(id: &str, user: &str, target: &str, at: i64) -> SessionRecord {
     SessionRecord {
@@ -94,5 +97,57 @@ async fn sessions_open_end_and_list(store: Store) -> Result<()> {
     };
     ensure!(ids(store.list_sessions(&until).await?) == ["ses_a"]);
     ensure!(store.session("ses_zz").await?.is_none());
+    Ok(())
+}
+
+/// A replica asks for a live session to end; the replica relaying it reads the request until
+/// the session has ended. Ended sessions and repeated requests are refused.
+async fn termination_requests_reach_live_sessions_once(store: Store) -> Result<()> {
+    store
+        .insert_session(&record("ses_live", "alice", "web-1", NOW))
+        .await?;
+    store
+        .insert_session(&record("ses_done", "alice", "web-1", NOW))
+        .await?;
+    store
+        .end_session("ses_done", &SessionEnd::default())
+        .await?;
+    ensure!(store.termination_requests().await?.is_empty());
+
+    ensure!(
+        !store
+            .request_termination("ses_done", "terminated by admin")
+            .await?,
+        "an ended session cannot be asked to end"
+    );
+    ensure!(
+        !store
+            .request_termination("ses_none", "terminated by admin")
+            .await?,
+        "an unknown session cannot be asked to end"
+    );
+    ensure!(
+        store
+            .request_termination("ses_live", "terminated by admin")
+            .await?
+    );
+    ensure!(
+        !store
+            .request_termination("ses_live", "terminated by bob")
+            .await?,
+        "the first request stands"
+    );
+    ensure!(
+        store.termination_requests().await?
+            == [("ses_live".to_string(), "terminated by admin".to_string())]
+    );
+
+    store
+        .end_session("ses_live", &SessionEnd::default())
+        .await?;
+    ensure!(
+        store.termination_requests().await?.is_empty(),
+        "an ended session's request is done with"
+    );
     Ok(())
 }
