@@ -17,6 +17,13 @@ const RUN_AS: &str = "wicketcp";
 /// The run-as user's uid, creating the user if needed; `None` (and a loud message) when the
 /// tests cannot switch users here.
 fn run_as_user() -> Option<u32> {
+    // Once per test process: on a machine without the user, tests running side by side each
+    // ran `useradd`, and concurrent runs left one test holding a uid that was then replaced.
+    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UID.get_or_init(create_run_as_user)
+}
+
+fn create_run_as_user() -> Option<u32> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIPPED: wicket cp tests need root (the agent switches to {RUN_AS})");
         return None;
