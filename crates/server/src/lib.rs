@@ -27,6 +27,7 @@
 //! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
 //! - [`state`]: [`AppState`], what every handler shares.
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
+//! - [`tail`]: watching a session another replica relays, through its recording.
 //! - [`recordings`]: recording sessions (store, fail-closed or fail-open, retention).
 //! - [`settings`]: session settings (timeouts, profile, banner) from config, tags and policies.
 //! - [`client_link`]: the users' WebSocket endpoint and session brokering.
@@ -57,6 +58,7 @@ pub mod server;
 pub mod sessions;
 pub mod settings;
 pub mod state;
+pub mod tail;
 pub mod totp;
 pub mod ws;
 

@@ -285,16 +285,23 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
     Ok(())
 }
 
-/// A session relayed by one wicketd is terminated through another on the same PostgreSQL:
-/// the second records the request, the first finds it and ends the session within seconds.
+/// A session relayed by one wicketd is watched and then terminated through another on the same
+/// PostgreSQL and recording store: the second follows the recording as its chunks land, and
+/// records the termination request, which the first finds and acts on within seconds.
 /// SQLite is one server's file: skipped there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn terminate_reaches_a_session_relayed_by_another_replica() -> Result<()> {
+async fn watch_and_terminate_reach_a_session_relayed_by_another_replica() -> Result<()> {
     if wicket_store::testing::postgres_base_url().is_none() {
         eprintln!("WICKET_TEST_DATABASE_URL not set; two servers need PostgreSQL");
         return Ok(());
     }
-    let mut h = Harness::start(bins!()).await?;
+    let shared = tempfile::tempdir()?;
+    let store = shared
+        .path()
+        .to_str()
+        .context("UTF-8 temporary path")?
+        .to_string();
+    let mut h = Harness::start_with(bins!(), &[("WICKET_RECORDING_STORE", store.as_str())]).await?;
     h.add_agent("rep-1").await?;
     h.admin.set_policies(ALICE_MAY_CONNECT).await?;
     let alice = h.user("alice", "alice-password-1").await?;
@@ -322,7 +329,13 @@ async fn terminate_reaches_a_session_relayed_by_another_replica() -> Result<()> 
 
     let second_dir = h.dir.path().join("server-2");
     std::fs::create_dir_all(&second_dir)?;
-    let second = ServerProc::start(&h.bins.wicketd, &second_dir, &h.server.database_url, 0, &[])?;
+    let second = ServerProc::start(
+        &h.bins.wicketd,
+        &second_dir,
+        &h.server.database_url,
+        0,
+        &[("WICKET_RECORDING_STORE".to_string(), store.clone())],
+    )?;
     let admin2 = h.cli("admin-2");
     let out = admin2
         .login(
@@ -333,6 +346,32 @@ async fn terminate_reaches_a_session_relayed_by_another_replica() -> Result<()> 
         )
         .await?;
     ensure!(out.status.success(), "{}", show(&out));
+
+    // The second server follows the session through its recording, a flush interval late.
+    let mut watch = admin2
+        .command()
+        .args(["watch", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut watched = watch.stdout.take().context("stdout")?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while !String::from_utf8_lossy(&seen).contains("tick") {
+            let n = watched.read(&mut buf).await?;
+            anyhow::ensure!(
+                n > 0,
+                "watch ended early: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .context("no output reached the watcher on the other server")??;
 
     let out = admin2.run(&["sessions", "terminate", &id], None).await?;
     ensure!(out.status.success(), "{}", show(&out));
@@ -353,6 +392,15 @@ async fn terminate_reaches_a_session_relayed_by_another_replica() -> Result<()> 
         .await?;
     ensure!(status.code() == Some(255), "{status:?} {err}");
     ensure!(err.contains("terminated by admin"), "{err}");
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), watched.read_to_end(&mut rest))
+        .await
+        .context("the watcher on the other server did not end with the session")??;
+    ensure!(
+        String::from_utf8_lossy(&rest).contains("session ended"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
 
     // Done: asking again, through either server, is refused.
     for cli in [&admin2, &h.admin] {

@@ -16,6 +16,7 @@ use crate::authz::{authorize, evaluate, principal, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::sessions::LiveSession;
 use crate::state::AppState;
+use crate::tail::{Next, StoreTail};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -222,17 +223,31 @@ pub async fn recording(
 
 /// The output of a live session from now on, read-only, as raw terminal bytes. The watcher is
 /// itself live access: it is registered like a session, so revoking the watcher's access
-/// ends the stream at once.
+/// ends the stream at once. A session this replica relays is followed as it happens; one
+/// another replica relays, through its recording as the chunks land in the shared store
+/// (`crate::tail`), a flush interval late.
 pub async fn watch(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = checked(&state, &caller, &id, Action::Watch).await?;
-    let rx = state
-        .sessions()
-        .subscribe(&id)
-        .ok_or_else(|| ApiError::conflict(format!("session {id} is not running on this server")))?;
+    let source = match state.sessions().subscribe(&id) {
+        Some(rx) => Source::Live(rx),
+        None if record.ended_at.is_some() => {
+            return Err(ApiError::conflict(format!("session {id} already ended")))
+        }
+        None if record.recording != "recorded" => {
+            return Err(ApiError::conflict(format!(
+                "session {id} runs on another wicketd and is not being recorded: watch it there"
+            )))
+        }
+        None => Source::Store(
+            StoreTail::start(state.clone(), id.clone())
+                .await
+                .map_err(|e| ApiError::unavailable(format!("recording store: {e}")))?,
+        ),
+    };
     let watcher = LiveSession {
         id: format!("wat_{}", hex::encode(crate::secrets::random_bytes::<8>())),
         user_id: caller.user.id.clone(),
@@ -248,26 +263,20 @@ pub async fn watch(
         state: state.clone(),
         id: watcher.id,
     };
-    tracing::info!(session = %id, by = %caller.user.name, "session watched");
-    let stream = futures_util::stream::unfold(Some((rx, ended, guard)), |s| async move {
-        let (mut rx, mut ended, guard) = s?;
+    tracing::info!(session = %id, by = %caller.user.name, from_store = matches!(source, Source::Store(_)), "session watched");
+    let stream = futures_util::stream::unfold(Some((source, ended, guard)), |s| async move {
+        let (mut source, mut ended, guard) = s?;
         let item = tokio::select! {
-            r = rx.recv() => match r {
+            next = source.next() => match next {
                 Ok(bytes) => bytes,
-                Err(RecvError::Lagged(n)) => Bytes::from(format!(
-                    "\r\n[wicket: this viewer fell behind; {n} frames skipped]\r\n"
-                )),
-                Err(RecvError::Closed) => {
-                    let end = Bytes::from_static(b"\r\n[wicket: the session ended]\r\n");
-                    return Some((Ok::<_, std::io::Error>(end), None));
-                }
+                Err(end) => return Some((Ok::<_, std::io::Error>(end), None)),
             },
             reason = revoked(&mut ended) => {
                 let end = Bytes::from(format!("\r\n[wicket: access revoked: {reason}]\r\n"));
                 return Some((Ok(end), None));
             }
         };
-        Some((Ok(item), Some((rx, ended, guard))))
+        Some((Ok(item), Some((source, ended, guard))))
     });
     let mut response = Body::from_stream(stream).into_response();
     response.headers_mut().insert(
@@ -275,6 +284,37 @@ pub async fn watch(
         header::HeaderValue::from_static("application/octet-stream"),
     );
     Ok(response)
+}
+
+/// Where a watcher's output comes from.
+enum Source {
+    /// The session runs here: its output as the relay passes it.
+    Live(tokio::sync::broadcast::Receiver<Bytes>),
+    /// Another replica relays it: its recording, as chunks land.
+    Store(StoreTail),
+}
+
+impl Source {
+    /// The next bytes for the watcher, or (`Err`) the last line to show it.
+    async fn next(&mut self) -> Result<Bytes, Bytes> {
+        let ended = || Bytes::from_static(b"\r\n[wicket: the session ended]\r\n");
+        match self {
+            Source::Live(rx) => match rx.recv().await {
+                Ok(bytes) => Ok(bytes),
+                Err(RecvError::Lagged(n)) => Ok(Bytes::from(format!(
+                    "\r\n[wicket: this viewer fell behind; {n} frames skipped]\r\n"
+                ))),
+                Err(RecvError::Closed) => Err(ended()),
+            },
+            Source::Store(tail) => match tail.next().await {
+                Ok(Next::Output(bytes)) => Ok(bytes),
+                Ok(Next::Ended) => Err(ended()),
+                Err(e) => Err(Bytes::from(format!(
+                    "\r\n[wicket: the recording could not be read: {e}]\r\n"
+                ))),
+            },
+        }
+    }
 }
 
 /// Resolves with the reason once the watcher's access is taken away.

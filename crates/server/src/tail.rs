@@ -1,0 +1,123 @@
+//! Following a live session that another replica relays, through its recording.
+//!
+//! A session's output lives in the memory of the wicketd that relays it; a watcher that reached
+//! another replica cannot subscribe to it there. But the relaying replica uploads the
+//! recording's chunks to the shared store at least every flush interval (3 s by default), so
+//! this replica can read them as they land and pass their output on: the watcher sees the
+//! session that many seconds late, and the agent's link is never touched.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use wicket_recording::{asciicast, EventKind, RecordingError};
+
+use crate::state::AppState;
+
+/// How often the store is asked for new chunks.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What a tail hands the watcher next.
+pub enum Next {
+    /// Output the session's user saw.
+    Output(Bytes),
+    /// The session ended and every chunk of it was passed on.
+    Ended,
+}
+
+/// The output of session `id` from the chunks uploaded after [`StoreTail::start`].
+pub struct StoreTail {
+    state: AppState,
+    id: String,
+    /// Chunks already read, or already there when the watch began ("from now on").
+    seen: usize,
+    pending: VecDeque<Bytes>,
+    ended: bool,
+}
+
+impl StoreTail {
+    pub async fn start(state: AppState, id: String) -> Result<Self, RecordingError> {
+        let seen = none_yet(state.recordings().chunk_keys(&id).await)?.len();
+        Ok(StoreTail {
+            state,
+            id,
+            seen,
+            pending: VecDeque::new(),
+            ended: false,
+        })
+    }
+
+    pub async fn next(&mut self) -> Result<Next, RecordingError> {
+        loop {
+            if let Some(out) = self.pending.pop_front() {
+                return Ok(Next::Output(out));
+            }
+            if self.ended {
+                return Ok(Next::Ended);
+            }
+            // Whether it ended is asked before the listing: the relaying replica uploads the
+            // last chunk before it marks the session ended, so that listing holds it.
+            self.ended = matches!(
+                self.state.store().session(&self.id).await,
+                Ok(Some(r)) if r.ended_at.is_some()
+            );
+            let keys = none_yet(self.state.recordings().chunk_keys(&self.id).await)?;
+            for key in keys.iter().skip(self.seen) {
+                let text = self.state.recordings().chunk(key).await?;
+                self.pending.extend(output_of(&text)?);
+            }
+            self.seen = self.seen.max(keys.len());
+            if self.pending.is_empty() && !self.ended {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// The chunks so far: none yet is not an error (the header may not have landed).
+fn none_yet<K>(keys: Result<Vec<K>, RecordingError>) -> Result<Vec<K>, RecordingError> {
+    match keys {
+        Err(RecordingError::NotFound(_)) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// The output events of one chunk of asciicast text (the header line, in the first chunk,
+/// and input and resize events are left out).
+fn output_of(text: &[u8]) -> Result<Vec<Bytes>, RecordingError> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.is_empty() || line.starts_with('{') {
+            continue;
+        }
+        let event = asciicast::parse_event(line, n + 1)?;
+        if event.kind == EventKind::Output {
+            out.push(Bytes::from(event.data));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_on_output_only() {
+        let chunk = concat!(
+            "{\"version\":2,\"width\":80,\"height\":24}\n",
+            "[0.1,\"o\",\"tick 1\\r\\n\"]\n",
+            "[0.2,\"i\",\"q\"]\n",
+            "[0.3,\"r\",\"100x30\"]\n",
+            "[0.4,\"o\",\"\\u001b[0mtick 2\"]\n",
+        );
+        let out = output_of(chunk.as_bytes()).unwrap();
+        assert_eq!(out, [&b"tick 1\r\n"[..], &b"\x1b[0mtick 2"[..]]);
+    }
+
+    #[test]
+    fn a_damaged_line_is_an_error() {
+        assert!(output_of(b"[0.1,\"o\"\n").is_err());
+    }
+}
