@@ -88,6 +88,26 @@ impl Harness {
         Ok(cli)
     }
 
+    /// A second wicketd on the same database (PostgreSQL: a replica), with `env` on top of
+    /// the defaults, and the admin logged in to it through a CLI of its own.
+    pub async fn second_server(&self, env: &[(String, String)]) -> Result<(ServerProc, Cli)> {
+        let dir = self.dir.path().join("server-2");
+        std::fs::create_dir_all(&dir)?;
+        let server =
+            ServerProc::start(&self.bins.wicketd, &dir, &self.server.database_url, 0, env)?;
+        let admin = self.cli("admin-2");
+        let out = admin
+            .login(&server.url, &server.fingerprint, "admin", ADMIN_PASSWORD)
+            .await?;
+        if !out.status.success() {
+            bail!(
+                "admin login on the second server failed: {}",
+                crate::cli::show(&out)
+            );
+        }
+        Ok((server, admin))
+    }
+
     /// A CLI with a config home of its own, not logged in.
     pub fn cli(&self, name: &str) -> Cli {
         Cli {

@@ -13,7 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use sqlx::Executor;
 use wicket_testkit::cli::show;
-use wicket_testkit::{bins, Cli, Harness, ServerProc};
+use wicket_testkit::{bins, Cli, Harness};
 
 /// Every event, oldest first, as `wicket audit search --output json` prints them.
 async fn search(cli: &Cli, args: &[&str]) -> Result<Vec<Value>> {
@@ -420,26 +420,8 @@ async fn two_servers_on_one_postgres_share_one_chain() -> Result<()> {
     let key_file = keys.path().join("audit.key");
     let key_env = ("WICKET_AUDIT_KEY_FILE", path(&key_file)?);
     let h = Harness::start_with(bins!(), &[key_env]).await?;
-    let second_dir = h.dir.path().join("server-2");
-    std::fs::create_dir_all(&second_dir)?;
-    let env = vec![(key_env.0.to_string(), key_env.1.to_string())];
-    let second = ServerProc::start(
-        &h.bins.wicketd,
-        &second_dir,
-        &h.server.database_url,
-        0,
-        &env,
-    )?;
-    let admin2 = h.cli("admin-2");
-    let out = admin2
-        .login(
-            &second.url,
-            &second.fingerprint,
-            "admin",
-            wicket_testkit::harness::ADMIN_PASSWORD,
-        )
-        .await?;
-    ensure!(out.status.success(), "{}", show(&out));
+    let env = [(key_env.0.to_string(), key_env.1.to_string())];
+    let (second, admin2) = h.second_server(&env).await?;
     let mut runs = Vec::new();
     for i in 0..16 {
         let cli = if i % 2 == 0 {

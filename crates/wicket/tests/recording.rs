@@ -10,7 +10,7 @@ use anyhow::{ensure, Context, Result};
 use tokio::io::AsyncReadExt;
 use wicket_recording::Cast;
 use wicket_testkit::cli::show;
-use wicket_testkit::{bins, Cli, Harness, ServerProc};
+use wicket_testkit::{bins, Cli, Harness};
 
 /// The session list, as JSON.
 async fn sessions(cli: &Cli, extra: &[&str]) -> Result<Vec<serde_json::Value>> {
@@ -178,17 +178,16 @@ permit(
 );
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
-    let mut h = Harness::start(bins!()).await?;
-    h.add_agent("rec-2").await?;
-    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
-    let alice = h.user("alice", "alice-password-1").await?;
-
-    // A long session of alice's, ticking.
-    let mut session = alice
+/// A session of `user`'s on `target` printing "tick N" ten times a second until it is ended,
+/// and its id once the server lists it as active.
+async fn ticking_session(
+    h: &Harness,
+    user: &Cli,
+    target: &str,
+) -> Result<(tokio::process::Child, String)> {
+    let session = user
         .command()
-        .args(["connect", "rec-2", "--"])
+        .args(["connect", target, "--"])
         .arg("i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.1; done")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -203,12 +202,83 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let id = live
-        .first()
-        .context("alice's session never showed as active")?["id"]
+    let id = live.first().context("the session never showed as active")?["id"]
         .as_str()
         .context("id")?
         .to_string();
+    Ok((session, id))
+}
+
+/// `wicket watch ID` through `cli`, once its output has shown a tick (within `within`).
+async fn watch_until_tick(
+    cli: &Cli,
+    id: &str,
+    within: Duration,
+) -> Result<(tokio::process::Child, tokio::process::ChildStdout)> {
+    let mut watch = cli
+        .command()
+        .args(["watch", id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut watched = watch.stdout.take().context("stdout")?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        while !String::from_utf8_lossy(&seen).contains("tick") {
+            let n = watched.read(&mut buf).await?;
+            anyhow::ensure!(
+                n > 0,
+                "watch ended early: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .context("no output reached the watcher")??;
+    Ok((watch, watched))
+}
+
+/// The terminated session ends (within `within`) telling its user the admin did it (exit
+/// 255), and the watcher's stream ends with it.
+async fn ended_by_admin(
+    session: &mut tokio::process::Child,
+    watched: &mut tokio::process::ChildStdout,
+    within: Duration,
+) -> Result<()> {
+    let status = tokio::time::timeout(within, session.wait())
+        .await
+        .context("the terminated session did not end")??;
+    let mut err = String::new();
+    session
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)
+        .await?;
+    ensure!(status.code() == Some(255), "{status:?} {err}");
+    ensure!(err.contains("terminated by admin"), "{err}");
+    let mut rest = Vec::new();
+    tokio::time::timeout(within, watched.read_to_end(&mut rest))
+        .await
+        .context("the watcher did not end with the session")??;
+    let rest = String::from_utf8_lossy(&rest);
+    ensure!(rest.contains("session ended"), "{rest}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rec-2").await?;
+    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
+    let alice = h.user("alice", "alice-password-1").await?;
+
+    // A long session of alice's, ticking.
+    let (mut session, id) = ticking_session(&h, &alice, "rec-2").await?;
 
     // Alice sees her own session, but the policy does not let her replay, watch or end it.
     let hers = sessions(&alice, &[]).await?;
@@ -228,47 +298,11 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
     }
 
     // The admin watches it live...
-    let mut watch = h
-        .admin
-        .command()
-        .args(["watch", &id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut watched = watch.stdout.take().context("stdout")?;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while !String::from_utf8_lossy(&seen).contains("tick") {
-            let n = watched.read(&mut buf).await?;
-            anyhow::ensure!(n > 0, "watch ended early");
-            seen.extend_from_slice(&buf[..n]);
-        }
-        anyhow::Ok(())
-    })
-    .await
-    .context("no live output reached the watcher")??;
+    let (_watch, mut watched) = watch_until_tick(&h.admin, &id, Duration::from_secs(10)).await?;
 
     // ...and ends it: alice is told who did, the watcher sees the end.
     h.admin.ok(&["sessions", "terminate", &id]).await?;
-    let status = tokio::time::timeout(Duration::from_secs(5), session.wait())
-        .await
-        .context("the terminated session did not end")??;
-    let mut err = String::new();
-    session
-        .stderr
-        .take()
-        .context("stderr")?
-        .read_to_string(&mut err)
-        .await?;
-    ensure!(status.code() == Some(255), "{status:?} {err}");
-    ensure!(err.contains("terminated by admin"), "{err}");
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), watched.read_to_end(&mut rest))
-        .await
-        .context("the watcher did not end with the session")??;
-    ensure!(String::from_utf8_lossy(&rest).contains("session ended"));
+    ended_by_admin(&mut session, &mut watched, Duration::from_secs(5)).await?;
 
     let ended = settled(&h.admin).await?;
     let s = ended
@@ -305,73 +339,13 @@ async fn watch_and_terminate_reach_a_session_relayed_by_another_replica() -> Res
     h.add_agent("rep-1").await?;
     h.admin.set_policies(ALICE_MAY_CONNECT).await?;
     let alice = h.user("alice", "alice-password-1").await?;
-    let mut session = alice
-        .command()
-        .args(["connect", "rep-1", "--"])
-        .arg("while true; do echo tick; sleep 0.1; done")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut live = Vec::new();
-    for _ in 0..100 {
-        live = sessions(&h.admin, &["--active"]).await?;
-        if !live.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let id = live.first().context("the session never showed as active")?["id"]
-        .as_str()
-        .context("id")?
-        .to_string();
+    let (mut session, id) = ticking_session(&h, &alice, "rep-1").await?;
 
-    let second_dir = h.dir.path().join("server-2");
-    std::fs::create_dir_all(&second_dir)?;
-    let second = ServerProc::start(
-        &h.bins.wicketd,
-        &second_dir,
-        &h.server.database_url,
-        0,
-        &[("WICKET_RECORDING_STORE".to_string(), store.clone())],
-    )?;
-    let admin2 = h.cli("admin-2");
-    let out = admin2
-        .login(
-            &second.url,
-            &second.fingerprint,
-            "admin",
-            wicket_testkit::harness::ADMIN_PASSWORD,
-        )
-        .await?;
-    ensure!(out.status.success(), "{}", show(&out));
+    let env = [("WICKET_RECORDING_STORE".to_string(), store.clone())];
+    let (second, admin2) = h.second_server(&env).await?;
 
     // The second server follows the session through its recording, a flush interval late.
-    let mut watch = admin2
-        .command()
-        .args(["watch", &id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut watched = watch.stdout.take().context("stdout")?;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(Duration::from_secs(15), async {
-        while !String::from_utf8_lossy(&seen).contains("tick") {
-            let n = watched.read(&mut buf).await?;
-            anyhow::ensure!(
-                n > 0,
-                "watch ended early: {}",
-                String::from_utf8_lossy(&seen)
-            );
-            seen.extend_from_slice(&buf[..n]);
-        }
-        anyhow::Ok(())
-    })
-    .await
-    .context("no output reached the watcher on the other server")??;
+    let (_watch, mut watched) = watch_until_tick(&admin2, &id, Duration::from_secs(15)).await?;
 
     let out = admin2.run(&["sessions", "terminate", &id], None).await?;
     ensure!(out.status.success(), "{}", show(&out));
@@ -380,27 +354,7 @@ async fn watch_and_terminate_reach_a_session_relayed_by_another_replica() -> Res
         "{}",
         show(&out)
     );
-    let status = tokio::time::timeout(Duration::from_secs(10), session.wait())
-        .await
-        .context("the session relayed by the first server did not end")??;
-    let mut err = String::new();
-    session
-        .stderr
-        .take()
-        .context("stderr")?
-        .read_to_string(&mut err)
-        .await?;
-    ensure!(status.code() == Some(255), "{status:?} {err}");
-    ensure!(err.contains("terminated by admin"), "{err}");
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(15), watched.read_to_end(&mut rest))
-        .await
-        .context("the watcher on the other server did not end with the session")??;
-    ensure!(
-        String::from_utf8_lossy(&rest).contains("session ended"),
-        "{}",
-        String::from_utf8_lossy(&rest)
-    );
+    ended_by_admin(&mut session, &mut watched, Duration::from_secs(15)).await?;
 
     // Done: asking again, through either server, is refused.
     for cli in [&admin2, &h.admin] {
