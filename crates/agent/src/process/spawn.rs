@@ -12,7 +12,9 @@ use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 
 use super::control::Terminal;
 use super::error::pty_io;
-use super::user::{install_user_switch, resolve_run_as, RunAs, DEFAULT_PATH};
+use super::user::{
+    install_default_signals, install_user_switch, resolve_run_as, RunAs, DEFAULT_PATH,
+};
 use super::{ProcessControl, ProcessError, PtyProcess, PtyReader, PtyWriter, SessionRequest};
 
 /// A started process.
@@ -135,6 +137,7 @@ fn build_command(req: &SessionRequest, run_as: &RunAs) -> Result<Command, Proces
         cmd.env("TERM", if term.is_empty() { "dumb" } else { term });
     }
 
+    install_default_signals(&mut cmd);
     match run_as.groups() {
         Some(groups) => install_user_switch(&mut cmd, run_as, groups, req.cwd.as_deref()),
         None => {
@@ -267,6 +270,7 @@ pub fn spawn_program_as(
         .env("HOME", run_as.home())
         .env("USER", run_as.name())
         .env("LOGNAME", run_as.name());
+    install_default_signals(&mut cmd);
     match run_as.groups() {
         Some(groups) => install_user_switch(&mut cmd, run_as, groups, None),
         None => {

@@ -254,3 +254,27 @@ pub(crate) fn install_user_switch(
         cmd.pre_exec(setup);
     }
 }
+
+/// Gives the child the default action for every signal. A process inherits the signals its
+/// parent ignores, so an agent started with SIGINT or SIGQUIT ignored (by a service manager,
+/// `nohup`, or a script's `&`) would otherwise start shells in which Ctrl-C does nothing.
+/// Handlers the agent installs are reset by exec anyway; only ignored signals carry over.
+#[allow(unsafe_code)]
+pub(crate) fn install_default_signals(cmd: &mut tokio::process::Command) {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    let reset = || -> std::io::Result<()> {
+        for sig in Signal::iterator() {
+            if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+                continue;
+            }
+            // SAFETY: SIG_DFL installs no handler; this is a plain sigaction call.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec and only calls sigaction, which
+    // is async-signal-safe; it allocates nothing and touches no state of the parent.
+    unsafe {
+        cmd.pre_exec(reset);
+    }
+}
