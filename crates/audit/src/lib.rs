@@ -14,10 +14,12 @@
 //! - [`event`]: [`Event`], [`Outcome`], [`ChainedEvent`], the canonical encoding and the hash.
 //! - [`signing`]: [`AuditKey`] (Ed25519), [`Checkpoint`] and [`Seal`] and their signed messages.
 //! - [`verify`](mod@verify): the verifier and the [`Break`] it reports.
+//! - [`keys`]: which key signed which checkpoints when the audit key was replaced.
 
 #![forbid(unsafe_code)]
 
 pub mod event;
+pub mod keys;
 pub mod signing;
 pub mod verify;
 
@@ -25,5 +27,6 @@ pub use event::{
     canonical_json, chain_hash, decode, encode, ChainedEvent, DecodeError, Event, Hash, Outcome,
     GENESIS,
 };
+pub use keys::{KeyAdoption, ADOPT_ACTION};
 pub use signing::{verify_signature, AuditKey, Checkpoint, KeyError, Seal};
 pub use verify::{verify, verify_segment, Break, Report};

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use crate::event::{ChainedEvent, Hash, GENESIS};
+use crate::keys::KeyHistory;
 use crate::signing::Checkpoint;
 
 /// The first thing wrong with a chain. Each variant names an event by sequence number.
@@ -37,7 +38,8 @@ pub enum Break {
     /// recomputed hashes, or the checkpoint itself is forged.
     #[error("events {from} to {seq} were rewritten: the signed checkpoint at event {seq} does not match (first suspect: event {from})")]
     Rewritten { from: u64, seq: u64 },
-    /// A checkpoint's signature does not verify with the given public key.
+    /// A checkpoint's signature does not verify with the given public key (or, before a key
+    /// change the given key vouches for, with the key it replaced).
     #[error("the checkpoint at event {seq} has a bad signature")]
     BadSignature { seq: u64 },
 }
@@ -71,10 +73,15 @@ pub struct Report {
     /// Events after the last checkpoint: chained but not yet covered by a signature, so an
     /// event appended there with a correct hash could not be told from a real one.
     pub unsigned_tail: u64,
+    /// The events that changed the signing key, as far back as the given key vouches for
+    /// them (see [`keys`](crate::keys)); checkpoints before each were checked with the key it
+    /// replaced.
+    pub key_changes: Vec<u64>,
 }
 
 /// Verifies a whole chain (events from sequence number 1, in order) and its checkpoints. With
-/// `public_key`, every checkpoint's signature is checked too.
+/// `public_key`, every checkpoint's signature is checked too: against that key, or before a
+/// key change it vouches for, against the key in force then.
 pub fn verify(
     events: &[ChainedEvent],
     checkpoints: &[Checkpoint],
@@ -85,10 +92,11 @@ pub fn verify(
     let last_seq = head.map_or(0, |(s, _)| s);
     let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
     sorted.sort_by_key(|c| c.seq);
+    let keys = public_key.map(|pk| KeyHistory::new(events, &sorted, pk));
     let mut good_until = 0u64;
     for cp in &sorted {
-        if let Some(pk) = public_key {
-            if !cp.verify(pk) {
+        if let Some(keys) = &keys {
+            if !cp.verify(keys.signer(cp.seq)) {
                 return Err(Break::BadSignature { seq: cp.seq });
             }
         }
@@ -110,6 +118,7 @@ pub fn verify(
         checkpoints: sorted.len(),
         last_checkpoint,
         unsigned_tail: last_seq - last_checkpoint.unwrap_or(0).min(last_seq),
+        key_changes: keys.map(|k| k.changes()).unwrap_or_default(),
     })
 }
 

@@ -197,6 +197,13 @@ impl AuditLog {
     /// events since the last checkpoint must chain onto it, so a server never vouches for a
     /// stretch it can see was tampered with. Returns the signed sequence number.
     pub async fn checkpoint(&self) -> Result<Option<u64>, ServerError> {
+        let ours = hex::encode(self.key.public_key());
+        if let Some(key) = self.store.audit_key().await?.filter(|k| *k != ours) {
+            return Err(ServerError::Config(format!(
+                "the database's audit key was replaced by {key} (wicketd audit adopt-key): \
+                 this wicketd's key no longer signs the chain; restart it with that key"
+            )));
+        }
         let (seq, head) = self.store.audit_head().await?;
         let last = self.store.last_audit_checkpoint().await?.unwrap_or(0);
         if seq == 0 || seq <= last {
@@ -311,6 +318,24 @@ pub fn load_or_create_key(path: &Path) -> Result<AuditKey, ServerError> {
             path.display()
         ))),
     }
+}
+
+/// Makes sure `key` is the one that signs the database's chain: the first server claims the
+/// database for its key, and a server with another key is refused with the way out, since
+/// its checkpoints would not verify under the key auditors pinned.
+pub async fn claim_chain(store: &Store, key: &AuditKey, path: &Path) -> Result<(), ServerError> {
+    let ours = hex::encode(key.public_key());
+    let theirs = store.claim_audit_key(&ours).await?;
+    if theirs == ours {
+        return Ok(());
+    }
+    Err(ServerError::Config(format!(
+        "this database's audit chain is signed by audit key {theirs}, but this wicketd's key \
+         ({}) is {ours}. Replicas sharing a database must share the key file: copy it from a \
+         server that has it ([audit] key_file, WICKET_AUDIT_KEY_FILE). If that key is lost for \
+         good, `wicketd audit adopt-key` makes this one the key from now on (recorded in the chain)",
+        path.display()
+    )))
 }
 
 /// Reads the key without creating it (for `wicketd audit public-key`).

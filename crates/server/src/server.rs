@@ -57,6 +57,7 @@ impl Server {
         let policies = load_policies(&store).await?;
         let recordings = crate::recordings::open_store(&config)?;
         let key = crate::audit::load_or_create_key(&config.audit_key_path())?;
+        crate::audit::claim_chain(&store, &key, &config.audit_key_path()).await?;
         let audit =
             crate::audit::AuditLog::start(store.clone(), key, config.audit.sink.as_deref())?;
         let sso = match &config.oidc {

@@ -4,7 +4,9 @@
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use wicket_audit::{ChainedEvent, Checkpoint, Event, Hash, Outcome};
+use wicket_audit::{
+    canonical_json, ChainedEvent, Checkpoint, Event, Hash, KeyAdoption, Outcome, ADOPT_ACTION,
+};
 
 use crate::db::decode_hex;
 use crate::{Millis, Store, StoreError};
@@ -82,43 +84,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut seq = row.try_get::<i64, _>("seq")? as u64;
-        let mut prev = hash_of("audit_head.hash", &row.try_get::<String, _>("hash")?)?;
-        let mut chained = Vec::with_capacity(events.len());
-        for mut event in events {
-            seq += 1;
-            event.seq = seq;
-            let c = ChainedEvent::new(event, prev);
-            sqlx::query(
-                "INSERT INTO audit_events (seq, time, actor, source, action, resource, outcome, \
-                 details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(c.event.seq as i64)
-            .bind(c.event.time)
-            .bind(&c.event.actor)
-            .bind(&c.event.source)
-            .bind(&c.event.action)
-            .bind(&c.event.resource)
-            .bind(c.event.outcome.as_str())
-            .bind(&c.event.details)
-            .bind(hex::encode(c.prev_hash))
-            .bind(hex::encode(c.hash))
-            .execute(&mut *tx)
-            .await?;
-            prev = c.hash;
-            chained.push(c);
-        }
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq as i64)
-            .bind(hex::encode(prev))
-            .execute(&mut *tx)
-            .await?;
+        let chained = append_locked(&mut tx, events).await?;
         tx.commit().await?;
         Ok(chained)
     }
@@ -243,4 +209,113 @@ impl Store {
             .await?;
         Ok(row.try_get::<Option<i64>, _>("seq")?.map(|s| s as u64))
     }
+
+    /// The audit key (hex public key) that signs this database's checkpoints, if one was claimed.
+    pub async fn audit_key(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT public_key FROM audit_key WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("public_key")).transpose()?)
+    }
+
+    /// Claims the database for `public_key` if no key has claimed it yet, and returns the key
+    /// in force: `public_key` itself, or the one claimed before (a server holding another key
+    /// must not sign this chain).
+    pub async fn claim_audit_key(&self, public_key: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_key (id, public_key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(public_key)
+        .execute(self.pool())
+        .await?;
+        self.audit_key().await?.ok_or_else(|| StoreError::Corrupt {
+            column: "audit_key.public_key",
+            reason: "missing right after it was claimed".into(),
+        })
+    }
+
+    /// Makes `public_key` the database's audit key, recording the change in the chain in the
+    /// same transaction: `event` (its `seq` is assigned, its details replaced by the
+    /// [`KeyAdoption`]). Returns the chained event, or `None` when the key was already in
+    /// force (nothing is recorded then).
+    pub async fn adopt_audit_key(
+        &self,
+        public_key: &str,
+        mut event: Event,
+    ) -> Result<Option<ChainedEvent>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // Taking the head's lock first serializes this with appends and other adoptions.
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let previous: Option<String> = sqlx::query("SELECT public_key FROM audit_key WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("public_key"))
+            .transpose()?;
+        if previous.as_deref() == Some(public_key) {
+            return Ok(None);
+        }
+        event.action = ADOPT_ACTION.to_owned();
+        event.details = canonical_json(&serde_json::json!(KeyAdoption {
+            previous: previous.unwrap_or_default(),
+            key: public_key.to_owned(),
+        }));
+        let mut chained = append_locked(&mut tx, vec![event]).await?;
+        sqlx::query(
+            "INSERT INTO audit_key (id, public_key) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key",
+        )
+        .bind(public_key)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(chained.pop())
+    }
+}
+
+/// Takes the head row's lock, then appends `events` after the head inside `tx` (see
+/// [`Store::append_audit`] for why this serializes appends).
+async fn append_locked(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    events: Vec<Event>,
+) -> Result<Vec<ChainedEvent>, StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let mut seq = row.try_get::<i64, _>("seq")? as u64;
+    let mut prev = hash_of("audit_head.hash", &row.try_get::<String, _>("hash")?)?;
+    let mut chained = Vec::with_capacity(events.len());
+    for mut event in events {
+        seq += 1;
+        event.seq = seq;
+        let c = ChainedEvent::new(event, prev);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, time, actor, source, action, resource, outcome, \
+                 details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(c.event.seq as i64)
+        .bind(c.event.time)
+        .bind(&c.event.actor)
+        .bind(&c.event.source)
+        .bind(&c.event.action)
+        .bind(&c.event.resource)
+        .bind(c.event.outcome.as_str())
+        .bind(&c.event.details)
+        .bind(hex::encode(c.prev_hash))
+        .bind(hex::encode(c.hash))
+        .execute(&mut **tx)
+        .await?;
+        prev = c.hash;
+        chained.push(c);
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq as i64)
+        .bind(hex::encode(prev))
+        .execute(&mut **tx)
+        .await?;
+    Ok(chained)
 }

@@ -89,12 +89,18 @@ impl Harness {
     }
 
     /// A second wicketd on the same database (PostgreSQL: a replica), with `env` on top of
-    /// the defaults, and the admin logged in to it through a CLI of its own.
+    /// the defaults, and the admin logged in to it through a CLI of its own. Like any replica
+    /// it shares the first server's audit key, unless `env` names another key file.
     pub async fn second_server(&self, env: &[(String, String)]) -> Result<(ServerProc, Cli)> {
         let dir = self.dir.path().join("server-2");
         std::fs::create_dir_all(&dir)?;
+        let key = self.server.data_dir.join("audit.key");
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| k == "WICKET_AUDIT_KEY_FILE") {
+            env.push(("WICKET_AUDIT_KEY_FILE".into(), key.to_string_lossy().into()));
+        }
         let server =
-            ServerProc::start(&self.bins.wicketd, &dir, &self.server.database_url, 0, env)?;
+            ServerProc::start(&self.bins.wicketd, &dir, &self.server.database_url, 0, &env)?;
         let admin = self.cli("admin-2");
         let out = admin
             .login(&server.url, &server.fingerprint, "admin", ADMIN_PASSWORD)

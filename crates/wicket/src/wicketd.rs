@@ -45,6 +45,13 @@ pub enum AuditCommand {
         #[command(flatten)]
         flags: ServeFlags,
     },
+    /// Make this server's audit key the database's from now on, when the key that signed the
+    /// chain so far is lost. The change is an event in the chain; checkpoints before it still
+    /// verify, under the key it replaced. Servers still holding the old key stop signing.
+    AdoptKey {
+        #[command(flatten)]
+        flags: ServeFlags,
+    },
 }
 
 #[derive(ClapArgs, Debug, Default)]
@@ -114,6 +121,9 @@ pub async fn run(args: Args) -> Result<()> {
             }
         },
         Command::Audit {
+            command: AuditCommand::AdoptKey { flags },
+        } => adopt_key(&config(args.config.as_deref(), &flags)?).await,
+        Command::Audit {
             command: AuditCommand::PublicKey { flags },
         } => {
             let c = config(args.config.as_deref(), &flags)?;
@@ -128,6 +138,37 @@ pub async fn run(args: Args) -> Result<()> {
             crate::dev::run(dev).await
         }
     }
+}
+
+async fn adopt_key(c: &ServerConfig) -> Result<()> {
+    let key = wicket_server::audit::load_or_create_key(&c.audit_key_path())?;
+    let ours = hex::encode(key.public_key());
+    let store = Store::open(&c.effective_database_url()).await?;
+    let event = wicket_server::audit::event(
+        "wicketd",
+        None,
+        wicket_audit::ADOPT_ACTION,
+        "audit-key",
+        wicket_audit::Outcome::Success,
+        serde_json::Value::Null,
+    );
+    match store.adopt_audit_key(&ours, event).await? {
+        None => println!("the audit key is already {ours}"),
+        Some(e) => {
+            let d: wicket_audit::KeyAdoption = serde_json::from_str(&e.event.details)?;
+            println!(
+                "the audit key is now {ours} (event {} records the change from {})",
+                e.event.seq,
+                if d.previous.is_empty() {
+                    "no key"
+                } else {
+                    &d.previous
+                }
+            );
+            println!("pin the new key: wicket audit verify --public-key {ours}");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: ServerConfig) -> Result<()> {

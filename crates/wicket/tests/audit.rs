@@ -13,7 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use sqlx::Executor;
 use wicket_testkit::cli::show;
-use wicket_testkit::{bins, Cli, Harness};
+use wicket_testkit::{bins, Cli, Harness, ServerProc};
 
 /// Every event, oldest first, as `wicket audit search --output json` prints them.
 async fn search(cli: &Cli, args: &[&str]) -> Result<Vec<Value>> {
@@ -535,6 +535,97 @@ async fn sealed_segments_reach_the_object_store_and_verify_offline() -> Result<(
         !bad.status.success(),
         "a changed segment verified: {}",
         show(&bad)
+    );
+    Ok(())
+}
+
+/// `wicketd audit adopt-key --data-dir DIR` on the harness's database.
+fn adopt_key(h: &Harness, data_dir: &Path) -> Result<Output> {
+    Ok(std::process::Command::new(&h.bins.wicketd)
+        .args(["audit", "adopt-key", "--data-dir"])
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(&h.server.database_url)
+        .output()?)
+}
+
+/// The database remembers the key that signs its chain: a server with another key is refused
+/// with the way out; once the operator adopts the new key (the old one lost), the change is an
+/// event in the chain, the old key's server is refused in turn, and the whole chain verifies
+/// under the new key, the checkpoints before the change under the key it replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.admin.ok(&["admin", "groups", "create", "before"]).await?;
+    let old_key = public_key(&h)?;
+    // A graceful stop signs the head with the old key.
+    h.server.stop();
+
+    let dir = tempfile::tempdir()?;
+    let data_dir = dir.path().join("other");
+    let refused = ServerProc::start(&h.bins.wicketd, &data_dir, &h.server.database_url, 0, &[]);
+    let Err(e) = refused else {
+        bail!("a server with another audit key started");
+    };
+    let e = format!("{e:#}");
+    ensure!(
+        e.contains(&format!("signed by audit key {old_key}")) && e.contains("adopt-key"),
+        "{e}"
+    );
+
+    let out = adopt_key(&h, &data_dir)?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let new_key = stdout
+        .split_whitespace()
+        .nth(5)
+        .context("no key in the output")?
+        .to_string();
+    ensure!(
+        new_key.len() == 64 && stdout.contains(&format!("from {old_key}")),
+        "{stdout}"
+    );
+    ensure!(
+        String::from_utf8_lossy(&adopt_key(&h, &data_dir)?.stdout).contains("already"),
+        "a second adoption recorded something"
+    );
+
+    let mut second = ServerProc::start(&h.bins.wicketd, &data_dir, &h.server.database_url, 0, &[])?;
+    let admin = h.cli("admin-2");
+    let out = admin
+        .login(
+            &second.url,
+            &second.fingerprint,
+            "admin",
+            wicket_testkit::harness::ADMIN_PASSWORD,
+        )
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    admin.ok(&["admin", "groups", "create", "after"]).await?;
+    second.stop();
+    // The server holding the lost key may not sign any more.
+    ensure!(h.server.restart().is_err(), "the old key's server started");
+    second.restart()?;
+
+    let out = admin
+        .run(&["audit", "verify", "--public-key", &new_key], None)
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    ensure!(
+        String::from_utf8_lossy(&out.stdout).contains("the audit key changed at event"),
+        "{}",
+        show(&out)
+    );
+    let adopted = search(&admin, &["--action", "audit.key.adopt"]).await?;
+    ensure!(adopted.len() == 1, "{adopted:?}");
+    // The old key does not vouch for what was signed after the change.
+    let out = admin
+        .run(&["audit", "verify", "--public-key", &old_key], None)
+        .await?;
+    ensure!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("bad signature"),
+        "{}",
+        show(&out)
     );
     Ok(())
 }

@@ -136,6 +136,72 @@ fn a_rewritten_tail_is_caught_by_a_checkpoint() {
     );
 }
 
+/// A chain of `n` events whose event `at` records that `new` replaced `old`.
+fn chain_with_adoption(n: u64, at: u64, old: &AuditKey, new: &AuditKey) -> Vec<ChainedEvent> {
+    let mut events = chain(n);
+    events[at as usize - 1].event.action = crate::keys::ADOPT_ACTION.into();
+    events[at as usize - 1].event.details = serde_json::to_string(&crate::KeyAdoption {
+        previous: hex::encode(old.public_key()),
+        key: hex::encode(new.public_key()),
+    })
+    .unwrap();
+    let mut prev = GENESIS;
+    for e in &mut events {
+        e.prev_hash = prev;
+        e.hash = chain_hash(&prev, &e.event);
+        prev = e.hash;
+    }
+    events
+}
+
+#[test]
+fn checkpoints_before_a_key_change_verify_with_the_key_it_replaced() {
+    let (old, new) = (key(), key());
+    let events = chain_with_adoption(10, 5, &old, &new);
+    let cps = vec![
+        old.checkpoint(3, events[2].hash, 1),
+        new.checkpoint(6, events[5].hash, 2),
+        new.checkpoint(9, events[8].hash, 3),
+    ];
+    let r = verify(&events, &cps, Some(&new.public_key())).unwrap();
+    assert_eq!((r.checkpoints, r.key_changes.clone()), (3, vec![5]));
+    // The old key alone does not vouch for the checkpoints after the change.
+    assert_eq!(
+        verify(&events, &cps, Some(&old.public_key())),
+        Err(Break::BadSignature { seq: 6 })
+    );
+    // A checkpoint after the change signed by the old key is refused.
+    let late = vec![cps[0].clone(), old.checkpoint(6, events[5].hash, 2)];
+    assert_eq!(
+        verify(&events, &late, Some(&new.public_key())),
+        Err(Break::BadSignature { seq: 3 })
+    );
+}
+
+#[test]
+fn a_key_change_nobody_signed_is_not_believed() {
+    // Mallory appends an adoption of her own key to the tail and re-signs the old checkpoints:
+    // no checkpoint after the change is signed by the pinned key, so the change is ignored
+    // and her checkpoints fail against it.
+    let (real, mallory) = (key(), key());
+    let events = chain_with_adoption(8, 8, &mallory, &real);
+    let cps = vec![mallory.checkpoint(3, events[2].hash, 1)];
+    assert_eq!(
+        verify(&events, &cps, Some(&real.public_key())),
+        Err(Break::BadSignature { seq: 3 })
+    );
+    // An adoption of a key other than the pinned one is ignored too.
+    let events = chain_with_adoption(8, 5, &mallory, &key());
+    let cps = vec![
+        mallory.checkpoint(3, events[2].hash, 1),
+        real.checkpoint(6, events[5].hash, 2),
+    ];
+    assert_eq!(
+        verify(&events, &cps, Some(&real.public_key())),
+        Err(Break::BadSignature { seq: 3 })
+    );
+}
+
 #[test]
 fn seals_sign_their_range() {
     let events = chain(4);

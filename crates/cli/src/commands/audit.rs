@@ -207,6 +207,11 @@ async fn fetch_verified(
                     .map(|c| format!(", the last at event {c}"))
                     .unwrap_or_default()
             );
+            for seq in &r.key_changes {
+                outln!(
+                    "the audit key changed at event {seq}: checkpoints before it were checked with the key it replaced"
+                );
+            }
             if r.unsigned_tail > 0 {
                 outln!(
                     "{} events after the last checkpoint are chained but not yet signed",

@@ -13,7 +13,8 @@ cases!(
     filters_and_paging,
     checkpoints_round_trip,
     concurrent_appends_never_fork,
-    two_stores_on_one_database_share_one_chain
+    two_stores_on_one_database_share_one_chain,
+    the_first_key_claims_the_chain_and_adoption_is_chained
 );
 
 fn event(actor: &str, action: &str, resource: &str, time: i64) -> Event {
@@ -203,5 +204,34 @@ async fn two_stores_on_one_database_share_one_chain(store: Store) -> Result<()> 
     let events = all(&store).await?;
     ensure!(events.len() == 60);
     verify(&events, &[], None)?;
+    Ok(())
+}
+
+async fn the_first_key_claims_the_chain_and_adoption_is_chained(store: Store) -> Result<()> {
+    let (a, b) = ("aa".repeat(32), "bb".repeat(32));
+    ensure!(store.audit_key().await?.is_none());
+    ensure!(store.claim_audit_key(&a).await? == a);
+    // A second server with another key learns the key in force instead of taking over.
+    ensure!(store.claim_audit_key(&b).await? == a);
+    store
+        .append_audit(vec![event("alice", "login", "-", NOW)])
+        .await?;
+    let adopted = store
+        .adopt_audit_key(&b, event("root", "-", "audit-key", NOW + 1))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing adopted"))?;
+    ensure!(adopted.event.seq == 2 && adopted.event.action == wicket_audit::ADOPT_ACTION);
+    let details: wicket_audit::KeyAdoption = serde_json::from_str(&adopted.event.details)?;
+    ensure!(details.previous == a && details.key == b, "{details:?}");
+    ensure!(store.audit_key().await?.as_deref() == Some(b.as_str()));
+    ensure!(store.claim_audit_key(&a).await? == b);
+    // Adopting the key in force records nothing.
+    ensure!(store
+        .adopt_audit_key(&b, event("root", "-", "-", NOW))
+        .await?
+        .is_none());
+    let events = all(&store).await?;
+    ensure!(events.len() == 2);
+    verify(&events, &[], None).map_err(|b| anyhow::anyhow!("{b}"))?;
     Ok(())
 }

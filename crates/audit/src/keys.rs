@@ -1,0 +1,91 @@
+//! Which key signed which checkpoints. A database's chain is signed by one audit key at a time
+//! (the store remembers it and refuses a server with another). When an operator replaces the
+//! key for good (`wicketd audit adopt-key`, after the old one was lost), the chain records an
+//! [`ADOPT_ACTION`] event naming the previous key and the new one; checkpoints before that
+//! event stay signed by the previous key.
+//!
+//! Trust runs backwards from the key the auditor pinned: a key change is honoured only when a
+//! checkpoint at or after its event verifies under the key it adopted, so the new key vouches
+//! for the change before the old key is believed. An attacker who writes an adoption of their
+//! own key into the tail gains nothing: without the pinned key's signature over it, it is not
+//! honoured, and the older checkpoints are still checked against the pinned key.
+
+use crate::event::ChainedEvent;
+use crate::signing::Checkpoint;
+
+/// The action of the event that records a change of the audit key.
+pub const ADOPT_ACTION: &str = "audit.key.adopt";
+
+/// The details of an [`ADOPT_ACTION`] event (hex public keys).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyAdoption {
+    /// The key that signed checkpoints before this event.
+    pub previous: String,
+    /// The key that signs checkpoints from this event on.
+    pub key: String,
+}
+
+/// The signing keys of a chain, as far back as the pinned key vouches for them.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyHistory {
+    /// `(from_seq, key)`, newest first: `key` signs checkpoints at or after `from_seq` (until
+    /// the entry before it in the list). The last entry starts at 0.
+    periods: Vec<(u64, Vec<u8>)>,
+}
+
+impl KeyHistory {
+    /// The periods of `events`' key changes that `pinned` vouches for (see the module docs).
+    pub(crate) fn new(events: &[ChainedEvent], checkpoints: &[&Checkpoint], pinned: &[u8]) -> Self {
+        let mut adoptions: Vec<(u64, KeyAdoption)> = events
+            .iter()
+            .filter(|e| e.event.action == ADOPT_ACTION)
+            .filter_map(|e| Some((e.event.seq, serde_json::from_str(&e.event.details).ok()?)))
+            .collect();
+        adoptions.sort_by_key(|(seq, _)| *seq);
+        let mut periods = Vec::new();
+        let mut current = pinned.to_vec();
+        let mut until = u64::MAX;
+        for (seq, adoption) in adoptions.into_iter().rev() {
+            let (Ok(key), Ok(previous)) =
+                (hex::decode(&adoption.key), hex::decode(&adoption.previous))
+            else {
+                continue;
+            };
+            if key != current {
+                // Adopts a key other than the one trusted for the period after it.
+                continue;
+            }
+            let vouched = checkpoints
+                .iter()
+                .any(|c| c.seq >= seq && c.seq < until && c.verify(&current));
+            if !vouched {
+                break;
+            }
+            periods.push((seq, current));
+            current = previous;
+            until = seq;
+        }
+        periods.push((0, current));
+        KeyHistory { periods }
+    }
+
+    /// The key that must have signed a checkpoint at `seq`.
+    pub(crate) fn signer(&self, seq: u64) -> &[u8] {
+        self.periods
+            .iter()
+            .find(|(from, _)| seq >= *from)
+            .map_or(&[][..], |(_, k)| k.as_slice())
+    }
+
+    /// The sequence numbers of the key changes honoured, oldest first.
+    pub(crate) fn changes(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .periods
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| *s > 0)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
