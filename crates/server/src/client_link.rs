@@ -407,6 +407,7 @@ async fn broker(
         },
         recording_sha256: None,
         recording_bytes: None,
+        replica: Some(state.replica().to_owned()),
     };
     let live = LiveSession {
         id: session_id,

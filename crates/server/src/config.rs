@@ -44,6 +44,10 @@ pub struct ServerConfig {
     pub recording: RecordingConfig,
     /// The audit log: sink, checkpoint interval, key file.
     pub audit: AuditConfig,
+    /// A replica not seen alive for this long is taken for dead by the others, which end its
+    /// sessions in the history. It refreshes its own mark every third of this.
+    #[serde(with = "humantime_serde")]
+    pub replica_timeout: Duration,
 }
 
 /// The `[audit]` table.
@@ -85,6 +89,7 @@ impl Default for ServerConfig {
             tls_names: Vec::new(),
             token_ttl: Duration::from_secs(12 * 3600),
             heartbeat: Duration::from_secs(20),
+            replica_timeout: Duration::from_secs(30),
             default_run_as: None,
             session: SessionSettings::default(),
             session_overrides: Vec::new(),
@@ -139,6 +144,10 @@ impl ServerConfig {
         if let Some(v) = get("WICKET_TOKEN_TTL") {
             self.token_ttl = humantime::parse_duration(&v)
                 .map_err(|e| bad("WICKET_TOKEN_TTL", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_REPLICA_TIMEOUT") {
+            self.replica_timeout = humantime::parse_duration(&v)
+                .map_err(|e| bad("WICKET_REPLICA_TIMEOUT", e.to_string()))?;
         }
         if let Some(v) = get("WICKET_HEARTBEAT") {
             self.heartbeat = humantime::parse_duration(&v)

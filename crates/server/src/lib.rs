@@ -25,6 +25,7 @@
 //! - [`api`]: the JSON handlers.
 //! - [`agent_link`]: the agents' WebSocket endpoint.
 //! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
+//! - [`replicas`]: this process among the replicas on one database; dead ones' sessions ended.
 //! - [`state`]: [`AppState`], what every handler shares.
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
 //! - [`tail`]: watching a session another replica relays, through its recording.
@@ -51,6 +52,7 @@ pub mod oidc;
 pub mod ratelimit;
 pub mod recordings;
 pub mod registry;
+pub mod replicas;
 pub mod routes;
 pub mod secrets;
 pub mod segments;

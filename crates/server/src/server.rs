@@ -73,6 +73,7 @@ impl Server {
             audit,
             sso,
         );
+        crate::replicas::register(&state).await?;
         Ok(Server {
             state,
             listener,
@@ -164,6 +165,7 @@ impl Server {
         self.state.agents().close_all("server shutting down");
         // Give the close frames a moment to leave, and the disconnects to be recorded.
         tokio::time::sleep(Duration::from_millis(100)).await;
+        crate::replicas::retire(&self.state).await;
         // Sign the head on the way out, so a clean stop leaves no unsigned tail.
         self.state.audit().flush().await;
         if let Err(e) = self.state.audit().checkpoint().await {
@@ -189,16 +191,21 @@ async fn load_policies(store: &Store) -> Result<(i64, Arc<wicket_policy::PolicyS
     }
 }
 
-/// Every second: end live sessions another replica was asked to terminate. Every five: pick
-/// up a policy set another replica activated, and re-check live sessions (covering users,
-/// tokens and groups changed through another replica).
+/// Every second: end live sessions another replica was asked to terminate. Every third of
+/// the replica timeout: mark this replica alive and end dead replicas' sessions. Every five
+/// seconds: pick up a policy set another replica activated, and re-check live sessions
+/// (covering users, tokens and groups changed through another replica).
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let replicas = crate::replicas::every(state.config().replica_timeout);
     for n in 0u64.. {
         tick.tick().await;
         if !state.sessions().is_empty() {
             state.sessions().end_requested(&state).await;
+        }
+        if n % replicas == 0 {
+            crate::replicas::tick(&state).await;
         }
         if n % 5 != 0 {
             continue;

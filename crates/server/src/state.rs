@@ -33,6 +33,8 @@ struct Inner {
     audit: AuditLog,
     /// Single sign-on, when `[oidc]` is configured.
     sso: Option<Sso>,
+    /// This process's replica id: sessions' rows name it (see `wicket_store` replicas).
+    replica: String,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
                 policies: RwLock::new(policies),
                 audit,
                 sso,
+                replica: format!("rep_{}", hex::encode(crate::secrets::random_bytes::<8>())),
             }),
         }
     }
@@ -66,6 +69,11 @@ impl AppState {
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// This process's replica id.
+    pub fn replica(&self) -> &str {
+        &self.inner.replica
     }
 
     pub fn audit(&self) -> &AuditLog {

@@ -16,6 +16,7 @@
 //! - `activations`: [`Activation`] codes and the transactional [`Store::register_target`].
 //! - `targets`: [`Target`] agents and their [`Inventory`].
 //! - `sessions`: the history of sessions ([`SessionRecord`]).
+//! - `replicas`: which wicketd processes are alive, and the sessions of dead ones ended.
 //! - `audit`: the hash-chained audit log ([`Store::append_audit`], [`AuditFilter`]) and its
 //!   signed checkpoints.
 //! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
@@ -27,6 +28,7 @@ mod error;
 mod groups;
 mod mfa;
 mod policies;
+mod replicas;
 mod sessions;
 mod sso;
 mod targets;

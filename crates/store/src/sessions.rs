@@ -29,6 +29,8 @@ pub struct SessionRecord {
     pub recording: String,
     pub recording_sha256: Option<String>,
     pub recording_bytes: Option<i64>,
+    /// The wicketd that relays (or relayed) it: its replica id.
+    pub replica: Option<String>,
 }
 
 /// How a session ended.
@@ -55,11 +57,12 @@ pub struct SessionFilter {
     pub limit: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_id, user_name, target_id, target_name, action, run_as, command, \
+pub(crate) const COLUMNS: &str =
+    "id, user_id, user_name, target_id, target_name, action, run_as, command, \
      tty, source_ip, started_at, ended_at, end_reason, exit_status, bytes_in, bytes_out, \
-     recording, recording_sha256, recording_bytes";
+     recording, recording_sha256, recording_bytes, replica";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<SessionRecord, StoreError> {
+pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
@@ -80,6 +83,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<SessionRecord, StoreError> {
         recording: r.try_get("recording")?,
         recording_sha256: r.try_get("recording_sha256")?,
         recording_bytes: r.try_get("recording_bytes")?,
+        replica: r.try_get("replica")?,
     })
 }
 
@@ -88,8 +92,8 @@ impl Store {
     pub async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, user_name, target_id, target_name, action, run_as, \
-             command, tty, source_ip, started_at, recording) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             command, tty, source_ip, started_at, recording, replica) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&s.id)
         .bind(&s.user_id)
@@ -103,6 +107,7 @@ impl Store {
         .bind(&s.source_ip)
         .bind(s.started_at)
         .bind(&s.recording)
+        .bind(&s.replica)
         .execute(self.pool())
         .await?;
         Ok(())

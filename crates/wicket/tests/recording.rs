@@ -634,3 +634,53 @@ async fn retention_deletes_old_recordings_and_audits_it() -> Result<()> {
     );
     Ok(())
 }
+
+/// A wicketd killed with a session live cannot end its row. The server that comes back (a new
+/// replica; any other on the database would do) ends it once the dead one's last sign of life
+/// is older than the replica timeout, and records the end in the audit chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_of_a_killed_server_are_ended_by_the_next() -> Result<()> {
+    let mut h = Harness::start_with(bins!(), &[("WICKET_REPLICA_TIMEOUT", "3s")]).await?;
+    h.add_agent("rep-1").await?;
+    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
+    let alice = h.user("alice", "alice-password-1").await?;
+    let (_session, id) = ticking_session(&h, &alice, "rep-1").await?;
+    // SIGKILL, then a new process on the same database.
+    h.server.restart()?;
+    let mut ended = None;
+    for _ in 0..150 {
+        let list = sessions(&h.admin, &[]).await?;
+        if let Some(s) = list
+            .iter()
+            .find(|s| s["id"] == id.as_str() && !s["ended_at"].is_null())
+        {
+            ended = Some(s.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = ended.context("the killed server's session was never ended")?;
+    ensure!(
+        s["end_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("its wicketd stopped")),
+        "{s}"
+    );
+    ensure!(sessions(&h.admin, &["--active"]).await?.is_empty());
+    let audit = h
+        .admin
+        .ok(&[
+            "audit",
+            "search",
+            "--action",
+            "session.end",
+            "--output",
+            "json",
+        ])
+        .await?;
+    ensure!(
+        audit.contains(&id) && audit.contains("its wicketd stopped"),
+        "{audit}"
+    );
+    Ok(())
+}

@@ -7,7 +7,8 @@ use crate::harness::NOW;
 
 cases!(
     sessions_open_end_and_list,
-    termination_requests_reach_live_sessions_once
+    termination_requests_reach_live_sessions_once,
+    sessions_of_dead_replicas_are_ended_once
 );
 
 fn record(id: &str, user: &str, target: &str, at: i64) -> SessionRecord {
@@ -31,6 +32,7 @@ fn record(id: &str, user: &str, target: &str, at: i64) -> SessionRecord {
         recording: "recorded".into(),
         recording_sha256: None,
         recording_bytes: None,
+        replica: None,
     }
 }
 
@@ -149,5 +151,54 @@ async fn termination_requests_reach_live_sessions_once(store: Store) -> Result<(
         store.termination_requests().await?.is_empty(),
         "an ended session's request is done with"
     );
+    Ok(())
+}
+
+async fn sessions_of_dead_replicas_are_ended_once(store: Store) -> Result<()> {
+    let on = |id: &str, replica: Option<&str>| SessionRecord {
+        replica: replica.map(str::to_owned),
+        ..record(id, "alice", "web-1", 100)
+    };
+    store.register_replica("rep_dead", "host-a", 100).await?;
+    store.register_replica("rep_live", "host-b", 100).await?;
+    store.register_replica("rep_gone", "host-c", 100).await?;
+    store
+        .insert_session(&on("s_dead", Some("rep_dead")))
+        .await?;
+    store
+        .insert_session(&on("s_live", Some("rep_live")))
+        .await?;
+    store
+        .insert_session(&on("s_gone", Some("rep_gone")))
+        .await?;
+    // Written before replicas were tracked: nobody can tell whose it is, so it is left alone.
+    store.insert_session(&on("s_old", None)).await?;
+    ensure!(store.replica_seen("rep_live", 200).await?);
+    store.retire_replica("rep_gone").await?;
+
+    let ended = store.end_orphaned_sessions(150, 300, "dead").await?;
+    let mut ids: Vec<&str> = ended.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    ensure!(ids == ["s_dead", "s_gone"], "{ids:?}");
+    ensure!(ended
+        .iter()
+        .all(|s| s.ended_at == Some(300) && s.end_reason.as_deref() == Some("dead")));
+    // The dead replica is forgotten; if it was only stalled, it learns so and registers again.
+    ensure!(!store.replica_seen("rep_dead", 400).await?);
+    ensure!(store.replica_count().await? == 1);
+    // A second sweep (another replica at the same time) ends nothing more.
+    ensure!(store
+        .end_orphaned_sessions(150, 301, "dead")
+        .await?
+        .is_empty());
+    let live = store
+        .list_sessions(&SessionFilter {
+            active_only: true,
+            ..SessionFilter::default()
+        })
+        .await?;
+    let mut live: Vec<&str> = live.iter().map(|s| s.id.as_str()).collect();
+    live.sort_unstable();
+    ensure!(live == ["s_live", "s_old"], "{live:?}");
     Ok(())
 }
