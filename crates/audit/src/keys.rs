@@ -10,7 +10,6 @@
 //! own key into the tail gains nothing: without the pinned key's signature over it, it is not
 //! honoured, and the older checkpoints are still checked against the pinned key.
 
-use crate::event::ChainedEvent;
 use crate::signing::Checkpoint;
 
 /// The action of the event that records a change of the audit key.
@@ -34,13 +33,13 @@ pub(crate) struct KeyHistory {
 }
 
 impl KeyHistory {
-    /// The periods of `events`' key changes that `pinned` vouches for (see the module docs).
-    pub(crate) fn new(events: &[ChainedEvent], checkpoints: &[&Checkpoint], pinned: &[u8]) -> Self {
-        let mut adoptions: Vec<(u64, KeyAdoption)> = events
-            .iter()
-            .filter(|e| e.event.action == ADOPT_ACTION)
-            .filter_map(|e| Some((e.event.seq, serde_json::from_str(&e.event.details).ok()?)))
-            .collect();
+    /// The periods of the key changes (`adoptions`: event seq and details) that `pinned`
+    /// vouches for (see the module docs).
+    pub(crate) fn new(
+        mut adoptions: Vec<(u64, KeyAdoption)>,
+        checkpoints: &[&Checkpoint],
+        pinned: &[u8],
+    ) -> Self {
         adoptions.sort_by_key(|(seq, _)| *seq);
         let mut periods = Vec::new();
         let mut current = pinned.to_vec();

@@ -29,4 +29,4 @@ pub use event::{
 };
 pub use keys::{KeyAdoption, ADOPT_ACTION};
 pub use signing::{verify_signature, AuditKey, Checkpoint, KeyError, Seal};
-pub use verify::{verify, verify_segment, Break, Report};
+pub use verify::{verify, verify_segment, Break, ChainVerifier, Report};

@@ -8,10 +8,8 @@
 //! what the chain alone cannot: a tail cut off, or a stretch of events rewritten with freshly
 //! computed hashes.
 
-use std::collections::HashMap;
-
 use crate::event::{ChainedEvent, Hash, GENESIS};
-use crate::keys::KeyHistory;
+use crate::keys::{KeyAdoption, KeyHistory, ADOPT_ACTION};
 use crate::signing::Checkpoint;
 
 /// The first thing wrong with a chain. Each variant names an event by sequence number.
@@ -87,39 +85,9 @@ pub fn verify(
     checkpoints: &[Checkpoint],
     public_key: Option<&[u8]>,
 ) -> Result<Report, Break> {
-    let head = walk(events, 1, GENESIS)?;
-    let hashes: HashMap<u64, Hash> = events.iter().map(|e| (e.event.seq, e.hash)).collect();
-    let last_seq = head.map_or(0, |(s, _)| s);
-    let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
-    sorted.sort_by_key(|c| c.seq);
-    let keys = public_key.map(|pk| KeyHistory::new(events, &sorted, pk));
-    let mut good_until = 0u64;
-    for cp in &sorted {
-        if let Some(keys) = &keys {
-            if !cp.verify(keys.signer(cp.seq)) {
-                return Err(Break::BadSignature { seq: cp.seq });
-            }
-        }
-        if cp.seq > last_seq {
-            return Err(Break::Removed { seq: last_seq + 1 });
-        }
-        if hashes.get(&cp.seq) != Some(&cp.head) {
-            return Err(Break::Rewritten {
-                from: good_until + 1,
-                seq: cp.seq,
-            });
-        }
-        good_until = cp.seq;
-    }
-    let last_checkpoint = sorted.last().map(|c| c.seq);
-    Ok(Report {
-        events: events.len() as u64,
-        head,
-        checkpoints: sorted.len(),
-        last_checkpoint,
-        unsigned_tail: last_seq - last_checkpoint.unwrap_or(0).min(last_seq),
-        key_changes: keys.map(|k| k.changes()).unwrap_or_default(),
-    })
+    let mut v = ChainVerifier::new(checkpoints.to_vec());
+    v.feed(events.to_vec());
+    v.finish(public_key)
 }
 
 /// Verifies a stretch of the chain that starts at `first_seq` after `first_prev`; returns the
@@ -129,26 +97,157 @@ pub fn verify_segment(
     first_seq: u64,
     first_prev: Hash,
 ) -> Result<Option<(u64, Hash)>, Break> {
-    walk(events, first_seq, first_prev)
+    let mut walk = Walk::new(first_seq, first_prev);
+    walk.run(events, events.len())?;
+    Ok(walk.head)
 }
 
-fn walk(
-    events: &[ChainedEvent],
-    first_seq: u64,
-    first_prev: Hash,
-) -> Result<Option<(u64, Hash)>, Break> {
-    let mut prev = first_prev;
-    // The hash `prev` had before the last accepted event, to spot an accepted intruder.
-    let mut before_prev: Option<Hash> = None;
-    let mut expected = first_seq;
-    for (i, e) in events.iter().enumerate() {
-        let self_ok = e.is_self_consistent();
-        let linked = e.prev_hash == prev;
-        if self_ok && linked && e.event.seq == expected {
-            before_prev = Some(prev);
-            prev = e.hash;
-            expected += 1;
-            continue;
+/// [`verify`] for a chain too long to hold: events are fed in order, a page at a time, and
+/// only the checkpoints, the key changes and about one page are kept. An event is checked once
+/// the page after it has arrived (or at [`finish`](Self::finish)), so that a break is
+/// classified with the events that follow it in view, as `verify` does; an event moved further
+/// than a page away is named as unlinked rather than reordered.
+pub struct ChainVerifier {
+    walk: Walk,
+    /// Events fed but not yet checked.
+    held: Vec<ChainedEvent>,
+    /// Sorted by sequence number, each with whether the chain matched it (None: not reached).
+    checkpoints: Vec<(Checkpoint, Option<bool>)>,
+    /// The next checkpoint the walk has not reached.
+    next: usize,
+    adoptions: Vec<(u64, KeyAdoption)>,
+    events: u64,
+}
+
+impl ChainVerifier {
+    pub fn new(mut checkpoints: Vec<Checkpoint>) -> Self {
+        checkpoints.sort_by_key(|c| c.seq);
+        ChainVerifier {
+            walk: Walk::new(1, GENESIS),
+            held: Vec::new(),
+            checkpoints: checkpoints.into_iter().map(|c| (c, None)).collect(),
+            next: 0,
+            adoptions: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// Takes the next events of the chain and checks those that have a page after them.
+    pub fn feed(&mut self, page: Vec<ChainedEvent>) {
+        let ahead = page.len();
+        self.held.extend(page);
+        let ready = self.held.len().saturating_sub(ahead);
+        self.check(ready);
+    }
+
+    /// Checks what is left and the checkpoints (with `public_key`, their signatures too).
+    pub fn finish(mut self, public_key: Option<&[u8]>) -> Result<Report, Break> {
+        self.check(self.held.len());
+        if let Some(b) = self.walk.broken.clone() {
+            return Err(b);
+        }
+        let last_seq = self.walk.head.map_or(0, |(s, _)| s);
+        let refs: Vec<&Checkpoint> = self.checkpoints.iter().map(|(c, _)| c).collect();
+        let keys = public_key.map(|pk| KeyHistory::new(self.adoptions, &refs, pk));
+        let mut good_until = 0u64;
+        for (cp, matched) in &self.checkpoints {
+            if let Some(keys) = &keys {
+                if !cp.verify(keys.signer(cp.seq)) {
+                    return Err(Break::BadSignature { seq: cp.seq });
+                }
+            }
+            match matched {
+                None => return Err(Break::Removed { seq: last_seq + 1 }),
+                Some(false) => {
+                    return Err(Break::Rewritten {
+                        from: good_until + 1,
+                        seq: cp.seq,
+                    })
+                }
+                Some(true) => good_until = cp.seq,
+            }
+        }
+        let last_checkpoint = self.checkpoints.last().map(|(c, _)| c.seq);
+        Ok(Report {
+            events: self.events,
+            head: self.walk.head,
+            checkpoints: self.checkpoints.len(),
+            last_checkpoint,
+            unsigned_tail: last_seq - last_checkpoint.unwrap_or(0).min(last_seq),
+            key_changes: keys.map(|k| k.changes()).unwrap_or_default(),
+        })
+    }
+
+    /// Walks the first `n` held events (the rest stay as look-ahead) and drops them.
+    fn check(&mut self, n: usize) {
+        if self.walk.broken.is_some() || n == 0 {
+            return;
+        }
+        let _ = self.walk.run(&self.held, n);
+        for e in &self.held[..n] {
+            self.events += 1;
+            if e.event.action == ADOPT_ACTION {
+                if let Ok(a) = serde_json::from_str(&e.event.details) {
+                    self.adoptions.push((e.event.seq, a));
+                }
+            }
+            while let Some((cp, matched)) = self.checkpoints.get_mut(self.next) {
+                if cp.seq > e.event.seq {
+                    break;
+                }
+                *matched = Some(cp.seq == e.event.seq && cp.head == e.hash);
+                self.next += 1;
+            }
+        }
+        self.held.drain(..n);
+    }
+}
+
+/// The walk along the chain: what the next event must look like.
+struct Walk {
+    expected: u64,
+    prev: Hash,
+    /// The hash `prev` had before the last accepted event, to spot an accepted intruder.
+    before_prev: Option<Hash>,
+    head: Option<(u64, Hash)>,
+    broken: Option<Break>,
+}
+
+impl Walk {
+    fn new(first_seq: u64, first_prev: Hash) -> Self {
+        Walk {
+            expected: first_seq,
+            prev: first_prev,
+            before_prev: None,
+            head: None,
+            broken: None,
+        }
+    }
+
+    /// Checks `events[..n]`, looking at all of `events` to name a break.
+    fn run(&mut self, events: &[ChainedEvent], n: usize) -> Result<(), Break> {
+        if let Some(b) = &self.broken {
+            return Err(b.clone());
+        }
+        for i in 0..n {
+            if let Err(b) = self.step(events, i) {
+                self.broken = Some(b.clone());
+                return Err(b);
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, events: &[ChainedEvent], i: usize) -> Result<(), Break> {
+        let e = &events[i];
+        let expected = self.expected;
+        let linked = e.prev_hash == self.prev;
+        if e.is_self_consistent() && linked && e.event.seq == expected {
+            self.before_prev = Some(self.prev);
+            self.prev = e.hash;
+            self.expected += 1;
+            self.head = Some((e.event.seq, e.hash));
+            return Ok(());
         }
         // It follows an event that comes later in the list: moved.
         if !linked
@@ -159,13 +258,12 @@ fn walk(
             return Err(Break::Reordered { seq: expected });
         }
         // The next event follows what we expected here: this one was slipped in.
-        let next = events.get(i + 1);
-        if next.is_some_and(|n| n.prev_hash == prev) {
+        if events.get(i + 1).is_some_and(|n| n.prev_hash == self.prev) {
             return Err(Break::Inserted { seq: expected });
         }
         if !linked {
             // It follows the event before the last accepted one: that one was slipped in.
-            if before_prev == Some(e.prev_hash) {
+            if self.before_prev == Some(e.prev_hash) {
                 return Err(Break::Inserted { seq: expected - 1 });
             }
             if e.event.seq > expected {
@@ -173,9 +271,8 @@ fn walk(
             }
             return Err(Break::Unlinked { seq: expected });
         }
-        return Err(Break::Changed { seq: expected });
+        Err(Break::Changed { seq: expected })
     }
-    Ok(events.last().map(|e| (e.event.seq, e.hash)))
 }
 
 #[cfg(test)]

@@ -629,3 +629,81 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
     );
     Ok(())
 }
+
+/// A chain longer than a page of the API (1000 events) verifies and exports page by page: the
+/// client never holds it whole, and the segments cross page boundaries. A change deep in the
+/// chain is still found and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_chain_verifies_and_exports_page_by_page() -> Result<()> {
+    let h = Harness::start(bins!()).await?;
+    let store = wicket_store::Store::open(&h.server.database_url).await?;
+    for batch in 0..5 {
+        let events = (0..500)
+            .map(|i| wicket_audit::Event {
+                seq: 0,
+                time: 1_700_000_000_000 + batch * 500 + i,
+                actor: format!("user{i}"),
+                source: "127.0.0.1".into(),
+                action: "api.request".into(),
+                resource: format!("GET /v1/thing/{i}"),
+                outcome: wicket_audit::Outcome::Success,
+                details: "{}".into(),
+            })
+            .collect();
+        store.append_audit(events).await?;
+    }
+    store.close().await;
+    let key = public_key(&h)?;
+    let out = verify(&h).await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let dir = tempfile::tempdir()?;
+    let out_dir = dir.path().join("export");
+    let text = h
+        .admin
+        .ok(&[
+            "audit",
+            "export",
+            "--out",
+            path(&out_dir)?,
+            "--segment-size",
+            "700",
+            "--public-key",
+            &key,
+        ])
+        .await?;
+    let events: u64 = text
+        .lines()
+        .find(|l| l.starts_with("exported"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .context("no count")?;
+    ensure!(events > 2500, "{text}");
+    let segments = std::fs::read_dir(&out_dir)?.count() as u64;
+    ensure!(
+        segments == events.div_ceil(700),
+        "{segments} segments for {events} events"
+    );
+    let offline = h
+        .cli("auditor")
+        .run(
+            &[
+                "audit",
+                "verify",
+                "--export",
+                path(&out_dir)?,
+                "--public-key",
+                &key,
+            ],
+            None,
+        )
+        .await?;
+    ensure!(offline.status.success(), "{}", show(&offline));
+
+    tamper(
+        &h,
+        &["UPDATE audit_events SET actor = 'mallory' WHERE seq = 2222".to_string()],
+    )
+    .await?;
+    broken_at(&verify(&h).await?, 2222, "was changed")?;
+    Ok(())
+}

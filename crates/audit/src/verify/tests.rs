@@ -40,6 +40,11 @@ fn a_good_chain_verifies() {
         k.checkpoint(8, events[7].hash, 2),
     ];
     let r = verify(&events, &cps, Some(&k.public_key())).unwrap();
+    let mut paged = ChainVerifier::new(cps.clone());
+    for chunk in events.chunks(3) {
+        paged.feed(chunk.to_vec());
+    }
+    assert_eq!(paged.finish(Some(&k.public_key())).as_ref(), Ok(&r));
     assert_eq!(r.events, 10);
     assert_eq!(r.head, Some((10, events[9].hash)));
     assert_eq!(r.checkpoints, 2);
@@ -165,6 +170,11 @@ fn checkpoints_before_a_key_change_verify_with_the_key_it_replaced() {
     ];
     let r = verify(&events, &cps, Some(&new.public_key())).unwrap();
     assert_eq!((r.checkpoints, r.key_changes.clone()), (3, vec![5]));
+    let mut paged = ChainVerifier::new(cps.clone());
+    for chunk in events.chunks(3) {
+        paged.feed(chunk.to_vec());
+    }
+    assert_eq!(paged.finish(Some(&new.public_key())), Ok(r));
     // The old key alone does not vouch for the checkpoints after the change.
     assert_eq!(
         verify(&events, &cps, Some(&old.public_key())),
@@ -282,7 +292,16 @@ proptest! {
         // original last event.
         let honest = chain(n as u64);
         let cp = k.checkpoint(n as u64, honest[n - 1].hash, 1);
-        let r = verify(&events, &[cp], Some(&k.public_key()));
+        let r = verify(&events, std::slice::from_ref(&cp), Some(&k.public_key()));
+        // Fed a few events at a time, as `wicket audit verify` pages through a long chain, the
+        // verifier reaches the same verdict.
+        for page in 1..=4 {
+            let mut v = ChainVerifier::new(vec![cp.clone()]);
+            for chunk in events.chunks(page) {
+                v.feed(chunk.to_vec());
+            }
+            prop_assert_eq!(&v.finish(Some(&k.public_key())), &r, "pages of {}", page);
+        }
         prop_assert!(r.is_err(), "not found: {t:?} {last:?}");
         let b = r.unwrap_err();
         prop_assert!(b.seq() <= want_seq, "{t:?}: {b}");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use wicket_audit::{verify, verify_segment, Break, ChainedEvent, Checkpoint, Seal, GENESIS};
+use wicket_audit::{verify_segment, Break, ChainVerifier, ChainedEvent, Checkpoint, Seal, GENESIS};
 use wicket_dial::ApiClient;
 
 use crate::args::{AuditCommand, AuditSearchArgs, Output};
@@ -43,9 +43,9 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AuditCommand) -> Result<i
             recordings,
             ..
         } => {
-            let (events, _, _) = fetch_verified(&api, public_key.as_deref()).await?;
+            let verified = fetch_verified(&api, public_key.as_deref(), recordings).await?;
             if recordings {
-                return verify_recordings(&api, &events).await;
+                return verify_recordings(&api, &verified.sealed).await;
             }
             Ok(0)
         }
@@ -159,12 +159,22 @@ async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Fetches checkpoints, then every event (so every checkpoint is covered by what was fetched),
-/// and verifies them here. Prints a summary; fails naming the first bad event.
+/// What a verification found, besides what it printed.
+struct Verified {
+    /// The last event verified: exports stop there.
+    head: Option<(u64, wicket_audit::Hash)>,
+    /// (session id, sealed recording hash) of every session end in the chain, when asked for.
+    sealed: Vec<(String, String)>,
+}
+
+/// Fetches checkpoints, then every event page by page (so every checkpoint is covered by what
+/// was fetched), verifying them here as they arrive: the client holds the checkpoints and about
+/// two pages, however long the chain. Prints a summary; fails naming the first bad event.
 async fn fetch_verified(
     api: &ApiClient,
     public_key: Option<&str>,
-) -> Result<(Vec<ChainedEvent>, Vec<Checkpoint>, Vec<u8>)> {
+    want_sealed: bool,
+) -> Result<Verified> {
     let (key, pinned) = match public_key {
         Some(k) => (parse_key(k)?, true),
         None => {
@@ -183,70 +193,74 @@ async fn fetch_verified(
         }
         checkpoints.extend(page);
     }
-    let mut events: Vec<ChainedEvent> = Vec::new();
+    let mut verifier = ChainVerifier::new(checkpoints);
+    let mut sealed = Vec::new();
+    let mut after = 0;
     loop {
-        let after = events.last().map_or(0, |e| e.event.seq);
         let page: EventPage = api.get(&format!("/v1/audit/events?after={after}")).await?;
-        let done = page.next_after.is_none();
-        events.extend(page.events);
-        if done {
+        if want_sealed {
+            sealed.extend(page.events.iter().filter_map(sealed_recording));
+        }
+        after = page.events.last().map_or(after, |e| e.event.seq);
+        verifier.feed(page.events);
+        if page.next_after.is_none() {
             break;
         }
     }
-    match verify(&events, &checkpoints, Some(&key)) {
-        Ok(r) => {
-            let head = r
-                .head
-                .map(|(s, h)| format!("event {s}, hash {}", hex::encode(h)))
-                .unwrap_or_else(|| "empty".into());
-            outln!(
-                "audit chain OK: {} events, head {head}; {} signed checkpoints{}",
-                r.events,
-                r.checkpoints,
-                r.last_checkpoint
-                    .map(|c| format!(", the last at event {c}"))
-                    .unwrap_or_default()
-            );
-            for seq in &r.key_changes {
-                outln!(
-                    "the audit key changed at event {seq}: checkpoints before it were checked with the key it replaced"
-                );
-            }
-            if r.unsigned_tail > 0 {
-                outln!(
-                    "{} events after the last checkpoint are chained but not yet signed",
-                    r.unsigned_tail
-                );
-            }
-            if !pinned {
-                outln!(
-                    "warning: checked against the key the server sent ({}); pin it with --public-key",
-                    hex::encode(&key)
-                );
-            }
-            Ok((events, checkpoints, key))
-        }
-        Err(b) => Err(broken(b)),
+    let r = verifier.finish(Some(&key)).map_err(broken)?;
+    let head = r
+        .head
+        .map(|(s, h)| format!("event {s}, hash {}", hex::encode(h)))
+        .unwrap_or_else(|| "empty".into());
+    outln!(
+        "audit chain OK: {} events, head {head}; {} signed checkpoints{}",
+        r.events,
+        r.checkpoints,
+        r.last_checkpoint
+            .map(|c| format!(", the last at event {c}"))
+            .unwrap_or_default()
+    );
+    for seq in &r.key_changes {
+        outln!(
+            "the audit key changed at event {seq}: checkpoints before it were checked with the key it replaced"
+        );
     }
+    if r.unsigned_tail > 0 {
+        outln!(
+            "{} events after the last checkpoint are chained but not yet signed",
+            r.unsigned_tail
+        );
+    }
+    if !pinned {
+        outln!(
+            "warning: checked against the key the server sent ({}); pin it with --public-key",
+            hex::encode(&key)
+        );
+    }
+    Ok(Verified {
+        head: r.head,
+        sealed,
+    })
+}
+
+/// The session id and sealed recording hash of a session-end event.
+fn sealed_recording(e: &ChainedEvent) -> Option<(String, String)> {
+    if e.event.action != "session.end" {
+        return None;
+    }
+    let d: serde_json::Value = serde_json::from_str(&e.event.details).ok()?;
+    Some((
+        d["session_id"].as_str()?.to_owned(),
+        d["recording_sha256"].as_str()?.to_owned(),
+    ))
 }
 
 /// Checks every recording sealed in the (already verified) chain against its sealed hash.
 /// The hash comes from the chain, not from the server's answer, so neither a changed
 /// recording nor a changed session history can hide.
-async fn verify_recordings(api: &ApiClient, events: &[ChainedEvent]) -> Result<i32> {
-    let sealed: Vec<(String, String)> = events
-        .iter()
-        .filter(|e| e.event.action == "session.end")
-        .filter_map(|e| {
-            let d: serde_json::Value = serde_json::from_str(&e.event.details).ok()?;
-            Some((
-                d["session_id"].as_str()?.to_owned(),
-                d["recording_sha256"].as_str()?.to_owned(),
-            ))
-        })
-        .collect();
+async fn verify_recordings(api: &ApiClient, sealed: &[(String, String)]) -> Result<i32> {
     let mut bad = Vec::new();
-    for (id, want) in &sealed {
+    for (id, want) in sealed {
         let got = match api
             .get_stream(&format!("/v1/sessions/{id}/recording"))
             .await
@@ -264,7 +278,7 @@ async fn verify_recordings(api: &ApiClient, events: &[ChainedEvent]) -> Result<i
                 continue;
             }
         };
-        if &got != want {
+        if got != *want {
             bad.push(format!(
                 "recording of {id} was ALTERED: sealed sha256 {want}, stored {got}"
             ));
@@ -288,49 +302,100 @@ fn broken(b: Break) -> anyhow::Error {
     anyhow::anyhow!("audit chain BROKEN at event {}: {b}", b.seq())
 }
 
+/// Verifies the log (first pass), then fetches it again page by page up to the head it
+/// verified and writes a sealed segment each time `size` events have gathered (second pass),
+/// checking that what it writes is the chain it verified: memory stays at a segment and a page.
 async fn export(api: &ApiClient, out: &Path, size: u32, public_key: Option<&str>) -> Result<i32> {
-    let (events, _, _) = fetch_verified(api, public_key).await?;
+    let verified = fetch_verified(api, public_key, false).await?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let Some((head_seq, head_hash)) = verified.head else {
+        outln!(
+            "exported 0 events in 0 sealed segments to {}",
+            out.display()
+        );
+        return Ok(0);
+    };
+    let (mut prev, mut next_seq) = (GENESIS, 1u64);
+    let mut segment: Vec<ChainedEvent> = Vec::with_capacity(size as usize);
     let mut written = 0;
-    for chunk in events.chunks(size as usize) {
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-            continue;
-        };
-        let seal: Seal = api
-            .post(
-                "/v1/audit/seal",
-                &serde_json::json!({ "first_seq": first.event.seq, "last_seq": last.event.seq }),
-            )
-            .await?;
-        if seal.first_prev != first.prev_hash || seal.last_hash != last.hash {
+    let mut after = 0;
+    while next_seq <= head_seq {
+        let page: EventPage = api.get(&format!("/v1/audit/events?after={after}")).await?;
+        let events: Vec<ChainedEvent> = page
+            .events
+            .into_iter()
+            .filter(|e| e.event.seq <= head_seq)
+            .collect();
+        let Some(last) = events.last() else {
             bail!(
-                "the server sealed events {}..{} with hashes that differ from what it served",
-                first.event.seq,
-                last.event.seq
+                "the log ended at event {} while exporting up to {head_seq}",
+                next_seq - 1
             );
+        };
+        after = last.event.seq;
+        // The same chain as the one verified: each page continues the last.
+        match verify_segment(&events, next_seq, prev) {
+            Ok(Some((s, h))) => (next_seq, prev) = (s + 1, h),
+            Ok(None) => {}
+            Err(b) => return Err(broken(b)),
         }
-        let path = out.join(format!("segment-{:012}.jsonl", first.event.seq));
-        let mut text = String::new();
-        for e in chunk {
-            text.push_str(&serde_json::to_string(e)?);
-            text.push('\n');
+        for e in events {
+            segment.push(e);
+            if segment.len() == size as usize {
+                write_segment(api, out, &segment).await?;
+                segment.clear();
+                written += 1;
+            }
         }
-        text.push_str(&serde_json::to_string(
-            &serde_json::json!({ "seal": seal }),
-        )?);
-        text.push('\n');
-        let mut f = std::fs::File::create(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+    }
+    if !segment.is_empty() {
+        write_segment(api, out, &segment).await?;
         written += 1;
     }
+    if prev != head_hash {
+        bail!("the log changed while it was exported: event {head_seq} no longer has the hash verified");
+    }
     outln!(
-        "exported {} events in {written} sealed segments to {}",
-        events.len(),
+        "exported {head_seq} events in {written} sealed segments to {}",
         out.display()
     );
     Ok(0)
+}
+
+/// Has the server seal `chunk` (checking its hashes against what it served) and writes it as
+/// one segment file.
+async fn write_segment(api: &ApiClient, out: &Path, chunk: &[ChainedEvent]) -> Result<()> {
+    let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        return Ok(());
+    };
+    let seal: Seal = api
+        .post(
+            "/v1/audit/seal",
+            &serde_json::json!({ "first_seq": first.event.seq, "last_seq": last.event.seq }),
+        )
+        .await?;
+    if seal.first_prev != first.prev_hash || seal.last_hash != last.hash {
+        bail!(
+            "the server sealed events {}..{} with hashes that differ from what it served",
+            first.event.seq,
+            last.event.seq
+        );
+    }
+    let path = out.join(format!("segment-{:012}.jsonl", first.event.seq));
+    let mut text = String::new();
+    for e in chunk {
+        text.push_str(&serde_json::to_string(e)?);
+        text.push('\n');
+    }
+    text.push_str(&serde_json::to_string(
+        &serde_json::json!({ "seal": seal }),
+    )?);
+    text.push('\n');
+    let mut f =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
