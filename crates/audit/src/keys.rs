@@ -10,7 +10,7 @@
 //! own key into the tail gains nothing: without the pinned key's signature over it, it is not
 //! honoured, and the older checkpoints are still checked against the pinned key.
 
-use crate::signing::Checkpoint;
+use crate::signing::{Checkpoint, Seal};
 
 /// The action of the event that records a change of the audit key.
 pub const ADOPT_ACTION: &str = "audit.key.adopt";
@@ -26,7 +26,7 @@ pub struct KeyAdoption {
 
 /// The signing keys of a chain, as far back as the pinned key vouches for them.
 #[derive(Debug, Clone)]
-pub(crate) struct KeyHistory {
+pub struct KeyHistory {
     /// `(from_seq, key)`, newest first: `key` signs checkpoints at or after `from_seq` (until
     /// the entry before it in the list). The last entry starts at 0.
     periods: Vec<(u64, Vec<u8>)>,
@@ -34,11 +34,36 @@ pub(crate) struct KeyHistory {
 
 impl KeyHistory {
     /// The periods of the key changes (`adoptions`: event seq and details) that `pinned`
-    /// vouches for (see the module docs).
+    /// vouches for through the chain's checkpoints (see the module docs).
     pub(crate) fn new(
-        mut adoptions: Vec<(u64, KeyAdoption)>,
+        adoptions: Vec<(u64, KeyAdoption)>,
         checkpoints: &[&Checkpoint],
         pinned: &[u8],
+    ) -> Self {
+        Self::vouched_by(adoptions, pinned, |from, until, key| {
+            checkpoints
+                .iter()
+                .any(|c| c.seq >= from && c.seq < until && c.verify(key))
+        })
+    }
+
+    /// The same for an export, whose signatures are its segments' seals. A seal is made when
+    /// a segment is written, at or after its last event: by the key in force then or by a later
+    /// one (a segment exported again after a key change), see [`seal_signers`](Self::seal_signers).
+    pub fn for_seals(adoptions: Vec<(u64, KeyAdoption)>, seals: &[Seal], pinned: &[u8]) -> Self {
+        Self::vouched_by(adoptions, pinned, |from, until, key| {
+            seals
+                .iter()
+                .any(|s| s.last_seq >= from && s.last_seq < until && s.verify(key))
+        })
+    }
+
+    /// `signed(from, until, key)`: whether `key` signed something at a sequence number in
+    /// `from..until`.
+    fn vouched_by(
+        mut adoptions: Vec<(u64, KeyAdoption)>,
+        pinned: &[u8],
+        signed: impl Fn(u64, u64, &[u8]) -> bool,
     ) -> Self {
         adoptions.sort_by_key(|(seq, _)| *seq);
         let mut periods = Vec::new();
@@ -54,10 +79,7 @@ impl KeyHistory {
                 // Adopts a key other than the one trusted for the period after it.
                 continue;
             }
-            let vouched = checkpoints
-                .iter()
-                .any(|c| c.seq >= seq && c.seq < until && c.verify(&current));
-            if !vouched {
+            if !signed(seq, until, &current) {
                 break;
             }
             periods.push((seq, current));
@@ -69,15 +91,26 @@ impl KeyHistory {
     }
 
     /// The key that must have signed a checkpoint at `seq`.
-    pub(crate) fn signer(&self, seq: u64) -> &[u8] {
+    pub fn signer(&self, seq: u64) -> &[u8] {
         self.periods
             .iter()
             .find(|(from, _)| seq >= *from)
             .map_or(&[][..], |(_, k)| k.as_slice())
     }
 
+    /// The keys that may have sealed a segment ending at event `last_seq`: the one in force at
+    /// that event and every later one.
+    pub fn seal_signers(&self, last_seq: u64) -> impl Iterator<Item = &[u8]> {
+        let n = self
+            .periods
+            .iter()
+            .position(|(from, _)| last_seq >= *from)
+            .map_or(self.periods.len(), |i| i + 1);
+        self.periods[..n].iter().map(|(_, k)| k.as_slice())
+    }
+
     /// The sequence numbers of the key changes honoured, oldest first.
-    pub(crate) fn changes(&self) -> Vec<u64> {
+    pub fn changes(&self) -> Vec<u64> {
         let mut v: Vec<u64> = self
             .periods
             .iter()

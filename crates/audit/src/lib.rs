@@ -27,6 +27,6 @@ pub use event::{
     canonical_json, chain_hash, decode, encode, ChainedEvent, DecodeError, Event, Hash, Outcome,
     GENESIS,
 };
-pub use keys::{KeyAdoption, ADOPT_ACTION};
+pub use keys::{KeyAdoption, KeyHistory, ADOPT_ACTION};
 pub use signing::{verify_signature, AuditKey, Checkpoint, KeyError, Seal};
 pub use verify::{verify, verify_segment, Break, ChainVerifier, Report};

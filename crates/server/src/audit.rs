@@ -185,6 +185,19 @@ impl AuditLog {
     }
 
     /// The audit public key (32 bytes, Ed25519).
+    /// Fails once the database's audit key is no longer this server's (another was adopted
+    /// while it ran): from then on it must sign neither checkpoints nor seals.
+    pub async fn check_key(&self) -> Result<(), ServerError> {
+        let ours = hex::encode(self.key.public_key());
+        match self.store.audit_key().await?.filter(|k| *k != ours) {
+            Some(key) => Err(ServerError::Config(format!(
+                "the database's audit key was replaced by {key} (wicketd audit adopt-key): \
+                 this wicketd's key no longer signs the chain; restart it with that key"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     pub fn public_key(&self) -> Vec<u8> {
         self.key.public_key()
     }
@@ -197,13 +210,7 @@ impl AuditLog {
     /// events since the last checkpoint must chain onto it, so a server never vouches for a
     /// stretch it can see was tampered with. Returns the signed sequence number.
     pub async fn checkpoint(&self) -> Result<Option<u64>, ServerError> {
-        let ours = hex::encode(self.key.public_key());
-        if let Some(key) = self.store.audit_key().await?.filter(|k| *k != ours) {
-            return Err(ServerError::Config(format!(
-                "the database's audit key was replaced by {key} (wicketd audit adopt-key): \
-                 this wicketd's key no longer signs the chain; restart it with that key"
-            )));
-        }
+        self.check_key().await?;
         let (seq, head) = self.store.audit_head().await?;
         let last = self.store.last_audit_checkpoint().await?.unwrap_or(0);
         if seq == 0 || seq <= last {

@@ -54,6 +54,11 @@ pub async fn seal_range(
     };
     match wicket_audit::verify_segment(&events, first, first_prev) {
         Ok(Some((end, hash))) if end == last => {
+            state
+                .audit()
+                .check_key()
+                .await
+                .map_err(|e| ApiError::conflict(e.to_string()))?;
             let seal = state
                 .audit()
                 .key()

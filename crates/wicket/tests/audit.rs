@@ -558,10 +558,22 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
     let mut h = Harness::start(bins!()).await?;
     h.admin.ok(&["admin", "groups", "create", "before"]).await?;
     let old_key = public_key(&h)?;
+    // Segments sealed with the old key, as the object store keeps them.
+    let dir = tempfile::tempdir()?;
+    let before = dir.path().join("before");
+    h.admin
+        .ok(&[
+            "audit",
+            "export",
+            "--out",
+            path(&before)?,
+            "--segment-size",
+            "5",
+        ])
+        .await?;
     // A graceful stop signs the head with the old key.
     h.server.stop();
 
-    let dir = tempfile::tempdir()?;
     let data_dir = dir.path().join("other");
     let refused = ServerProc::start(&h.bins.wicketd, &data_dir, &h.server.database_url, 0, &[]);
     let Err(e) = refused else {
@@ -627,7 +639,74 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
         "{}",
         show(&out)
     );
+
+    // A bucket of the old key's full segments followed by the new key's: offline verification
+    // follows the key change too.
+    let after = dir.path().join("after");
+    admin
+        .ok(&[
+            "audit",
+            "export",
+            "--out",
+            path(&after)?,
+            "--segment-size",
+            "5",
+        ])
+        .await?;
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir_all(&mixed)?;
+    let mut old_end = 0;
+    for f in std::fs::read_dir(&before)? {
+        let f = f?.path();
+        if std::fs::read_to_string(&f)?.lines().count() == 6 {
+            let first = segment_first(&f)?;
+            old_end = old_end.max(first + 4);
+            std::fs::copy(&f, mixed.join(f.file_name().context("name")?))?;
+        }
+    }
+    for f in std::fs::read_dir(&after)? {
+        let f = f?.path();
+        if segment_first(&f)? > old_end {
+            std::fs::copy(&f, mixed.join(f.file_name().context("name")?))?;
+        }
+    }
+    let offline = |key: String| {
+        let cli = h.cli("auditor");
+        let mixed = mixed.clone();
+        async move {
+            cli.run(
+                &[
+                    "audit",
+                    "verify",
+                    "--export",
+                    path(&mixed)?,
+                    "--public-key",
+                    &key,
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let out = offline(new_key.clone()).await?;
+    ensure!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("the audit key changed at event"),
+        "{}",
+        show(&out)
+    );
+    let out = offline(old_key.clone()).await?;
+    ensure!(!out.status.success(), "{}", show(&out));
     Ok(())
+}
+
+/// The first event of a segment file, from its name.
+fn segment_first(f: &Path) -> Result<u64> {
+    let name = f.file_name().and_then(|n| n.to_str()).context("name")?;
+    Ok(name
+        .trim_start_matches("segment-")
+        .trim_end_matches(".jsonl")
+        .parse()?)
 }
 
 /// A chain longer than a page of the API (1000 events) verifies and exports page by page: the

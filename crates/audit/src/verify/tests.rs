@@ -189,6 +189,37 @@ fn checkpoints_before_a_key_change_verify_with_the_key_it_replaced() {
 }
 
 #[test]
+fn export_seals_before_a_key_change_are_checked_with_the_key_it_replaced() {
+    let (old, new) = (key(), key());
+    let events = chain_with_adoption(8, 5, &old, &new);
+    let adoptions = vec![(5, serde_json::from_str(&events[4].event.details).unwrap())];
+    let seal = |k: &AuditKey, a: usize, b: usize| {
+        k.seal(
+            a as u64,
+            b as u64,
+            events[a - 1].prev_hash,
+            events[b - 1].hash,
+            1,
+        )
+    };
+    let seals = vec![seal(&old, 1, 4), seal(&new, 5, 8)];
+    let keys = crate::KeyHistory::for_seals(adoptions.clone(), &seals, &new.public_key());
+    let signers = |seq| {
+        keys.seal_signers(seq)
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    };
+    // Before the change: the old key, or the new one exporting again; after it: the new only.
+    assert_eq!(signers(4), vec![new.public_key(), old.public_key()]);
+    assert_eq!(signers(8), vec![new.public_key()]);
+    assert_eq!(keys.signer(4), old.public_key().as_slice());
+    assert_eq!(keys.changes(), vec![5]);
+    // Without a seal by the new key after the change, the change is not believed.
+    let keys = crate::KeyHistory::for_seals(adoptions, &seals[..1], &new.public_key());
+    assert_eq!(keys.signer(4), new.public_key().as_slice());
+}
+
+#[test]
 fn a_key_change_nobody_signed_is_not_believed() {
     // Mallory appends an adoption of her own key to the tail and re-signs the old checkpoints:
     // no checkpoint after the change is signed by the pinned key, so the change is ignored

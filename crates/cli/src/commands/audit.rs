@@ -6,7 +6,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use wicket_audit::{verify_segment, Break, ChainVerifier, ChainedEvent, Checkpoint, Seal, GENESIS};
+use wicket_audit::{
+    verify_segment, Break, ChainVerifier, ChainedEvent, Checkpoint, KeyHistory, Seal, ADOPT_ACTION,
+    GENESIS,
+};
 use wicket_dial::ApiClient;
 
 use crate::args::{AuditCommand, AuditSearchArgs, Output};
@@ -419,6 +422,7 @@ fn verify_export(dir: &Path, key: &[u8]) -> Result<i32> {
     if files.is_empty() {
         bail!("no segment-*.jsonl files in {}", dir.display());
     }
+    let keys = export_keys(&files, key)?;
     let mut prev: Option<Seal> = None;
     let mut total = 0u64;
     for path in &files {
@@ -434,7 +438,7 @@ fn verify_export(dir: &Path, key: &[u8]) -> Result<i32> {
         let seal = serde_json::from_str::<SealLine>(&seal_line)
             .map(|s| s.seal)
             .map_err(|e| anyhow::anyhow!("{name}: the seal line is not valid: {e}"))?;
-        if !seal.verify(key) {
+        if !keys.seal_signers(seal.last_seq).any(|k| seal.verify(k)) {
             bail!(
                 "{name}: the seal over events {}..{} has a bad signature",
                 seal.first_seq,
@@ -486,5 +490,31 @@ fn verify_export(dir: &Path, key: &[u8]) -> Result<i32> {
         "audit export OK: {total} events in {} sealed segments (from {first}, up to event {last})",
         files.len()
     );
+    for seq in keys.changes() {
+        outln!("the audit key changed at event {seq}: segments sealed before it were checked with the key it replaced");
+    }
     Ok(0)
+}
+
+/// A first pass over an export for its seals and key changes, so that segments sealed before a
+/// key adoption the pinned key vouches for are checked with the key they were sealed with.
+fn export_keys(files: &[std::path::PathBuf], key: &[u8]) -> Result<KeyHistory> {
+    let mut seals = Vec::new();
+    let mut adoptions = Vec::new();
+    for path in files {
+        let file = std::fs::File::open(path)?;
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.with_context(|| format!("{}: not text", path.display()))?;
+            if let Ok(s) = serde_json::from_str::<SealLine>(&line) {
+                seals.push(s.seal);
+            } else if line.contains(ADOPT_ACTION) {
+                if let Ok(e) = serde_json::from_str::<ChainedEvent>(&line) {
+                    if let Ok(a) = serde_json::from_str(&e.event.details) {
+                        adoptions.push((e.event.seq, a));
+                    }
+                }
+            }
+        }
+    }
+    Ok(KeyHistory::for_seals(adoptions, &seals, key))
 }
