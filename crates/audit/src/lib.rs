@@ -28,5 +28,5 @@ pub use event::{
     GENESIS,
 };
 pub use keys::{KeyAdoption, KeyHistory, ADOPT_ACTION};
-pub use signing::{verify_signature, AuditKey, Checkpoint, KeyError, Seal};
+pub use signing::{segment_text, verify_signature, AuditKey, Checkpoint, KeyError, Seal};
 pub use verify::{verify, verify_segment, Break, ChainVerifier, Report};

@@ -10,7 +10,7 @@
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{hex32, Hash};
+use crate::event::{hex32, ChainedEvent, Hash};
 
 /// The server's Ed25519 audit key. Its public half is what an auditor pins.
 pub struct AuditKey {
@@ -169,4 +169,19 @@ mod hexvec {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
+}
+
+/// A sealed segment as it is written to a file or the object store: one event per line as the
+/// API serves it, then `{"seal": ...}` (docs/AUDIT.md, "Export").
+pub fn segment_text(events: &[ChainedEvent], seal: &Seal) -> Result<String, serde_json::Error> {
+    let mut text = String::new();
+    for e in events {
+        text.push_str(&serde_json::to_string(e)?);
+        text.push('\n');
+    }
+    text.push_str(&serde_json::to_string(
+        &serde_json::json!({ "seal": seal }),
+    )?);
+    text.push('\n');
+    Ok(text)
 }

@@ -106,7 +106,7 @@ pub fn verify_segment(
 /// only the checkpoints, the key changes and about one page are kept. An event is checked once
 /// the page after it has arrived (or at [`finish`](Self::finish)), so that a break is
 /// classified with the events that follow it in view, as `verify` does; an event moved further
-/// than a page away is named as unlinked rather than reordered.
+/// than a page away is named as removed or unlinked rather than reordered.
 pub struct ChainVerifier {
     walk: Walk,
     /// Events fed but not yet checked.

@@ -72,20 +72,6 @@ pub async fn seal_range(
     }
 }
 
-/// A segment file: one event per line, then `{"seal": ...}`.
-pub fn render(events: &[ChainedEvent], seal: &Seal) -> Result<String, serde_json::Error> {
-    let mut text = String::new();
-    for e in events {
-        text.push_str(&serde_json::to_string(e)?);
-        text.push('\n');
-    }
-    text.push_str(&serde_json::to_string(
-        &serde_json::json!({ "seal": seal }),
-    )?);
-    text.push('\n');
-    Ok(text)
-}
-
 fn name(first: u64, last: u64) -> String {
     format!("{PREFIX}/segment-{first:012}-{last:012}.jsonl")
 }
@@ -117,7 +103,7 @@ pub async fn ship(state: &AppState, size: u64) -> Result<usize, String> {
     while head >= next + size - 1 {
         let last = next + size - 1;
         let (events, seal) = seal_range(state, next, last).await.map_err(|e| e.message)?;
-        let text = render(&events, &seal).map_err(|e| e.to_string())?;
+        let text = wicket_audit::segment_text(&events, &seal).map_err(|e| e.to_string())?;
         state
             .recordings()
             .put_object(&name(next, last), Bytes::from(text))

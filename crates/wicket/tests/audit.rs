@@ -48,6 +48,40 @@ async fn verify(h: &Harness) -> Result<Output> {
         .await
 }
 
+/// `wicket audit export --out OUT --segment-size SIZE [--public-key KEY]`: what it printed.
+async fn export(cli: &Cli, out: &Path, size: u32, key: Option<&str>) -> Result<String> {
+    let size = size.to_string();
+    let mut args = vec![
+        "audit",
+        "export",
+        "--out",
+        path(out)?,
+        "--segment-size",
+        &size,
+    ];
+    if let Some(k) = key {
+        args.extend(["--public-key", k]);
+    }
+    cli.ok(&args).await
+}
+
+/// `wicket audit verify --export DIR --public-key KEY` by an auditor with nothing else.
+async fn offline(h: &Harness, dir: &Path, key: &str) -> Result<Output> {
+    h.cli("auditor")
+        .run(
+            &[
+                "audit",
+                "verify",
+                "--export",
+                path(dir)?,
+                "--public-key",
+                key,
+            ],
+            None,
+        )
+        .await
+}
+
 fn broken_at(out: &Output, seq: u64, kind: &str) -> Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "verify passed: {}", show(out));
@@ -286,40 +320,9 @@ async fn export_verifies_offline_and_a_changed_byte_is_found() -> Result<()> {
     let key = public_key(&h)?;
     let dir = tempfile::tempdir()?;
     let out_dir = dir.path().join("export");
-    let out = h
-        .admin
-        .ok(&[
-            "audit",
-            "export",
-            "--out",
-            path(&out_dir)?,
-            "--segment-size",
-            "5",
-            "--public-key",
-            &key,
-        ])
-        .await?;
+    let out = export(&h.admin, &out_dir, 5, Some(&key)).await?;
     ensure!(out.contains("sealed segments"), "{out}");
-    let offline = |dir: &Path| {
-        let cli = h.cli("auditor");
-        let dir = dir.to_path_buf();
-        let key = key.clone();
-        async move {
-            cli.run(
-                &[
-                    "audit",
-                    "verify",
-                    "--export",
-                    path(&dir)?,
-                    "--public-key",
-                    &key,
-                ],
-                None,
-            )
-            .await
-        }
-    };
-    let ok = offline(&out_dir).await?;
+    let ok = offline(&h, &out_dir, &key).await?;
     ensure!(ok.status.success(), "{}", show(&ok));
 
     // Change one byte of event 7 (in the second segment): its actor `admin` becomes `admim`.
@@ -331,27 +334,13 @@ async fn export_verifies_offline_and_a_changed_byte_is_found() -> Result<()> {
     let mut bytes = text.into_bytes();
     bytes[pos + 4] ^= 0x03;
     std::fs::write(&seg, &bytes)?;
-    let bad = offline(&out_dir).await?;
+    let bad = offline(&h, &out_dir, &key).await?;
     broken_at(&bad, 7, "was changed")?;
 
     // A seal from another key is refused.
     bytes[pos + 4] ^= 0x03;
     std::fs::write(&seg, &bytes)?;
-    let other = "11".repeat(32);
-    let cli = h.cli("auditor");
-    let out = cli
-        .run(
-            &[
-                "audit",
-                "verify",
-                "--export",
-                path(&out_dir)?,
-                "--public-key",
-                &other,
-            ],
-            None,
-        )
-        .await?;
+    let out = offline(&h, &out_dir, &"11".repeat(32)).await?;
     ensure!(
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("bad signature"),
         "{}",
@@ -561,16 +550,7 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
     // Segments sealed with the old key, as the object store keeps them.
     let dir = tempfile::tempdir()?;
     let before = dir.path().join("before");
-    h.admin
-        .ok(&[
-            "audit",
-            "export",
-            "--out",
-            path(&before)?,
-            "--segment-size",
-            "5",
-        ])
-        .await?;
+    export(&h.admin, &before, 5, None).await?;
     // A graceful stop signs the head with the old key.
     h.server.stop();
 
@@ -643,16 +623,7 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
     // A bucket of the old key's full segments followed by the new key's: offline verification
     // follows the key change too.
     let after = dir.path().join("after");
-    admin
-        .ok(&[
-            "audit",
-            "export",
-            "--out",
-            path(&after)?,
-            "--segment-size",
-            "5",
-        ])
-        .await?;
+    export(&admin, &after, 5, None).await?;
     let mixed = dir.path().join("mixed");
     std::fs::create_dir_all(&mixed)?;
     let mut old_end = 0;
@@ -670,32 +641,14 @@ async fn a_server_with_another_audit_key_is_refused_until_the_key_is_adopted() -
             std::fs::copy(&f, mixed.join(f.file_name().context("name")?))?;
         }
     }
-    let offline = |key: String| {
-        let cli = h.cli("auditor");
-        let mixed = mixed.clone();
-        async move {
-            cli.run(
-                &[
-                    "audit",
-                    "verify",
-                    "--export",
-                    path(&mixed)?,
-                    "--public-key",
-                    &key,
-                ],
-                None,
-            )
-            .await
-        }
-    };
-    let out = offline(new_key.clone()).await?;
+    let out = offline(&h, &mixed, &new_key).await?;
     ensure!(
         out.status.success()
             && String::from_utf8_lossy(&out.stdout).contains("the audit key changed at event"),
         "{}",
         show(&out)
     );
-    let out = offline(old_key.clone()).await?;
+    let out = offline(&h, &mixed, &old_key).await?;
     ensure!(!out.status.success(), "{}", show(&out));
     Ok(())
 }
@@ -737,19 +690,7 @@ async fn a_long_chain_verifies_and_exports_page_by_page() -> Result<()> {
     ensure!(out.status.success(), "{}", show(&out));
     let dir = tempfile::tempdir()?;
     let out_dir = dir.path().join("export");
-    let text = h
-        .admin
-        .ok(&[
-            "audit",
-            "export",
-            "--out",
-            path(&out_dir)?,
-            "--segment-size",
-            "700",
-            "--public-key",
-            &key,
-        ])
-        .await?;
+    let text = export(&h.admin, &out_dir, 700, Some(&key)).await?;
     let events: u64 = text
         .lines()
         .find(|l| l.starts_with("exported"))
@@ -762,21 +703,8 @@ async fn a_long_chain_verifies_and_exports_page_by_page() -> Result<()> {
         segments == events.div_ceil(700),
         "{segments} segments for {events} events"
     );
-    let offline = h
-        .cli("auditor")
-        .run(
-            &[
-                "audit",
-                "verify",
-                "--export",
-                path(&out_dir)?,
-                "--public-key",
-                &key,
-            ],
-            None,
-        )
-        .await?;
-    ensure!(offline.status.success(), "{}", show(&offline));
+    let ok = offline(&h, &out_dir, &key).await?;
+    ensure!(ok.status.success(), "{}", show(&ok));
 
     tamper(
         &h,

@@ -385,15 +385,7 @@ async fn write_segment(api: &ApiClient, out: &Path, chunk: &[ChainedEvent]) -> R
         );
     }
     let path = out.join(format!("segment-{:012}.jsonl", first.event.seq));
-    let mut text = String::new();
-    for e in chunk {
-        text.push_str(&serde_json::to_string(e)?);
-        text.push('\n');
-    }
-    text.push_str(&serde_json::to_string(
-        &serde_json::json!({ "seal": seal }),
-    )?);
-    text.push('\n');
+    let text = wicket_audit::segment_text(chunk, &seal)?;
     let mut f =
         std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes())?;
