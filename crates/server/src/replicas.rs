@@ -16,9 +16,7 @@ pub const ORPHANED: &str = "its wicketd stopped (no sign of life from the replic
 
 /// Registers this process; called once before it serves.
 pub async fn register(state: &AppState) -> Result<(), ServerError> {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
+    let name = crate::server::hostname().unwrap_or_default();
     state
         .store()
         .register_replica(state.replica(), &name, now_ms())

@@ -226,7 +226,7 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-fn hostname() -> Result<String, std::io::Error> {
+pub(crate) fn hostname() -> Result<String, std::io::Error> {
     let h = std::fs::read_to_string("/proc/sys/kernel/hostname")?;
     Ok(h.trim().to_string())
 }
