@@ -114,7 +114,21 @@ impl ServerConfig {
             None => ServerConfig::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Settings that parse but cannot work.
+    fn validate(&self) -> Result<(), ServerError> {
+        // A replica marks itself alive at most once a second (every third of the timeout):
+        // below three seconds, live replicas would be taken for dead.
+        if self.replica_timeout < Duration::from_secs(3) {
+            return Err(ServerError::Config(format!(
+                "replica_timeout must be at least 3s (got {})",
+                humantime::format_duration(self.replica_timeout)
+            )));
+        }
+        Ok(())
     }
 
     /// Applies `WICKET_<FIELD>` overrides, read through `get` so tests need not touch the
@@ -263,6 +277,16 @@ mod tests {
         assert_eq!(c.token_ttl, Duration::from_secs(300));
         assert_eq!(c.listen.port(), 9000);
         assert!(toml::from_str::<ServerConfig>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn a_replica_timeout_too_short_to_mark_is_refused() {
+        let mut c = ServerConfig::default();
+        assert!(c.validate().is_ok());
+        c.apply_env(|k| (k == "WICKET_REPLICA_TIMEOUT").then(|| "2s".to_string()))
+            .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("at least 3s"), "{e}");
     }
 
     #[test]
