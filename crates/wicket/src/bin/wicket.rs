@@ -22,7 +22,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = rt.block_on(wicket_cli::run(cli));
+    // The command runs as a task, not as `block_on`'s own future: tokio's single-threaded
+    // scheduler polls that future only after a non-blocking turn of the reactor, one more
+    // system call on every keystroke's way back to the terminal.
+    let code = rt.block_on(async {
+        tokio::spawn(wicket_cli::run(cli))
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("wicket: {e}");
+                1
+            })
+    });
     // Exit while the runtime is still alive: dropping it would wait for the blocking stdin
     // read, holding the process until the user pressed a key.
     std::process::exit(code);
