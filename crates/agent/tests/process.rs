@@ -337,6 +337,42 @@ async fn utf8_round_trips_through_cat_on_a_pty() {
     assert_eq!(status, ExitStatus::Code(0));
 }
 
+/// Input faster than the program reads it fills the terminal's buffer: the writer waits
+/// for room and nothing is lost or reordered.
+#[tokio::test]
+async fn a_paste_larger_than_the_terminal_buffer_arrives_whole() {
+    const N: usize = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pasted");
+    let req = on_pty(
+        cmd(&format!(
+            "stty raw -echo; sleep 0.3; head -c {N} > '{}'; echo DO\"\"NE",
+            out.display()
+        )),
+        24,
+        80,
+    );
+    let (mut reader, mut writer, control) = pty(&req).await.into_parts();
+    let input: Vec<u8> = (0..N).map(|i| b'a' + (i % 26) as u8).collect();
+    let write = async {
+        timeout(LIMIT, writer.write_all(&input))
+            .await
+            .expect("timed out writing")
+            .unwrap();
+    };
+    let mut acc = Vec::new();
+    let read = read_until(&mut reader, &mut acc, |s| s.contains("DONE"));
+    tokio::join!(write, read);
+    assert!(
+        std::fs::read(&out).unwrap() == input,
+        "the pasted bytes differ"
+    );
+    let (_, status) = tokio::join!(read_to_end_lossy(reader), async {
+        control.wait().await.unwrap()
+    });
+    assert_eq!(status, ExitStatus::Code(0));
+}
+
 #[tokio::test]
 async fn pty_output_written_just_before_exit_is_not_lost() {
     let req = on_pty(cmd("seq 1 20000; printf LAST"), 24, 80);

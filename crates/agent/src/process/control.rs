@@ -3,15 +3,13 @@
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use pty_process::OwnedWritePty;
 use tokio::process::Child;
 
-use super::error::pty_io;
 use super::{ProcessError, PtySize};
 
 /// How a process ended.
@@ -69,11 +67,9 @@ pub struct ProcessControl {
 pub(crate) enum Terminal {
     Pipes,
     Pty {
-        /// Shared with [`super::PtyWriter`]; `pty-process` only offers resize
-        /// on the write half.
-        writer: Arc<Mutex<OwnedWritePty>>,
-        /// A duplicate of the master fd, to ask for the foreground group.
-        master: OwnedFd,
+        /// The master, shared with the I/O halves: to resize the terminal and ask for its
+        /// foreground group.
+        master: Arc<OwnedFd>,
     },
 }
 
@@ -126,17 +122,11 @@ impl ProcessControl {
     pub fn resize(&self, size: PtySize) -> Result<(), ProcessError> {
         match &self.inner.terminal {
             Terminal::Pipes => Ok(()),
-            Terminal::Pty { writer, .. } => {
-                let guard = writer.lock().map_err(|_| ProcessError::Pty {
+            Terminal::Pty { master } => {
+                set_window_size(master, size).map_err(|source| ProcessError::Pty {
                     action: "resizing the terminal",
-                    source: std::io::Error::other("pty writer lock poisoned"),
-                })?;
-                guard
-                    .resize(pty_process::Size::new(size.rows, size.cols))
-                    .map_err(|e| ProcessError::Pty {
-                        action: "resizing the terminal",
-                        source: pty_io(e),
-                    })
+                    source,
+                })
             }
         }
     }
@@ -209,4 +199,23 @@ impl Drop for Inner {
             let _ = killpg(self.pid, Signal::SIGKILL);
         }
     }
+}
+
+nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, nix::libc::winsize);
+
+/// `TIOCSWINSZ` on the master: the kernel sends `SIGWINCH` to the terminal's foreground job.
+#[allow(unsafe_code)]
+pub(crate) fn set_window_size(master: &OwnedFd, size: PtySize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ws = nix::libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `master` is an open descriptor for the call's length and `ws` a valid winsize
+    // that the kernel only reads.
+    unsafe { tiocswinsz(master.as_raw_fd(), &ws) }
+        .map(drop)
+        .map_err(std::io::Error::from)
 }

@@ -1,13 +1,22 @@
 //! A process on a pseudo-terminal, and the two halves of its master side.
+//!
+//! The halves drive the master descriptor themselves rather than through `pty-process`'s
+//! async wrapper, for the sake of each keystroke (docs/PERFORMANCE.md): the reader is
+//! registered for readability only and treats a short read as "drained" instead of reading
+//! again to hear `EAGAIN`, and it reads into uninitialised memory instead of zeroing its
+//! buffer first; the writer writes straight to the terminal and registers for writability
+//! only while the terminal's input is full. Registered for both for good, the master woke the
+//! agent once more after every keystroke it took.
 
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use nix::errno::Errno;
-use pty_process::{OwnedReadPty, OwnedWritePty};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use super::ProcessControl;
 
@@ -32,6 +41,14 @@ impl PtyProcess {
     }
 }
 
+/// Registers `fd` (non-blocking) with the reactor for `interest`.
+#[allow(unsafe_code)]
+fn register<T: AsRawFd>(fd: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // SAFETY: the `AsyncFd` owns `fd` (an `OwnedFd`, or an `Arc` of one whose other holders
+    // never close it) for the whole life of the registration.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
+}
+
 /// Output side of the PTY master ([`AsyncRead`]).
 ///
 /// Returns everything the session's processes write to the terminal. Once
@@ -41,13 +58,36 @@ impl PtyProcess {
 /// returned before that end-of-file.
 #[derive(Debug)]
 pub struct PtyReader {
-    inner: OwnedReadPty,
+    fd: AsyncFd<Arc<OwnedFd>>,
     eof: bool,
 }
 
 impl PtyReader {
-    pub(crate) fn new(inner: OwnedReadPty) -> Self {
-        Self { inner, eof: false }
+    /// `master` must be non-blocking.
+    pub(crate) fn new(master: Arc<OwnedFd>) -> io::Result<Self> {
+        Ok(Self {
+            fd: register(master, Interest::READABLE)?,
+            eof: false,
+        })
+    }
+}
+
+/// One read(2) into the unfilled part of `buf`, without zeroing it first. Returns whether
+/// the read filled all the space it was given.
+#[allow(unsafe_code)]
+fn read_uninit(fd: &OwnedFd, buf: &mut ReadBuf<'_>) -> io::Result<bool> {
+    // SAFETY: read(2) writes at most `dst.len()` bytes into `dst`, never reads from it, and
+    // we mark as initialised only the `n` bytes it reports having written.
+    unsafe {
+        let dst = buf.unfilled_mut();
+        let space = dst.len();
+        let n = nix::libc::read(fd.as_raw_fd(), dst.as_mut_ptr().cast(), space);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.assume_init(n as usize);
+        buf.advance(n as usize);
+        Ok(n as usize == space)
     }
 }
 
@@ -57,22 +97,33 @@ impl AsyncRead for PtyReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.eof {
+        if self.eof || buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        let this = &mut *self;
         let before = buf.filled().len();
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Ready(Err(e)) if e.raw_os_error() == Some(Errno::EIO as i32) => {
-                self.eof = true;
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() == before && buf.remaining() > 0 {
-                    self.eof = true;
+        loop {
+            let mut guard = ready!(this.fd.poll_read_ready(cx))?;
+            match guard.try_io(|fd| read_uninit(fd.get_ref(), buf)) {
+                Ok(Ok(full)) => {
+                    if !full {
+                        // The master hands over what it holds: a short read emptied it, and
+                        // more output comes with a new edge from epoll. A read of nothing
+                        // is the end of the terminal.
+                        guard.clear_ready();
+                    }
+                    if buf.filled().len() == before {
+                        this.eof = true;
+                    }
+                    return Poll::Ready(Ok(()));
                 }
-                Poll::Ready(Ok(()))
+                Ok(Err(e)) if e.raw_os_error() == Some(Errno::EIO as i32) => {
+                    this.eof = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
             }
-            other => other,
         }
     }
 }
@@ -85,39 +136,60 @@ impl AsyncRead for PtyReader {
 /// [`io::ErrorKind::BrokenPipe`].
 #[derive(Debug)]
 pub struct PtyWriter {
-    inner: Arc<Mutex<OwnedWritePty>>,
+    master: Arc<OwnedFd>,
+    /// A duplicate of the master registered for writability, while the terminal's input is
+    /// full (a program that does not read it, a large paste).
+    waiter: Option<AsyncFd<OwnedFd>>,
 }
 
 impl PtyWriter {
-    pub(crate) fn new(inner: Arc<Mutex<OwnedWritePty>>) -> Self {
-        Self { inner }
+    /// `master` must be non-blocking.
+    pub(crate) fn new(master: Arc<OwnedFd>) -> Self {
+        Self {
+            master,
+            waiter: None,
+        }
     }
 }
 
-fn poisoned() -> io::Error {
-    io::Error::other("pty writer lock poisoned")
+fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
+    match nix::unistd::write(fd, data) {
+        Ok(n) => Ok(n),
+        Err(Errno::EIO) => Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal has been closed by the session's processes",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl AsyncWrite for PtyWriter {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        // The lock is shared only with `ProcessControl::resize`; it is held
-        // for one non-blocking write attempt, never across a wait.
-        let mut guard = match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(_) => return Poll::Ready(Err(poisoned())),
-        };
-        match Pin::new(&mut *guard).poll_write(cx, buf) {
-            Poll::Ready(Err(e)) if e.raw_os_error() == Some(Errno::EIO as i32) => {
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "the terminal has been closed by the session's processes",
-                )))
+        let this = &mut *self;
+        loop {
+            let Some(waiter) = &this.waiter else {
+                match write_fd(&this.master, data) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let dup = this.master.try_clone()?;
+                        this.waiter = Some(register(dup, Interest::WRITABLE)?);
+                        continue;
+                    }
+                    done => return Poll::Ready(done),
+                }
+            };
+            let mut guard = ready!(waiter.poll_write_ready(cx))?;
+            match guard.try_io(|fd| write_fd(fd.get_ref(), data)) {
+                Ok(done) => {
+                    // Room again: stop listening; the next write goes straight through.
+                    this.waiter = None;
+                    return Poll::Ready(done);
+                }
+                Err(_would_block) => continue,
             }
-            other => other,
         }
     }
 

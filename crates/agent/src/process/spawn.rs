@@ -1,6 +1,6 @@
 //! Building the command and starting it on a PTY or on pipes.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -202,14 +202,6 @@ fn spawn_pty(
     let (pty, pts) = pty_process::open().map_err(pty_error("allocating a pty"))?;
     pty.resize(pty_process::Size::new(size.rows, size.cols))
         .map_err(pty_error("setting the terminal size"))?;
-    let master = pty
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|source| ProcessError::Pty {
-            action: "duplicating the pty master",
-            source,
-        })?;
-
     // UTF-8 aware line editing (erase removes a whole character).
     match termios::tcgetattr(&pts) {
         Ok(mut modes) => {
@@ -246,12 +238,17 @@ fn spawn_pty(
     drop(guard);
 
     let pid = child_pid(&child, run_as)?;
-    let (read, write) = pty.into_split();
-    let writer = Arc::new(Mutex::new(write));
+    // Out of `pty-process`'s reactor registration (the halves make their own), still
+    // non-blocking.
+    let master = Arc::new(std::os::fd::OwnedFd::from(pty));
+    let reader = PtyReader::new(Arc::clone(&master)).map_err(|source| ProcessError::Pty {
+        action: "polling the pty",
+        source,
+    })?;
     Ok(PtyProcess {
-        reader: PtyReader::new(read),
-        writer: PtyWriter::new(Arc::clone(&writer)),
-        control: ProcessControl::new(child, pid, Terminal::Pty { writer, master }),
+        reader,
+        writer: PtyWriter::new(Arc::clone(&master)),
+        control: ProcessControl::new(child, pid, Terminal::Pty { master }),
     })
 }
 
