@@ -14,6 +14,10 @@ use crate::state::AppState;
 /// The end reason written for a dead replica's sessions.
 pub const ORPHANED: &str = "its wicketd stopped (no sign of life from the replica relaying it)";
 
+/// What the users of a replica that was taken for dead are told when it comes back.
+pub const STALLED: &str = "this wicketd stalled for longer than replica_timeout and was taken \
+                           for dead, which ended its sessions; connect again";
+
 /// Registers this process; called once before it serves.
 pub async fn register(state: &AppState) -> Result<(), ServerError> {
     let name = crate::server::hostname().unwrap_or_default();
@@ -34,11 +38,15 @@ pub async fn tick(state: &AppState) {
     let store = state.store();
     let now = now_ms();
     match store.replica_seen(state.replica(), now).await {
-        // Another replica took this one for dead (a long stall): come back.
+        // Another replica took this one for dead (a long stall) and ended its sessions in
+        // the history and the audit chain: end them here too, so that nothing keeps running
+        // that the record says has stopped, then come back.
         Ok(false) => {
+            let ended = state.sessions().end_all(STALLED);
             tracing::warn!(
                 replica = state.replica(),
-                "this replica was taken for dead; registering again"
+                sessions = ended,
+                "this replica was taken for dead; ended its sessions and registering again"
             );
             if let Err(e) = register(state).await {
                 tracing::warn!(error = %e, "could not register the replica again");

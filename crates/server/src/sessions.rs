@@ -117,6 +117,15 @@ impl SessionRegistry {
         }
     }
 
+    /// Ends every live session here, telling each user `reason`; returns how many.
+    pub fn end_all(&self, reason: &str) -> usize {
+        let live = self.lock();
+        for e in live.values() {
+            let _ = e.end.send(Some(reason.to_owned()));
+        }
+        live.len()
+    }
+
     /// Follows the output of live session `id` from now on.
     pub fn subscribe(&self, id: &str) -> Option<broadcast::Receiver<Bytes>> {
         self.lock().get(id).map(|e| e.output.subscribe())

@@ -684,3 +684,63 @@ async fn the_sessions_of_a_killed_server_are_ended_by_the_next() -> Result<()> {
     );
     Ok(())
 }
+
+/// A replica that stalls (here SIGSTOP) for longer than `replica_timeout` is taken for dead by
+/// another, which ends its session in the history and the chain. When it wakes it must not go
+/// on relaying what the record says has stopped: it ends the session too, telling the user
+/// why. Heartbeats are long here, so the links survive the stall and only that can end it.
+/// SQLite is one server's file: skipped there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_taken_for_dead_ends_its_sessions_when_it_wakes() -> Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if wicket_store::testing::postgres_base_url().is_none() {
+        eprintln!("WICKET_TEST_DATABASE_URL not set; two servers need PostgreSQL");
+        return Ok(());
+    }
+    let env = [
+        ("WICKET_REPLICA_TIMEOUT", "3s"),
+        ("WICKET_HEARTBEAT", "30s"),
+    ];
+    let mut h = Harness::start_with(bins!(), &env).await?;
+    h.add_agent("rep-1").await?;
+    h.admin.set_policies(ALICE_MAY_CONNECT).await?;
+    let alice = h.user("alice", "alice-password-1").await?;
+    let (session, id) = ticking_session(&h, &alice, "rep-1").await?;
+    let env2: Vec<_> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (_second, admin2) = h.second_server(&env2).await?;
+
+    let first = Pid::from_raw(h.server.pid().context("the first server runs")? as i32);
+    kill(first, Signal::SIGSTOP)?;
+    let mut swept = None;
+    for _ in 0..150 {
+        let list = sessions(&admin2, &[]).await?;
+        if let Some(s) = list
+            .iter()
+            .find(|s| s["id"] == id.as_str() && !s["ended_at"].is_null())
+        {
+            swept = Some(s.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(first, Signal::SIGCONT)?;
+    let s = swept.context("the second server never took the stalled one for dead")?;
+    ensure!(
+        s["end_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("its wicketd stopped")),
+        "{s}"
+    );
+
+    let out = tokio::time::timeout(Duration::from_secs(20), session.wait_with_output())
+        .await
+        .context("the session went on after its server woke")??;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "{err}");
+    ensure!(err.contains("taken for dead"), "{err}");
+    Ok(())
+}
