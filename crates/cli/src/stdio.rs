@@ -19,6 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -193,13 +194,18 @@ impl AsyncWrite for Stdout {
 }
 
 /// A non-blocking descriptor written directly, and registered with the reactor only while
-/// a write would block (a full pipe, a terminal whose user pressed ^S): registered for good,
-/// every write the terminal drains would wake the process for nothing.
+/// writes block (a full pipe, a terminal whose user pressed ^S): registered for good, every
+/// write the terminal drains would wake the process for nothing.
 pub struct Unregistered {
     file: File,
-    /// A duplicate of `file` registered for writability, while the last write would block.
-    waiter: Option<AsyncFd<File>>,
+    /// A duplicate of `file` registered for writability, and when a write last blocked.
+    waiter: Option<(AsyncFd<File>, Instant)>,
 }
+
+/// How long the registration outlives the last write that blocked. Output faster than its
+/// reader blocks every few writes, and registering and dropping each time would add four
+/// system calls per pipe-full; a second after the flood it is dropped.
+const KEEP_REGISTERED: Duration = Duration::from_secs(1);
 
 impl Unregistered {
     fn new(file: File) -> Self {
@@ -208,13 +214,14 @@ impl Unregistered {
 
     fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
         loop {
-            let Some(waiter) = &self.waiter else {
+            let Some((waiter, blocked_at)) = &mut self.waiter else {
                 match (&self.file).write(data) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         let dup = self.file.try_clone()?;
-                        self.waiter = Some(register(dup, Interest::WRITABLE).ok_or_else(|| {
+                        let fd = register(dup, Interest::WRITABLE).ok_or_else(|| {
                             std::io::Error::other("stdout cannot be polled for writability")
-                        })?);
+                        })?;
+                        self.waiter = Some((fd, Instant::now()));
                         continue;
                     }
                     done => return Poll::Ready(done),
@@ -223,11 +230,12 @@ impl Unregistered {
             let mut guard = ready!(waiter.poll_write_ready(cx))?;
             match guard.try_io(|f| f.get_ref().write(data)) {
                 Ok(done) => {
-                    // Room again: stop listening, the next write goes straight through.
-                    self.waiter = None;
+                    if blocked_at.elapsed() > KEEP_REGISTERED {
+                        self.waiter = None;
+                    }
                     return Poll::Ready(done);
                 }
-                Err(_would_block) => continue,
+                Err(_would_block) => *blocked_at = Instant::now(),
             }
         }
     }

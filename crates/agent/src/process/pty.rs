@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use tokio::io::unix::AsyncFd;
@@ -137,10 +138,15 @@ impl AsyncRead for PtyReader {
 #[derive(Debug)]
 pub struct PtyWriter {
     master: Arc<OwnedFd>,
-    /// A duplicate of the master registered for writability, while the terminal's input is
-    /// full (a program that does not read it, a large paste).
-    waiter: Option<AsyncFd<OwnedFd>>,
+    /// A duplicate of the master registered for writability while the terminal's input is
+    /// full (a program that does not read it, a large paste), and when a write last blocked.
+    waiter: Option<(AsyncFd<OwnedFd>, Instant)>,
 }
+
+/// How long the registration outlives the last write that blocked: a paste larger than the
+/// terminal's buffer blocks every few kilobytes, and registering anew each time would cost
+/// four system calls per buffer-full.
+const KEEP_REGISTERED: Duration = Duration::from_secs(1);
 
 impl PtyWriter {
     /// `master` must be non-blocking.
@@ -171,11 +177,11 @@ impl AsyncWrite for PtyWriter {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         loop {
-            let Some(waiter) = &this.waiter else {
+            let Some((waiter, blocked_at)) = &mut this.waiter else {
                 match write_fd(&this.master, data) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         let dup = this.master.try_clone()?;
-                        this.waiter = Some(register(dup, Interest::WRITABLE)?);
+                        this.waiter = Some((register(dup, Interest::WRITABLE)?, Instant::now()));
                         continue;
                     }
                     done => return Poll::Ready(done),
@@ -184,11 +190,12 @@ impl AsyncWrite for PtyWriter {
             let mut guard = ready!(waiter.poll_write_ready(cx))?;
             match guard.try_io(|fd| write_fd(fd.get_ref(), data)) {
                 Ok(done) => {
-                    // Room again: stop listening; the next write goes straight through.
-                    this.waiter = None;
+                    if blocked_at.elapsed() > KEEP_REGISTERED {
+                        this.waiter = None;
+                    }
                     return Poll::Ready(done);
                 }
-                Err(_would_block) => continue,
+                Err(_would_block) => *blocked_at = Instant::now(),
             }
         }
     }
