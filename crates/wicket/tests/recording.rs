@@ -19,6 +19,22 @@ async fn sessions(cli: &Cli, extra: &[&str]) -> Result<Vec<serde_json::Value>> {
     Ok(serde_json::from_str(&cli.ok(&args).await?)?)
 }
 
+/// Session `id` from the list through `cli` once its history says it ended; none if that
+/// takes more than 15 s.
+async fn ended_session(cli: &Cli, id: &str) -> Result<Option<serde_json::Value>> {
+    for _ in 0..150 {
+        let list = sessions(cli, &[]).await?;
+        if let Some(s) = list
+            .into_iter()
+            .find(|s| s["id"] == id && !s["ended_at"].is_null())
+        {
+            return Ok(Some(s));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(None)
+}
+
 /// The session list once its newest session has ended: the server completes the history (and
 /// seals the recording) just after the client sees the exit.
 async fn settled(cli: &Cli) -> Result<Vec<serde_json::Value>> {
@@ -647,19 +663,9 @@ async fn the_sessions_of_a_killed_server_are_ended_by_the_next() -> Result<()> {
     let (_session, id) = ticking_session(&h, &alice, "rep-1").await?;
     // SIGKILL, then a new process on the same database.
     h.server.restart()?;
-    let mut ended = None;
-    for _ in 0..150 {
-        let list = sessions(&h.admin, &[]).await?;
-        if let Some(s) = list
-            .iter()
-            .find(|s| s["id"] == id.as_str() && !s["ended_at"].is_null())
-        {
-            ended = Some(s.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let s = ended.context("the killed server's session was never ended")?;
+    let s = ended_session(&h.admin, &id)
+        .await?
+        .context("the killed server's session was never ended")?;
     ensure!(
         s["end_reason"]
             .as_str()
@@ -715,20 +721,9 @@ async fn a_replica_taken_for_dead_ends_its_sessions_when_it_wakes() -> Result<()
 
     let first = Pid::from_raw(h.server.pid().context("the first server runs")? as i32);
     kill(first, Signal::SIGSTOP)?;
-    let mut swept = None;
-    for _ in 0..150 {
-        let list = sessions(&admin2, &[]).await?;
-        if let Some(s) = list
-            .iter()
-            .find(|s| s["id"] == id.as_str() && !s["ended_at"].is_null())
-        {
-            swept = Some(s.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let swept = ended_session(&admin2, &id).await;
     kill(first, Signal::SIGCONT)?;
-    let s = swept.context("the second server never took the stalled one for dead")?;
+    let s = swept?.context("the second server never took the stalled one for dead")?;
     ensure!(
         s["end_reason"]
             .as_str()
