@@ -205,7 +205,7 @@ nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, nix::libc::winsize)
 
 /// `TIOCSWINSZ` on the master: the kernel sends `SIGWINCH` to the terminal's foreground job.
 #[allow(unsafe_code)]
-pub(crate) fn set_window_size(master: &OwnedFd, size: PtySize) -> std::io::Result<()> {
+fn set_window_size(master: &OwnedFd, size: PtySize) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let ws = nix::libc::winsize {
         ws_row: size.rows,
