@@ -5,8 +5,8 @@
 //! registered for readability only and treats a short read as "drained" instead of reading
 //! again to hear `EAGAIN`, and it reads into uninitialised memory instead of zeroing its
 //! buffer first; the writer writes straight to the terminal and registers for writability
-//! only while the terminal's input is full. Registered for both for good, the master woke the
-//! agent once more after every keystroke it took.
+//! only while the terminal's input is full (and a second after). Registered for both for
+//! good, the master woke the agent once more after every keystroke it took.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
