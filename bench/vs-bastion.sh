@@ -8,7 +8,8 @@
 #   bench/vs-bastion.sh            # needs: sshd ssh scp iperf3 hyperfine python3 (Debian packages
 #                                  #   openssh-server openssh-client iperf3 hyperfine)
 # Environment: WICKET_BIN (default: build and use target/release), COPY_MIB (default 1024),
-# IPERF_SECS (default 10), RUNS (remote-command runs, default 30), ECHO_SAMPLES (default 300).
+# IPERF_SECS (default 10), RUNS (remote-command runs, default 30), ECHO_SAMPLES (keystrokes
+# per echo round, default 300), ECHO_ROUNDS (default 5).
 #
 # Both paths run on the same loopback, so the figures compare the software, not a network.
 set -euo pipefail
@@ -19,6 +20,7 @@ copy_mib=${COPY_MIB:-1024}
 iperf_secs=${IPERF_SECS:-10}
 runs=${RUNS:-30}
 echo_samples=${ECHO_SAMPLES:-300}
+echo_rounds=${ECHO_ROUNDS:-5}
 
 for tool in sshd ssh scp iperf3 hyperfine python3; do
   command -v "$tool" >/dev/null || { [ -x "/usr/sbin/$tool" ] && continue; echo "missing: $tool" >&2; exit 2; }
@@ -148,16 +150,16 @@ has proxy && {
   log "scp via wicket proxy"
   scp_w=$(secs scp -q -F "$tmp/ssh/config" -o "ProxyJump=none" -o "ProxyCommand=$bin/wicket proxy $name %p" "$tmp/blob" "target:$tmp/dst/scp-w")
   rm -f "$tmp/dst/scp-w"
-  row "1 GiB copy: scp via wicket proxy (MB/s)" "$(mbps "$scp_w")" "$(mbps "$scp_j")" "$(ratio "$scp_j" "$scp_w")"
+  row "${copy_mib} MiB copy: scp via wicket proxy (MB/s)" "$(mbps "$scp_w")" "$(mbps "$scp_j")" "$(ratio "$scp_j" "$scp_w")"
 }
 if has cp; then
   log "wicket cp"
   cp_w=$(secs "$bin/wicket" cp "$tmp/blob" "$name:$tmp/dst/wcp")
   cmp -s "$tmp/blob" "$tmp/dst/wcp" || { echo "wicket cp: copy differs" >&2; exit 1; }
   rm -f "$tmp/dst/wcp"
-  row "1 GiB copy: wicket cp (MB/s)" "$(mbps "$cp_w")" "$(mbps "$scp_j")" "$(ratio "$scp_j" "$cp_w")"
+  row "${copy_mib} MiB copy: wicket cp (MB/s)" "$(mbps "$cp_w")" "$(mbps "$scp_j")" "$(ratio "$scp_j" "$cp_w")"
 else
-  row "1 GiB copy: wicket cp (MB/s)" "n/a" "$(mbps "$scp_j")" "n/a"
+  row "${copy_mib} MiB copy: wicket cp (MB/s)" "n/a" "$(mbps "$scp_j")" "n/a"
 fi
 rm -f "$tmp/blob"
 
@@ -168,13 +170,21 @@ hyperfine -N --warmup 3 --runs "$runs" --export-json "$tmp/cmd.json" \
 read -r cmd_w cmd_s < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.1f" % (x["median"]*1000) for x in r))' "$tmp/cmd.json")
 row "remote command 'true', median (ms)" "$cmd_w" "$cmd_s" "$(ratio "$cmd_w" "$cmd_s")"
 
-# 4. Keystroke echo through an interactive client and a remote cat.
-log "echo latency x$echo_samples"
+# 4. Keystroke echo through an interactive client and a remote cat, in rounds that take turns
+# (wicket, then ssh), so a machine whose speed drifts from minute to minute drifts for both;
+# each figure is the median of the rounds' p50 (or p99).
+log "echo latency, $echo_rounds rounds of $echo_samples keystrokes"
 remote='stty raw -echo; exec cat'
-read -r ew50 ew99 _ < <(python3 bench/echo_latency.py --samples "$echo_samples" -- "$bin/wicket" connect -t "$name" -- "$remote")
-read -r es50 es99 _ < <(python3 bench/echo_latency.py --samples "$echo_samples" -- ssh -F "$tmp/ssh/config" -tt target "$remote")
-row "keystroke echo p50 (ms)" "$ew50" "$es50" "$(ratio "$ew50" "$es50")"
-row "keystroke echo p99 (ms)" "$ew99" "$es99" "$(ratio "$ew99" "$es99")"
+: >"$tmp/echo.txt"
+for round in $(seq 1 "$echo_rounds"); do
+  read -r w50 w99 _ < <(python3 bench/echo_latency.py --samples "$echo_samples" -- "$bin/wicket" connect -t "$name" -- "$remote")
+  read -r s50 s99 _ < <(python3 bench/echo_latency.py --samples "$echo_samples" -- ssh -F "$tmp/ssh/config" -tt target "$remote")
+  log "   round $round: p50 $w50 / $s50 ms, p99 $w99 / $s99 ms (wicket / ssh)"
+  echo "$w50 $w99 $s50 $s99" >>"$tmp/echo.txt"
+done
+read -r ew50 ew99 es50 es99 < <(python3 -c 'import statistics,sys; cols=list(zip(*(map(float,l.split()) for l in open(sys.argv[1])))); print(" ".join("%.3f" % statistics.median(c) for c in cols))' "$tmp/echo.txt")
+row "keystroke echo p50, median of rounds (ms)" "$ew50" "$es50" "$(ratio "$ew50" "$es50")"
+row "keystroke echo p99, median of rounds (ms)" "$ew99" "$es99" "$(ratio "$ew99" "$es99")"
 
 echo
 echo "wicket vs OpenSSH through a bastion ($(nproc) cores, $(uname -srm), $(ssh -V 2>&1 | cut -d, -f1))"
