@@ -8,7 +8,10 @@ use wicket_fd::{Reader, Writer};
 
 fn pipe() -> (Reader<OwnedFd>, Writer<OwnedFd>) {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).expect("pipe2");
-    (Reader::new(r).expect("registering the pipe"), Writer::new(w))
+    (
+        Reader::new(r).expect("registering the pipe"),
+        Writer::new(w),
+    )
 }
 
 /// Written faster than its reader drains it: the writes that would block wait for room
