@@ -17,10 +17,11 @@ dev=$!
 for _ in $(seq 1 100); do grep -q "Press Ctrl-C" "$tmp/dev.out" 2>/dev/null && break; sleep 0.2; done
 name=$(grep -oE 'connect [^ ]+' "$tmp/dev.out" | head -n1 | cut -d' ' -f2)
 # The sink: reads everything, then reports how much.
-python3 - "$sink_port" >"$tmp/sink.out" <<'PY' &
+python3 - "$sink_port" "$tmp/sink.ready" >"$tmp/sink.out" <<'PY' &
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").close()
 c, _ = s.accept(); n = 0
 buf = bytearray(1 << 20)
 while True:
@@ -30,6 +31,8 @@ while True:
 print(n, flush=True)
 PY
 sink=$!
+# A connection before the sink listens would be refused (and reset, as it should be).
+for _ in $(seq 1 100); do [ -e "$tmp/sink.ready" ] && break; sleep 0.05; done
 XDG_CONFIG_HOME=$tmp/cfg $bin/wicket forward "$name" "$local_port:127.0.0.1:$sink_port" >"$tmp/fwd.out" 2>&1 &
 fwd=$!
 for _ in $(seq 1 100); do grep -q "Forwarding" "$tmp/fwd.out" 2>/dev/null && break; sleep 0.1; done
