@@ -30,11 +30,14 @@ pub enum TransportError {
     },
 }
 
-/// Read buffer for a WebSocket transport. The tungstenite versions we use (0.26, also under
-/// axum) zero the whole read buffer before every read: with their 128 KiB default that is 128 KiB
-/// of memset per keystroke, per hop, the largest user-space cost of an echo in the CLI. A TLS
-/// record carries at most 16 KiB, so reads of 32 KiB lose nothing on bulk transfers.
-pub const WS_READ_BUFFER: usize = 32 * 1024;
+/// Most a WebSocket transport reads at once, and its read buffer's first size. tungstenite
+/// zeroes that much of its buffer before every read, including the read that only learns the
+/// socket is empty: two per message per hop. With its 128 KiB default that was the largest
+/// user-space cost of an echo (docs/PERFORMANCE.md, items 6, 7 and 11). Bulk data loses
+/// nothing at 4 KiB: the TLS layer below hands over at most one record (16 KiB) per read
+/// anyway, and the reads it splits into are copies from memory, not system calls (1 GiB
+/// through a forward: the same 510-535 MB/s at 4, 16 and 32 KiB).
+pub const WS_READ_BUFFER: usize = 4 * 1024;
 
 pub type FrameSink = Pin<Box<dyn Sink<Bytes, Error = TransportError> + Send>>;
 pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> + Send>>;
