@@ -120,10 +120,15 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// A port on which nothing listens (bound, then released).
-async fn closed_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").await?;
-    Ok(l.local_addr()?.port())
+/// A port on which nothing listens, held by a socket that is bound but never listens: a
+/// connection to it is refused, and while the socket lives no other test's listener can take
+/// the port, nor can a connection pick it as its own source port and connect to itself
+/// (releasing a bound port instead let a parallel test's socket answer there).
+fn closed_port() -> Result<(tokio::net::TcpSocket, u16)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind("127.0.0.1:0".parse()?)?;
+    let port = socket.local_addr()?.port();
+    Ok((socket, port))
 }
 
 /// Asserts that the forwarded connection `s` is reset (or at worst closed) within 10 s,
@@ -253,7 +258,7 @@ async fn two_hundred_concurrent_connections_through_one_forward() -> Result<()> 
 async fn refused_and_metadata_destinations_reset_promptly() -> Result<()> {
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
-    let closed = closed_port().await?;
+    let (_held, closed) = closed_port()?;
     let specs = [
         format!("0:127.0.0.1:{closed}"),
         "0:169.254.169.254:80".to_string(),
