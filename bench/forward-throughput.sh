@@ -33,6 +33,7 @@ PY
 sink=$!
 # A connection before the sink listens would be refused (and reset, as it should be).
 for _ in $(seq 1 100); do [ -e "$tmp/sink.ready" ] && break; sleep 0.05; done
+[ -e "$tmp/sink.ready" ] || { echo "the sink did not start listening" >&2; exit 1; }
 XDG_CONFIG_HOME=$tmp/cfg $bin/wicket forward "$name" "$local_port:127.0.0.1:$sink_port" >"$tmp/fwd.out" 2>&1 &
 fwd=$!
 for _ in $(seq 1 100); do grep -q "Forwarding" "$tmp/fwd.out" 2>/dev/null && break; sleep 0.1; done

@@ -49,7 +49,14 @@ pub enum Stdout {
 }
 
 pub fn stdin() -> Stdin {
-    match reopen(0, false).and_then(|f| wicket_fd::Reader::new(f).ok()) {
+    let reader = |f: File| {
+        if cooked_terminal(&f) {
+            wicket_fd::Reader::new_lines(f)
+        } else {
+            wicket_fd::Reader::new(f)
+        }
+    };
+    match reopen(0, false).and_then(|f| reader(f).ok()) {
         Some(fd) => Stdin::Direct(fd),
         None => Stdin::Pool(tokio::io::stdin()),
     }
@@ -76,6 +83,14 @@ pub fn stdout_owned() -> std::io::Result<Stdout> {
     };
     let _ = nix::unistd::close(1);
     Ok(out)
+}
+
+/// A terminal in canonical mode (`wicket connect` without `-t` from an interactive shell):
+/// its line discipline hands over one line per read, so a short read does not mean drained.
+/// In raw mode (a `-t` session sets it before stdin is opened) a read returns all there is.
+fn cooked_terminal(f: &File) -> bool {
+    use nix::sys::termios::{tcgetattr, LocalFlags};
+    tcgetattr(f).is_ok_and(|t| t.local_flags.contains(LocalFlags::ICANON))
 }
 
 /// Opens descriptor `fd` again, non-blocking, if it is a terminal or a pipe.
@@ -171,6 +186,22 @@ mod tests {
         let out = Stdout::Direct(wicket_fd::Writer::new(reopen(w.as_raw_fd(), true)?));
         let input = wicket_fd::Reader::new(reopen(r.as_raw_fd(), false)?).ok()?;
         Some((Stdin::Direct(input), out))
+    }
+
+    /// A fresh terminal is cooked, one in raw mode is not, and a pipe is no terminal: which
+    /// of `wicket_fd`'s readers stdin gets.
+    #[test]
+    fn a_cooked_terminal_is_told_from_a_raw_one() {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = File::from(pty.slave);
+        assert!(cooked_terminal(&slave));
+        let mut t = tcgetattr(&slave).unwrap();
+        cfmakeraw(&mut t);
+        tcsetattr(&slave, SetArg::TCSANOW, &t).unwrap();
+        assert!(!cooked_terminal(&slave));
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        assert!(!cooked_terminal(&File::from(r)));
     }
 
     #[test]

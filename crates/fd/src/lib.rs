@@ -13,8 +13,9 @@
 //!   second after.
 //!
 //! Both expect a non-blocking descriptor of a terminal, a pipe or a PTY master: something
-//! that returns all it holds on a read. A terminal that has hung up (every process on a PTY
-//! gone) reads as end of input and writes as a broken pipe.
+//! that returns all it holds on a read, except a terminal in canonical mode, which returns a
+//! line per read ([`Reader::new_lines`] is for that one). A terminal that has hung up (every
+//! process on a PTY gone) reads as end of input and writes as a broken pipe.
 
 mod reader;
 mod writer;
@@ -23,16 +24,18 @@ pub use reader::Reader;
 pub use writer::Writer;
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 /// Registers `fd` with the reactor for `interest` alone.
 #[allow(unsafe_code)]
-fn register<T: AsRawFd>(fd: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-    // SAFETY: the `AsyncFd` owns `fd` (a `File`, an `OwnedFd`, or an `Arc` of one whose other
-    // holders never close it) for the whole life of the registration, so the descriptor stays
-    // open and names the same description until the registration is dropped.
+fn register<T: AsFd + AsRawFd>(fd: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // SAFETY: `AsFd` (unlike a bare `RawFd`) means `fd` owns or borrows an open descriptor
+    // for as long as it lives: a `File`, an `OwnedFd`, an `Arc` of one, or a `BorrowedFd`
+    // whose lifetime bounds the registration's. The `AsyncFd` holds `fd` for the whole life of
+    // the registration, so the descriptor stays open and names the same description until the
+    // registration is dropped.
     unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
 }

@@ -1,7 +1,7 @@
 //! [`Reader`]: the read half.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -17,14 +17,29 @@ use tokio::io::{AsyncRead, Interest, ReadBuf};
 pub struct Reader<T: AsRawFd> {
     fd: AsyncFd<T>,
     eof: bool,
+    /// A read that returns less than it was given emptied the descriptor. Not so for a
+    /// terminal in canonical mode, which returns one line per read.
+    short_read_drains: bool,
 }
 
-impl<T: AsRawFd> Reader<T> {
-    /// `fd` must be non-blocking and stay open as long as the reader lives.
+impl<T: AsFd + AsRawFd> Reader<T> {
+    /// `fd` must be non-blocking. A terminal must be in raw mode (see [`Reader::new_lines`]).
     pub fn new(fd: T) -> io::Result<Self> {
+        Self::with(fd, true)
+    }
+
+    /// For a terminal in canonical mode (cooked: the line discipline edits and hands over one
+    /// line per read, so three pasted lines take three reads). It reads until the terminal
+    /// says it would block, one system call more per line than [`Reader::new`].
+    pub fn new_lines(fd: T) -> io::Result<Self> {
+        Self::with(fd, false)
+    }
+
+    fn with(fd: T, short_read_drains: bool) -> io::Result<Self> {
         Ok(Reader {
             fd: crate::register(fd, Interest::READABLE)?,
             eof: false,
+            short_read_drains,
         })
     }
 }
@@ -64,7 +79,7 @@ impl<T: AsRawFd + Unpin> AsyncRead for Reader<T> {
             let mut guard = ready!(this.fd.poll_read_ready(cx))?;
             match guard.try_io(|fd| read_uninit(fd.get_ref(), buf)) {
                 Ok(Ok(full)) => {
-                    if !full {
+                    if !full && this.short_read_drains {
                         // A terminal, pipe or master hands over what it holds: a short read
                         // emptied it, and the next byte comes with a new edge from epoll.
                         guard.clear_ready();
