@@ -1,6 +1,7 @@
 //! An interactive session driven through a real local PTY, as a person would use it: the remote
 //! terminal follows local resizes, Ctrl-C interrupts the remote job, UTF-8 survives, the exit
-//! status comes back and the local terminal is restored.
+//! status comes back and the local terminal is restored; and a command run without `-t` from a
+//! cooked terminal gets every line pasted at once.
 
 use std::time::Duration;
 
@@ -73,6 +74,35 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
         !tail.contains("-icanon"),
         "terminal left in raw mode:\n{tail}"
     );
+    let status = tokio::time::timeout(T, term.child.wait()).await??;
+    assert!(status.success());
+    Ok(())
+}
+
+/// `wicket connect` without `-t` from an interactive shell leaves the local terminal cooked,
+/// and a cooked terminal hands over one line per read: lines pasted at once must all reach
+/// the remote command without waiting for another keystroke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_pasted_into_a_command_without_a_terminal_all_arrive() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let script = format!(
+        "{} connect web-1 -- sed -u s/^/got-/; echo \"rc=$?\"",
+        h.bins.wicket.display()
+    );
+    let cmd = pty_process::Command::new("sh")
+        .args(["-c", &script])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home)
+        .env("LANG", "C.UTF-8");
+    let mut term = Terminal::spawn(cmd, 80, 24)?;
+
+    term.write(b"first\r").await?;
+    let at = term.expect("got-first", T).await?;
+    term.write(b"one\rtwo\rthree\r").await?;
+    let at = term.expect_from(at, "got-three", T).await?;
+    // ^D at the start of a line is the end of input: the remote command ends, and so does wicket.
+    term.write(b"\x04").await?;
+    term.expect_from(at, "rc=0", T).await?;
     let status = tokio::time::timeout(T, term.child.wait()).await??;
     assert!(status.success());
     Ok(())
