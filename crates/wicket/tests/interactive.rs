@@ -16,16 +16,10 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
     h.add_agent("web-1").await?;
 
     // `sh` runs wicket, then reports its status and the terminal mode it left behind.
-    let script = format!(
-        "{} connect web-1; echo \"rc=$?\"; stty -a; echo end-of-stty",
-        h.bins.wicket.display()
-    );
-    let cmd = pty_process::Command::new("sh")
-        .args(["-c", &script])
-        .env("XDG_CONFIG_HOME", &h.admin.config_home)
-        .env("TERM", "xterm-256color")
-        .env("LANG", "C.UTF-8");
-    let mut term = Terminal::spawn(cmd, 80, 24)?;
+    let mut term = shell(
+        &h,
+        "connect web-1; echo \"rc=$?\"; stty -a; echo end-of-stty",
+    )?;
 
     // The remote shell is up and sees our size.
     term.write(b"stty size; echo ready-$((40+2))\r").await?;
@@ -86,15 +80,7 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
 async fn lines_pasted_into_a_command_without_a_terminal_all_arrive() -> Result<()> {
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
-    let script = format!(
-        "{} connect web-1 -- sed -u s/^/got-/; echo \"rc=$?\"",
-        h.bins.wicket.display()
-    );
-    let cmd = pty_process::Command::new("sh")
-        .args(["-c", &script])
-        .env("XDG_CONFIG_HOME", &h.admin.config_home)
-        .env("LANG", "C.UTF-8");
-    let mut term = Terminal::spawn(cmd, 80, 24)?;
+    let mut term = shell(&h, "connect web-1 -- sed -u s/^/got-/; echo \"rc=$?\"")?;
 
     term.write(b"first\r").await?;
     let at = term.expect("got-first", T).await?;
@@ -106,4 +92,15 @@ async fn lines_pasted_into_a_command_without_a_terminal_all_arrive() -> Result<(
     let status = tokio::time::timeout(T, term.child.wait()).await??;
     assert!(status.success());
     Ok(())
+}
+
+/// `sh -c "wicket REST"` on a fresh 80x24 local PTY, as the harness's admin.
+fn shell(h: &Harness, rest: &str) -> Result<Terminal> {
+    let script = format!("{} {rest}", h.bins.wicket.display());
+    let cmd = pty_process::Command::new("sh")
+        .args(["-c", &script])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home)
+        .env("TERM", "xterm-256color")
+        .env("LANG", "C.UTF-8");
+    Terminal::spawn(cmd, 80, 24)
 }
