@@ -9,7 +9,8 @@
 #                                  #   openssh-server openssh-client iperf3 hyperfine)
 # Environment: WICKET_BIN (default: build and use target/release), COPY_MIB (default 1024),
 # IPERF_SECS (default 10), RUNS (remote-command runs, default 30), ECHO_SAMPLES (keystrokes
-# per echo round, default 300), ECHO_ROUNDS (default 5).
+# per echo round, default 300), ECHO_ROUNDS (default 5), ECHO_TRACE=1 (one more echo round each
+# under bpftrace: each process's CPU time per keystroke on the echo's path; root).
 #
 # Both paths run on the same loopback, so the figures compare the software, not a network.
 set -euo pipefail
@@ -26,6 +27,7 @@ for tool in sshd ssh scp iperf3 hyperfine python3; do
   command -v "$tool" >/dev/null || { [ -x "/usr/sbin/$tool" ] && continue; echo "missing: $tool" >&2; exit 2; }
 done
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
+[ "${ECHO_TRACE:-0}" != 1 ] || command -v bpftrace >/dev/null || { echo "ECHO_TRACE=1 needs bpftrace" >&2; exit 2; }
 
 [ -n "${WICKET_BIN:-}" ] || cargo build --release --quiet
 bin=$(cd "${WICKET_BIN:-target/release}" && pwd)
@@ -186,8 +188,44 @@ read -r ew50 ew99 es50 es99 < <(python3 -c 'import statistics,sys; cols=list(zip
 row "keystroke echo p50, median of rounds (ms)" "$ew50" "$es50" "$(ratio "$ew50" "$es50")"
 row "keystroke echo p99, median of rounds (ms)" "$ew99" "$es99" "$(ratio "$ew99" "$es99")"
 
+# 5. (ECHO_TRACE=1, needs bpftrace and root) One more echo round each, traced: every process's
+# CPU time between a keystroke's write and its echo's read, per keystroke. On a machine where
+# the chain runs serially these add up to the latency (docs/PERFORMANCE.md, ninth session).
+traces=()
+if [ "${ECHO_TRACE:-0}" = 1 ]; then
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+  for side in wicket ssh; do
+    if [ "$side" = wicket ]; then client=("$bin/wicket" connect -t "$name" --); else client=("${sshc[@]}" -tt target); fi
+    bpftrace -q bench/echo-window.bt >"$tmp/trace.$side" 2>"$tmp/trace.$side.err" &
+    tpid=$!
+    sleep 3 # attaching takes bpftrace a second or two; -q leaves nothing to wait for
+    kill -0 "$tpid" 2>/dev/null || { echo "bpftrace failed:" >&2; cat "$tmp/trace.$side.err" >&2; exit 1; }
+    log "echo, traced: $side"
+    python3 bench/echo_latency.py --samples "$echo_samples" -- "${client[@]}" "$remote" >/dev/null
+    kill -INT "$tpid"; wait "$tpid" || true
+    traces+=("$(python3 - "$tmp/trace.$side" "$side" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+n = re.search(r"@n: (\d+)", text)
+if not n:
+    sys.exit(f"bpftrace gave no windows: {text[-300:]!r}")
+n = int(n.group(1))
+window = int(re.search(r"@window: (\d+)", text).group(1)) / n / 1000
+on = sorted(((int(v) / n / 1000, k) for k, v in re.findall(r"@on\[(.*?)\]: (\d+)", text)
+             if not k.startswith("swapper")), reverse=True)
+print(f"{sys.argv[2]:7s} {window:6.0f} us per keystroke: " + ", ".join(f"{k} {v:.0f}" for v, k in on[:8] if v >= 1))
+PY
+)")
+  done
+fi
+
 echo
 echo "wicket vs OpenSSH through a bastion ($(nproc) cores, $(uname -srm), $(ssh -V 2>&1 | cut -d, -f1))"
 printf '%-44s %14s %14s %8s\n' "" "wicket" "ssh -J" "ratio"
 printf '%s\n' "${rows[@]}"
 echo "ratio = wicket / ssh: above 1 is better for MB/s rows, below 1 is better for ms rows."
+if [ ${#traces[@]} -gt 0 ]; then
+  echo
+  echo "echo, CPU time on the path (us per keystroke, one traced round; wicketd runs as tokio-rt-worker)"
+  printf '%s\n' "${traces[@]}"
+fi
