@@ -193,13 +193,16 @@ row "keystroke echo p99, median of rounds (ms)" "$ew99" "$es99" "$(ratio "$ew99"
 # the chain runs serially these add up to the latency (docs/PERFORMANCE.md, ninth session).
 traces=()
 if [ "${ECHO_TRACE:-0}" = 1 ]; then
-  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || true
   for side in wicket ssh; do
     if [ "$side" = wicket ]; then client=("$bin/wicket" connect -t "$name" --); else client=("${sshc[@]}" -tt target); fi
     bpftrace -q bench/echo-window.bt >"$tmp/trace.$side" 2>"$tmp/trace.$side.err" &
     tpid=$!
     sleep 3 # attaching takes bpftrace a second or two; -q leaves nothing to wait for
-    kill -0 "$tpid" 2>/dev/null || { echo "bpftrace failed:" >&2; cat "$tmp/trace.$side.err" >&2; exit 1; }
+    if ! kill -0 "$tpid" 2>/dev/null; then # keep the table: report the failure in its place
+      traces+=("$side: bpftrace did not start: $(head -c 300 "$tmp/trace.$side.err" | tr '\n' ' ')")
+      continue
+    fi
     log "echo, traced: $side"
     python3 bench/echo_latency.py --samples "$echo_samples" -- "${client[@]}" "$remote" >/dev/null
     kill -INT "$tpid"; wait "$tpid" || true
@@ -207,8 +210,9 @@ if [ "${ECHO_TRACE:-0}" = 1 ]; then
 import re, sys
 text = open(sys.argv[1]).read()
 n = re.search(r"@n: (\d+)", text)
-if not n:
-    sys.exit(f"bpftrace gave no windows: {text[-300:]!r}")
+if not n:  # print, do not fail: the table above must still come out
+    print(f"{sys.argv[2]}: bpftrace gave no windows: {text[-300:]!r}")
+    sys.exit(0)
 n = int(n.group(1))
 window = int(re.search(r"@window: (\d+)", text).group(1)) / n / 1000
 on = sorted(((int(v) / n / 1000, k) for k, v in re.findall(r"@on\[(.*?)\]: (\d+)", text)
