@@ -1,4 +1,5 @@
-//! A recording as the CLI receives it from the server for replay: parsing must never panic.
+//! A recording as the CLI receives it from the server for replay: parsing, and rendering its
+//! `z` events (compressed output) back into text, must never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use wicket_mux::{ChannelReceiver, ChannelSender, Event, IncomingChannel, LinkClosed, Mux};
+use wicket_proto::zdata::Compressor;
 use wicket_proto::{CopySpec, Direction, ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
 
 use crate::forward::ForwardOptions;
@@ -65,7 +66,8 @@ async fn open(ch: IncomingChannel, spec: SessionSpec) {
     let status = match spawned {
         Spawned::Pty(p) => {
             let (reader, writer, control) = p.into_parts();
-            run(tx.clone(), rx, control, reader, None, Input::Pty(writer)).await
+            let out = Output::new(reader, spec.compress_output);
+            run(tx.clone(), rx, control, out, None, Input::Pty(writer)).await
         }
         Spawned::Pipes(p) => {
             let (stdin, stdout, stderr, control) = p.into_parts();
@@ -73,7 +75,7 @@ async fn open(ch: IncomingChannel, spec: SessionSpec) {
                 tx.clone(),
                 rx,
                 control,
-                stdout,
+                Output::new(stdout, spec.compress_output),
                 Some(stderr),
                 Input::Pipe(stdin),
             )
@@ -148,7 +150,7 @@ async fn copy(ch: IncomingChannel, spec: CopySpec) {
         tx.clone(),
         rx,
         control,
-        stdout,
+        Output::new(stdout, false),
         Some(stderr),
         Input::Pipe(stdin),
     )
@@ -187,22 +189,36 @@ enum Input {
     Pipe(process::ChildStdin),
 }
 
+/// A process's stdout (or its terminal), and the compressor when the opener reads `ZDATA`.
+struct Output<R> {
+    reader: R,
+    compressor: Option<Compressor>,
+}
+
+impl<R> Output<R> {
+    fn new(reader: R, compress: bool) -> Self {
+        // Without a compressor (it could not be made) the output simply goes uncompressed.
+        let compressor = compress.then(|| Compressor::new().ok()).flatten();
+        Output { reader, compressor }
+    }
+}
+
 /// Pumps output to the channel and channel events to the process until the output ends and
 /// the process is reaped; returns the exit status (none if waiting failed).
 async fn run(
     tx: ChannelSender,
     rx: ChannelReceiver,
     control: ProcessControl,
-    stdout: impl AsyncRead + Unpin + Send + 'static,
+    stdout: Output<impl AsyncRead + Unpin + Send + 'static>,
     stderr: Option<process::ChildStderr>,
     input: Input,
 ) -> Option<ExitStatus> {
     let control = Arc::new(control);
     let input_task = tokio::spawn(pump_input(rx, input, control.clone()));
-    let out = pump_output(stdout, tx.clone(), false);
+    let out = pump_output(stdout.reader, tx.clone(), false, stdout.compressor);
     let err = async {
         if let Some(e) = stderr {
-            pump_output(e, tx.clone(), true).await;
+            pump_output(e, tx.clone(), true, None).await;
         }
     };
     let (_, _, status) = tokio::join!(out, err, control.wait());
@@ -213,18 +229,28 @@ async fn run(
     })
 }
 
-async fn pump_output(mut from: impl AsyncRead + Unpin, tx: ChannelSender, stderr: bool) {
+/// Reads output and sends it; with a compressor, reads worth it go as `ZDATA` (keystroke
+/// echo and other short writes stay plain, and so add no latency).
+async fn pump_output(
+    mut from: impl AsyncRead + Unpin,
+    tx: ChannelSender,
+    stderr: bool,
+    mut compressor: Option<Compressor>,
+) {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         buf.reserve(READ_CHUNK);
         match from.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                let chunk = buf.split().freeze();
-                let sent = if stderr {
-                    tx.ext_data(chunk).await
+                let compressed = compressor.as_mut().and_then(|c| c.compress(&buf));
+                let sent = if let Some(z) = compressed {
+                    buf.clear();
+                    tx.zdata(z.into()).await
+                } else if stderr {
+                    tx.ext_data(buf.split().freeze()).await
                 } else {
-                    tx.data(chunk).await
+                    tx.data(buf.split().freeze()).await
                 };
                 if sent.is_err() {
                     break;
@@ -260,7 +286,7 @@ async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessC
             Event::Signal(s) => {
                 let _ = control.signal(to_nix(s));
             }
-            Event::Exit(_) | Event::ExtData(_) => {}
+            Event::Exit(_) | Event::ExtData(_) | Event::ZData(_) => {}
             Event::Error { .. } => break,
         }
     }

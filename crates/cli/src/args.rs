@@ -234,6 +234,11 @@ pub struct ConnectArgs {
     /// Never allocate a terminal.
     #[arg(short = 'T')]
     pub no_tty: bool,
+    /// Ask for output uncompressed. By default the agent compresses bulk output (reads of
+    /// 512 bytes or more), which the server then relays and records as it came; without it the
+    /// target spares that CPU and the control plane compresses the recording itself.
+    #[arg(long)]
+    pub no_compress: bool,
     /// Command to run instead of a login shell (after `--`).
     #[arg(last = true)]
     pub command: Vec<String>,

@@ -18,6 +18,9 @@ pub enum Event {
     Data(Bytes),
     /// Stderr of a process run without a PTY.
     ExtData(Bytes),
+    /// Output as `Data`, compressed (`wicket_proto::zdata`): only on a session channel whose
+    /// opener asked for it. Left compressed here: a relay passes it on as it came.
+    ZData(Bytes),
     /// The peer sends no more data.
     Eof,
     Resize {
@@ -187,6 +190,20 @@ impl ChannelSender {
         self.send_chunked(data, true).await
     }
 
+    /// Sends output compressed (a `wicket_proto::zdata` payload), in one frame: it waits for
+    /// credit for the whole payload, so payloads are kept well under half the peer's window
+    /// (the agent compresses reads of at most 64 KiB; windows are 512 KiB).
+    pub async fn zdata(&self, payload: Bytes) -> Result<(), MuxError> {
+        let mut held = 0;
+        while held < payload.len() {
+            held += self.shared.take_credit(payload.len() - held).await?;
+        }
+        self.send(Frame::ZData {
+            channel: self.shared.id,
+            data: payload,
+        })
+    }
+
     async fn send_chunked(&self, mut data: Bytes, ext: bool) -> Result<(), MuxError> {
         while !data.is_empty() {
             let n = self
@@ -277,7 +294,7 @@ impl ChannelReceiver {
     /// [`Event::Error`] says which, before the end). Taking data out returns its credit.
     pub async fn recv(&mut self) -> Option<Event> {
         let ev = self.events.recv().await?;
-        if let Event::Data(d) | Event::ExtData(d) = &ev {
+        if let Event::Data(d) | Event::ExtData(d) | Event::ZData(d) = &ev {
             let inc = self
                 .shared
                 .window

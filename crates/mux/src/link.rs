@@ -532,6 +532,7 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let event = match other {
                 Frame::Data { data, .. } => Event::Data(data),
                 Frame::ExtData { data, .. } => Event::ExtData(data),
+                Frame::ZData { data, .. } => Event::ZData(data),
                 Frame::Eof { .. } => Event::Eof,
                 Frame::Resize { cols, rows, .. } => Event::Resize { cols, rows },
                 Frame::Signal { signal, .. } => Event::Signal(signal),
@@ -542,7 +543,7 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let t = inner.lock();
             // Frames for a channel already closed on our side are late, not wrong: drop them.
             if let Some(e) = t.channels.get(&channel) {
-                if let Event::Data(d) | Event::ExtData(d) = &event {
+                if let Event::Data(d) | Event::ExtData(d) | Event::ZData(d) = &event {
                     e.shared
                         .on_data(d.len())
                         .map_err(|err| violation(format!("channel {channel}: {err}")))?;

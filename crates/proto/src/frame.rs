@@ -45,6 +45,7 @@ pub enum FrameKind {
     Signal = 0x18,
     Exit = 0x19,
     Close = 0x1A,
+    ZData = 0x1B,
 }
 
 impl FrameKind {
@@ -68,6 +69,7 @@ impl FrameKind {
             0x18 => Signal,
             0x19 => Exit,
             0x1A => Close,
+            0x1B => ZData,
             _ => return None,
         })
     }
@@ -141,6 +143,13 @@ pub enum Frame {
     Close {
         channel: u32,
     },
+    /// Output as `Data`, compressed: one zstd frame ([`crate::zdata`]); version 4, and only on
+    /// a session channel whose `OPEN` asked for it. Counts against the window by its
+    /// compressed length, the bytes that travel and wait.
+    ZData {
+        channel: u32,
+        data: Bytes,
+    },
 }
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -177,6 +186,7 @@ impl Frame {
             Frame::Signal { .. } => FrameKind::Signal,
             Frame::Exit { .. } => FrameKind::Exit,
             Frame::Close { .. } => FrameKind::Close,
+            Frame::ZData { .. } => FrameKind::ZData,
         }
     }
 
@@ -194,6 +204,7 @@ impl Frame {
             | Frame::Reject { channel, .. }
             | Frame::Data { channel, .. }
             | Frame::ExtData { channel, .. }
+            | Frame::ZData { channel, .. }
             | Frame::Eof { channel }
             | Frame::Window { channel, .. }
             | Frame::Resize { channel, .. }
@@ -221,7 +232,9 @@ impl Frame {
                 put_json(buf, spec);
             }
             Frame::Accept { window, .. } => buf.put_u32(*window),
-            Frame::Data { data, .. } | Frame::ExtData { data, .. } => buf.put_slice(data),
+            Frame::Data { data, .. } | Frame::ExtData { data, .. } | Frame::ZData { data, .. } => {
+                buf.put_slice(data)
+            }
             Frame::Eof { .. } | Frame::Close { .. } => {}
             Frame::Window { increment, .. } => buf.put_u32(*increment),
             Frame::Resize { cols, rows, .. } => {
@@ -253,7 +266,9 @@ impl Frame {
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN
             + match self {
-                Frame::Data { data, .. } | Frame::ExtData { data, .. } => data.len(),
+                Frame::Data { data, .. }
+                | Frame::ExtData { data, .. }
+                | Frame::ZData { data, .. } => data.len(),
                 _ => 64,
             }
     }
@@ -347,6 +362,10 @@ impl Frame {
                 Frame::Exit { channel, status }
             }
             FrameKind::Close => Frame::Close { channel },
+            FrameKind::ZData => Frame::ZData {
+                channel,
+                data: p.data()?,
+            },
         };
         p.finish()?;
         Ok(frame)

@@ -1,4 +1,4 @@
-//! The wicket wire format, versions 1 to 3 (see `docs/PROTOCOL.md`).
+//! The wicket wire format, versions 1 to 4 (see `docs/PROTOCOL.md`).
 //!
 //! A link between two wicket processes (agent and server, or CLI and server) is a WebSocket
 //! carrying binary messages; each message is exactly one [`Frame`]. Many channels share a link,
@@ -16,6 +16,7 @@
 //! - [`open`]: what a channel is opened for ([`OpenSpec`]).
 //! - [`credit`]: send credit and receive windows.
 //! - [`codes`]: error codes, signals and exit statuses as they travel on the wire.
+//! - [`zdata`]: compressed output, the payload of a `ZDATA` frame.
 
 pub mod codes;
 pub mod copy;
@@ -23,6 +24,7 @@ pub mod credit;
 pub mod frame;
 pub mod handshake;
 pub mod open;
+pub mod zdata;
 
 pub use codes::{ErrorCode, ExitStatus, Signal};
 pub use copy::{CopySpec, Direction};
@@ -32,9 +34,10 @@ pub use handshake::{ClientHello, ServerHello, Welcome};
 pub use open::{OpenSpec, PtySpec, SessionSpec, TcpSpec};
 
 /// The protocol versions this build speaks, newest last. Version 2 adds the `tcp` channel
-/// type (port forwarding), version 3 the `copy` channel type (`wicket cp`); everything else is
-/// as in version 1.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3];
+/// type (port forwarding), version 3 the `copy` channel type (`wicket cp`), version 4 the
+/// `ZDATA` frame (compressed output, sent only on a session channel that asked for it);
+/// everything else is as in version 1.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
 
 /// Largest encoded frame accepted on a link, header included. A peer that sends more is
 /// broken or hostile; the link is closed.

@@ -89,6 +89,11 @@ pub struct SessionSpec {
     /// Set by the server: the wicket user who asked, for the agent's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The opener reads `ZDATA` (version 4): the CLI sets it for the server, the server for
+    /// the agent, which may then send bulk output compressed. A peer that does not know the
+    /// field ignores it and sends plain `DATA`, so asking is always safe.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compress_output: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,10 @@
 //! with `time` in seconds since the session started. wicket writes `o` (output), `i` (input)
 //! and `r` (resize, data `COLSxROWS`) events, and adds a `wicket` object to the header naming
 //! the session; asciinema's tools ignore keys they do not know.
+//!
+//! Stored recordings may also hold `z` events: output the agent compressed, kept as it came
+//! (see [`crate::zevent`]). Everything that hands a recording to a person or a tool renders
+//! them as `o` events first ([`crate::zevent::Render`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +65,8 @@ pub enum EventKind {
     Output,
     Input,
     Resize,
+    /// `z`: output as the agent compressed it (base64 of a zstd frame); see [`crate::zevent`].
+    Compressed,
     /// Codes wicket does not write (markers, or a later version's), kept for completeness.
     Other(String),
 }
@@ -71,6 +77,7 @@ impl EventKind {
             EventKind::Output => "o",
             EventKind::Input => "i",
             EventKind::Resize => "r",
+            EventKind::Compressed => "z",
             EventKind::Other(code) => code,
         }
     }
@@ -80,6 +87,7 @@ impl EventKind {
             "o" => EventKind::Output,
             "i" => EventKind::Input,
             "r" => EventKind::Resize,
+            "z" => EventKind::Compressed,
             other => EventKind::Other(other.to_owned()),
         }
     }
@@ -100,6 +108,9 @@ pub struct Event {
 pub struct Encoder {
     output: Utf8Stream,
     input: Utf8Stream,
+    /// The last output was a `z` event, which may have ended inside a character; how many of
+    /// that character's continuation bytes plain output has brought since.
+    after_z: Option<usize>,
 }
 
 impl Encoder {
@@ -133,9 +144,35 @@ impl Encoder {
 
     /// Appends the line for `bytes` of output at `at` to `out` (nothing while only part of a
     /// character came). One copy from the frame into the chunk: the recorder's hot path.
-    pub fn output_into(&mut self, at: Duration, bytes: &[u8], out: &mut Vec<u8>) {
+    pub fn output_into(&mut self, at: Duration, mut bytes: &[u8], out: &mut Vec<u8>) {
+        if let Some(taken) = self.after_z.filter(|_| !bytes.is_empty()) {
+            // The end of a character the `z` event began: kept exact, as a `z` event of its own.
+            let n = bytes
+                .iter()
+                .take(3 - taken)
+                .take_while(|&&b| b & 0xC0 == 0x80)
+                .count();
+            if n > 0 {
+                crate::zevent::raw_into(at, &bytes[..n], out);
+                bytes = &bytes[n..];
+            }
+            // Still inside that character if this write held nothing else.
+            self.after_z = (bytes.is_empty() && taken + n < 3).then_some(taken + n);
+        }
         let text = self.output.decode(bytes);
         line_into(at, "o", &text, out);
+    }
+
+    /// Appends a `z` event for output the agent compressed (`payload` is one zstd frame),
+    /// stored as it came. A character the plain output before it left unfinished goes first,
+    /// exact, in a `z` event of its own.
+    pub fn compressed_output_into(&mut self, at: Duration, payload: &[u8], out: &mut Vec<u8>) {
+        let carry = self.output.take_carry();
+        if !carry.is_empty() {
+            crate::zevent::raw_into(at, &carry, out);
+        }
+        crate::zevent::line_into(at, payload, out);
+        self.after_z = Some(0);
     }
 
     /// As [`Self::output_into`], for input.
@@ -155,10 +192,17 @@ impl Encoder {
     }
 }
 
-fn line_into(at: Duration, code: &str, text: &str, out: &mut Vec<u8>) {
+pub(crate) fn line_into(at: Duration, code: &str, text: &str, out: &mut Vec<u8>) {
     if text.is_empty() {
         return;
     }
+    line_start(at, code, out);
+    crate::json::write_str(out, text);
+    out.extend_from_slice(b"]\n");
+}
+
+/// `[time,"code",` of an event line.
+pub(crate) fn line_start(at: Duration, code: &str, out: &mut Vec<u8>) {
     // Microsecond resolution, written the same way every time.
     let secs = at.as_micros() as f64 / 1e6;
     out.push(b'[');
@@ -168,8 +212,18 @@ fn line_into(at: Duration, code: &str, text: &str, out: &mut Vec<u8>) {
     out.push(b',');
     crate::json::write_str(out, code);
     out.push(b',');
-    crate::json::write_str(out, text);
-    out.extend_from_slice(b"]\n");
+}
+
+impl Event {
+    /// The event as a line of asciicast, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let at = Duration::try_from_secs_f64(self.time).unwrap_or_default();
+        line_start(at, self.code(), &mut out);
+        crate::json::write_str(&mut out, &self.data);
+        out.extend_from_slice(b"]\n");
+        out
+    }
 }
 
 fn line(at: Duration, code: &str, text: &str) -> Option<Vec<u8>> {
@@ -205,18 +259,36 @@ impl Cast {
         Ok(Cast { header, events })
     }
 
-    /// Everything the user's terminal received, in order.
+    /// Everything the user's terminal received, in order (`z` events rendered; one that does
+    /// not decode shows as U+FFFD).
     pub fn output(&self) -> String {
-        self.events
+        let mut render = crate::zevent::Render::new();
+        let mut text: String = self
+            .events
             .iter()
+            .filter_map(|e| {
+                render
+                    .event(e.clone())
+                    .unwrap_or_else(|_| Some(replacement(e)))
+            })
             .filter(|e| e.kind == EventKind::Output)
-            .map(|e| e.data.as_str())
-            .collect()
+            .map(|e| e.data)
+            .collect();
+        text.extend(render.finish(0.0).map(|e| e.data));
+        text
     }
 
     /// Session length: the time of the last event.
     pub fn duration(&self) -> f64 {
         self.events.last().map_or(0.0, |e| e.time)
+    }
+}
+
+fn replacement(e: &Event) -> Event {
+    Event {
+        time: e.time,
+        kind: EventKind::Output,
+        data: char::REPLACEMENT_CHARACTER.to_string(),
     }
 }
 

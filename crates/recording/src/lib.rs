@@ -14,6 +14,8 @@
 //! - [`compress`]: chunks as zstd frames, and a decoder for a stored stream as it arrives.
 //! - `json`: the JSON string writer the hot path uses (escapes only where needed).
 //! - [`utf8`]: turns a byte stream into UTF-8 text without splitting a character in two.
+//! - [`zevent`]: `z` events, output the agent compressed, stored as it came, and [`Render`]
+//!   that turns them back into `o` events for people and tools.
 //! - `store` (feature `store`, on by default): [`RecordingStore`] over the `object_store` crate (local folder or S3).
 //! - `recorder` (feature `store`): [`Recorder`], one per live session, fed through `queue`
 //!   (bounded, and waking the recorder per batch rather than per frame).
@@ -29,6 +31,7 @@ pub mod recorder;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod utf8;
+pub mod zevent;
 
 pub use asciicast::{Cast, Event, EventKind, Header, SessionMeta};
 pub use error::RecordingError;
@@ -36,3 +39,4 @@ pub use error::RecordingError;
 pub use recorder::{Recorder, RecorderConfig};
 #[cfg(feature = "store")]
 pub use store::{Manifest, RecordingStore, StoreConfig};
+pub use zevent::Render;

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::asciicast::{Encoder, Header};
-use crate::compress::compress_chunk;
+use crate::compress::{compress_chunk, raw_frame};
 use crate::queue::{Limits, Queue};
 use crate::store::{Manifest, RecordingStore};
 use crate::RecordingError;
@@ -55,6 +55,8 @@ impl Default for RecorderConfig {
 #[derive(Debug)]
 enum Record {
     Output(Duration, Bytes),
+    /// Output the agent compressed (one zstd frame), stored as it came.
+    Compressed(Duration, Bytes),
     Input(Duration, Bytes),
     Resize(Duration, u16, u16),
 }
@@ -63,7 +65,9 @@ impl Record {
     /// What the record holds in memory, for the queue's bound.
     fn size(&self) -> usize {
         match self {
-            Record::Output(_, d) | Record::Input(_, d) => d.len().max(16),
+            Record::Output(_, d) | Record::Compressed(_, d) | Record::Input(_, d) => {
+                d.len().max(16)
+            }
             Record::Resize(..) => 16,
         }
     }
@@ -152,6 +156,12 @@ impl RecorderHandle {
             .await
     }
 
+    /// Output the user's terminal received, as the agent compressed it (a `ZDATA` payload).
+    pub async fn compressed_output(&self, frame: Bytes) -> Result<(), RecordingError> {
+        self.send(Record::Compressed(self.started.elapsed(), frame))
+            .await
+    }
+
     /// Input the user typed.
     pub async fn input(&self, data: Bytes) -> Result<(), RecordingError> {
         self.send(Record::Input(self.started.elapsed(), data)).await
@@ -234,6 +244,12 @@ fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, recor
             *last = at;
             encoder.output_into(at, &data, &mut upload.pending);
         }
+        Record::Compressed(at, frame) => {
+            *last = at;
+            let before = upload.pending.len();
+            encoder.compressed_output_into(at, &frame, &mut upload.pending);
+            upload.precompressed += upload.pending.len() - before;
+        }
         Record::Input(at, data) => {
             *last = at;
             encoder.input_into(at, &data, &mut upload.pending);
@@ -255,6 +271,8 @@ struct Upload {
     /// Capacity a fresh chunk starts with, so filling it never reallocates and copies.
     chunk_bytes: usize,
     pending: Vec<u8>,
+    /// Bytes of `pending` that are `z` events: output already compressed.
+    precompressed: usize,
     /// The previous chunk's upload, running while the next chunk fills: encoding, hashing,
     /// compressing and uploading overlap, and at most two chunks are held. It hands the hash back.
     in_flight: Option<JoinHandle<Uploaded>>,
@@ -285,6 +303,7 @@ impl Upload {
             attempts: config.attempts.max(1),
             chunk_bytes: config.chunk_bytes,
             pending: Vec::new(),
+            precompressed: 0,
             in_flight: None,
             spare: None,
             hash: Some(Hash::new(&aws_lc_rs::digest::SHA256)),
@@ -332,6 +351,8 @@ impl Upload {
             .take()
             .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + 64 * 1024));
         let text = std::mem::replace(&mut self.pending, next);
+        // Mostly output the agent compressed: store it as it is, not compressed again.
+        let raw = std::mem::take(&mut self.precompressed) * 2 > text.len();
         self.bytes += text.len() as u64;
         let (store, session, seq, attempts) = (
             self.store.clone(),
@@ -345,7 +366,11 @@ impl Upload {
             // anyone can check it without decompressing), off the runtime's threads: a few
             // milliseconds of CPU per chunk.
             let (hash, mut text, data) = tokio::task::spawn_blocking(move || {
-                let data = compress_chunk(&text);
+                let data = if raw {
+                    Ok(raw_frame(&text))
+                } else {
+                    compress_chunk(&text)
+                };
                 if let Ok(d) = &data {
                     hash.update(d);
                 }

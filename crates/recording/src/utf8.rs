@@ -63,6 +63,11 @@ impl Utf8Stream {
         std::borrow::Cow::Owned(self.push(bytes))
     }
 
+    /// The start of an unfinished character, handed over as bytes (the stream forgets it).
+    pub fn take_carry(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.carry)
+    }
+
     /// Ends the stream: an unfinished character becomes U+FFFD.
     pub fn finish(&mut self) -> String {
         if self.carry.is_empty() {

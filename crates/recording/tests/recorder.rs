@@ -202,3 +202,38 @@ async fn ids_that_are_not_ids_are_refused() {
         assert!(store.read(bad).await.is_err(), "{bad:?}");
     }
 }
+
+/// Output the agent compressed is stored as it came (chunks of it are not compressed again)
+/// and reads back, around plain output and a character cut between the two, byte for byte.
+#[tokio::test]
+async fn compressed_output_is_stored_as_it_came_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RecordingStore::local(dir.path()).unwrap();
+    let rec = Recorder::start(store.clone(), header("ses_z"), small_chunks())
+        .await
+        .unwrap();
+    let h = rec.handle();
+    let mut sent = Vec::new();
+    for i in 0..50 {
+        let line = format!("bulk {i} ✓ ").repeat(20);
+        let bytes = line.as_bytes();
+        let cut = bytes.len() - 3; // inside the last check mark
+        let frame = zstd::bulk::compress(&bytes[..cut], 1).unwrap();
+        h.compressed_output(Bytes::from(frame)).await.unwrap();
+        h.output(Bytes::copy_from_slice(&bytes[cut..]))
+            .await
+            .unwrap();
+        sent.extend_from_slice(bytes);
+    }
+    let manifest = rec.finish().await.unwrap();
+    let raw = store.read("ses_z").await.unwrap();
+    let cast = Cast::parse(std::str::from_utf8(&raw).unwrap()).unwrap();
+    assert_eq!(cast.output().as_bytes(), sent);
+    assert!(cast.events.iter().any(|e| e.code() == "z"));
+    // Chunks after the header's are mostly z events: stored in raw blocks, not compressed.
+    let keys = store.chunk_keys("ses_z").await.unwrap();
+    assert!(keys.len() > 3, "{} chunks", keys.len());
+    let stored = store.get(&keys[1]).await.unwrap();
+    assert_eq!(&stored[..6], &[0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x38]);
+    assert_eq!(store.digest("ses_z").await.unwrap(), manifest.sha256);
+}

@@ -47,7 +47,9 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
     tracing::debug!(user = %caller.user.name, "user link up");
     while let Some(request) = incoming.recv().await {
         match request.spec().clone() {
-            OpenSpec::Session(spec) => {
+            OpenSpec::Session(mut spec) => {
+                // Compressed output only for a client whose link speaks version 4.
+                spec.compress_output &= version >= 4;
                 tokio::spawn(open_session(state.clone(), caller.clone(), request, spec));
             }
             OpenSpec::Copy(spec) => {
@@ -365,6 +367,9 @@ async fn broker(
         spec.cwd = settings.working_dir.clone();
     }
     let agent = online_agent(state, &target, 1, "sessions")?;
+    // The agent compresses bulk output when the user's client reads it and the agent can:
+    // the server then relays and records compressed bytes as they came.
+    spec.compress_output &= agent.version >= 4;
     let session_id = format!("ses_{}", hex::encode(crate::secrets::random_bytes::<8>()));
     spec.user = Some(caller.user.name.clone());
     spec.session_id = Some(session_id.clone());
@@ -614,7 +619,7 @@ struct Pump<'a> {
 impl Pump<'_> {
     async fn run(self, mut from: ChannelReceiver, to: ChannelSender) {
         while let Some(ev) = from.recv().await {
-            if let Event::Data(_) | Event::ExtData(_) = ev {
+            if let Event::Data(_) | Event::ExtData(_) | Event::ZData(_) = ev {
                 // Input and output both count as activity for the idle timeout.
                 *self.activity.lock().unwrap_or_else(|e| e.into_inner()) =
                     tokio::time::Instant::now();
@@ -628,6 +633,7 @@ impl Pump<'_> {
             let sent = match ev {
                 Event::Data(d) => to.data(d).await,
                 Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
+                Event::ZData(d) if self.from_agent => to.zdata(d).await,
                 Event::Eof => to.eof(),
                 Event::Resize { cols, rows } if !self.from_agent => to.resize(cols, rows),
                 Event::Signal(s) if !self.from_agent => to.signal(s),
@@ -657,6 +663,22 @@ impl Pump<'_> {
                 let _ = self.taps.watchers.send(d.clone());
                 if let Some(r) = &self.taps.recorder {
                     r.output(d.clone()).await?;
+                }
+            }
+            Event::ZData(z) if self.from_agent => {
+                // Counted as the output it carries (as the agent declares it: only the byte
+                // count rests on that), recorded as it came, inflated only for watchers.
+                let size = wicket_proto::zdata::content_size(z).unwrap_or(z.len() as u64);
+                counters.output.fetch_add(size, Ordering::Relaxed);
+                if self.taps.watchers.receiver_count() > 0 {
+                    let shown = match wicket_proto::zdata::decompress(z) {
+                        Ok(d) => Bytes::from(d),
+                        Err(e) => Bytes::from(format!("\r\n[wicket: {e}]\r\n")),
+                    };
+                    let _ = self.taps.watchers.send(shown);
+                }
+                if let Some(r) = &self.taps.recorder {
+                    r.compressed_output(z.clone()).await?;
                 }
             }
             Event::Data(d) if !self.from_agent => {

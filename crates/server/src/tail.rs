@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use wicket_recording::{asciicast, EventKind, RecordingError};
+use wicket_recording::{asciicast, RecordingError, Render};
 
 use crate::state::AppState;
 
@@ -87,13 +87,14 @@ fn none_yet<K>(keys: Result<Vec<K>, RecordingError>) -> Result<Vec<K>, Recording
 fn output_of(text: &[u8]) -> Result<Vec<Bytes>, RecordingError> {
     let text = String::from_utf8_lossy(text);
     let mut out = Vec::new();
+    let mut render = Render::new();
     for (n, line) in text.lines().enumerate() {
         if line.is_empty() || line.starts_with('{') {
             continue;
         }
         let event = asciicast::parse_event(line, n + 1)?;
-        if event.kind == EventKind::Output {
-            out.push(Bytes::from(event.data));
+        if let Some(bytes) = render.output_bytes(&event)? {
+            out.push(Bytes::copy_from_slice(&bytes));
         }
     }
     Ok(out)
@@ -114,6 +115,21 @@ mod tests {
         );
         let out = output_of(chunk.as_bytes()).unwrap();
         assert_eq!(out, [&b"tick 1\r\n"[..], &b"\x1b[0mtick 2"[..]]);
+    }
+
+    #[test]
+    fn passes_on_compressed_output_inflated() {
+        let mut chunk = Vec::new();
+        let mut encoder = wicket_recording::asciicast::Encoder::new();
+        let frame = wicket_proto::zdata::Compressor::new()
+            .unwrap()
+            .compress(&b"bulk output\n".repeat(100))
+            .unwrap();
+        encoder.compressed_output_into(std::time::Duration::ZERO, &frame, &mut chunk);
+        let out = output_of(&chunk).unwrap();
+        assert_eq!(out, [b"bulk output\n".repeat(100)]);
+        // A z event that does not decode is an error, not garbage shown to the watcher.
+        assert!(output_of(b"[0.1,\"z\",\"AAAA\"]\n").is_err());
     }
 
     #[test]

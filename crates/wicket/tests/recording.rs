@@ -114,23 +114,7 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     let meta = cast.header.wicket.as_ref().context("wicket header")?;
     ensure!(meta.user == "admin" && meta.target == "rec-1" && meta.session_id == id);
 
-    // Played back (fast), the terminal receives the same bytes again.
-    let played = h
-        .admin
-        .run(&["replay", &id, "--speed", "1000"], None)
-        .await?;
-    ensure!(played.status.success(), "{}", show(&played));
-    ensure!(
-        played.stdout == out.stdout,
-        "replay differs from the original output"
-    );
-
-    let verified = h
-        .admin
-        .run(&["audit", "verify", "--recordings"], None)
-        .await?;
-    ensure!(verified.status.success(), "{}", show(&verified));
-    ensure!(String::from_utf8_lossy(&verified.stdout).contains("recordings OK: 1 match"));
+    replays_and_verifies(&h.admin, &id, &out.stdout, 1).await?;
 
     // Someone with access to the store edits the recording: replay refuses it.
     let store = h.server.data_dir.join("recordings");
@@ -184,6 +168,90 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     Ok(())
 }
 
+/// Bulk output travels compressed (the agent sends ZDATA, the server records the frames as
+/// they came, as `z` events) and still reaches the client, the replay and `--raw` exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_output_travels_and_is_stored_compressed_and_replays_exactly() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("rec-z").await?;
+    let out = h
+        .admin
+        .run(
+            &[
+                "connect",
+                "rec-z",
+                "--",
+                "seq 1 200000; printf 'caf\\303\\251\\n'",
+            ],
+            None,
+        )
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let mut want: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
+    want.push_str("café\n");
+    ensure!(
+        out.stdout == want.as_bytes(),
+        "the client received other output"
+    );
+
+    let list = settled(&h.admin).await?;
+    let s = list.first().context("no session listed")?;
+    let id = s["id"].as_str().context("id")?.to_string();
+    ensure!(s["bytes_out"] == want.len() as u64, "{s}");
+
+    // Stored: z events, a fraction of the output's size.
+    let files = chunks(&h.server.data_dir.join("recordings"), &id)?;
+    let mut stored = 0;
+    let mut text = String::new();
+    for f in &files {
+        let bytes = std::fs::read(f)?;
+        stored += bytes.len();
+        text.push_str(&String::from_utf8(zstd::decode_all(&bytes[..])?)?);
+    }
+    ensure!(
+        text.contains(",\"z\",\""),
+        "no compressed output was recorded"
+    );
+    ensure!(
+        stored * 3 < want.len(),
+        "{stored} bytes stored for {}",
+        want.len()
+    );
+
+    // `--raw` is plain asciicast (no z events) with exactly that output; replay prints it.
+    let raw = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(raw.status.success(), "{}", show(&raw));
+    let cast = Cast::parse(std::str::from_utf8(&raw.stdout)?)?;
+    ensure!(cast.events.iter().all(|e| e.code() != "z"));
+    ensure!(
+        cast.output() == want,
+        "--raw differs from what the client received"
+    );
+    replays_and_verifies(&h.admin, &id, &out.stdout, 1).await
+}
+
+/// Played back (fast), session `id` gives the terminal `received` again, and `wicket audit
+/// verify --recordings` finds the `sealed` recordings sealed so far intact.
+async fn replays_and_verifies(admin: &Cli, id: &str, received: &[u8], sealed: usize) -> Result<()> {
+    let played = admin.run(&["replay", id, "--speed", "1000"], None).await?;
+    ensure!(played.status.success(), "{}", show(&played));
+    ensure!(
+        played.stdout == received,
+        "replay differs from the original output"
+    );
+    let verified = admin
+        .run(&["audit", "verify", "--recordings"], None)
+        .await?;
+    ensure!(verified.status.success(), "{}", show(&verified));
+    let want = format!("recordings OK: {sealed} match");
+    ensure!(
+        String::from_utf8_lossy(&verified.stdout).contains(&want),
+        "{}",
+        show(&verified)
+    );
+    Ok(())
+}
+
 const ALICE_MAY_CONNECT: &str = r#"
 permit(principal, action, resource) when { principal.admin };
 permit(principal, action == Wicket::Action::"list_targets", resource);
@@ -195,7 +263,9 @@ permit(
 "#;
 
 /// A session of `user`'s on `target` printing "tick N" ten times a second until it is ended,
-/// and its id once the server lists it as active.
+/// and its id once the server lists it as active. Each tick is padded past 512 bytes, so the
+/// agent sends it compressed and watchers see it through the server's inflating (live) or the
+/// recording's `z` events (another replica).
 async fn ticking_session(
     h: &Harness,
     user: &Cli,
@@ -204,7 +274,7 @@ async fn ticking_session(
     let session = user
         .command()
         .args(["connect", target, "--"])
-        .arg("i=0; while true; i=$((i+1)); do echo tick $i; sleep 0.1; done")
+        .arg("i=0; pad=$(printf '%600s' ''); while true; i=$((i+1)); do echo tick $i$pad; sleep 0.1; done")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use wicket_mux::{ChannelSender, Event, MuxError};
+use wicket_proto::zdata::Decompressor;
 use wicket_proto::{OpenSpec, PtySpec, SessionSpec, Signal};
 
 use crate::args::ConnectArgs;
@@ -49,6 +50,7 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
         command: (!args.command.is_empty()).then(|| args.command.join(" ")),
         pty,
         env: locale_env(),
+        compress_output: !args.no_compress,
         ..SessionSpec::default()
     };
     let channel = mux
@@ -69,10 +71,17 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
     let mut stderr = tokio::io::stderr();
     let mut status = None;
     let mut error = None;
+    let mut inflate = Decompressor::new().map_err(failed)?;
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Some(Event::Data(d)) => {
+                    stdout.write_all(&d).await?;
+                    stdout.flush().await?;
+                }
+                Some(Event::ZData(z)) => {
+                    // Damaged compressed output ends the session: what follows would be wrong.
+                    let d = inflate.decompress(&z).map_err(failed)?;
                     stdout.write_all(&d).await?;
                     stdout.flush().await?;
                 }

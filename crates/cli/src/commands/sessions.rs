@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use wicket_recording::asciicast::{parse_event, parse_header};
 use wicket_recording::compress::StreamDecoder;
-use wicket_recording::EventKind;
+use wicket_recording::{EventKind, Render};
 
 use super::targets::print_table;
 use crate::args::{Output, ReplayArgs, SessionsArgs, SessionsCommand};
@@ -139,7 +139,7 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
     let mut stdout = tokio::io::stdout();
     let mut pending: Vec<u8> = Vec::new();
     let mut text = Vec::new();
-    let mut player = Player::new(args.speed, args.idle_limit);
+    let mut player = Player::new(args.speed, args.idle_limit, args.raw);
     while let Some(stored) = body.next().await? {
         // The sealed hash is of the stored bytes, so hash before decompressing.
         hash.update(&stored);
@@ -151,10 +151,6 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
             }
             None => &stored,
         };
-        if args.raw {
-            stdout.write_all(chunk).await?;
-            continue;
-        }
         pending.extend_from_slice(chunk);
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
@@ -164,10 +160,11 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
     if let Some(d) = &decoder {
         d.finish().context(DAMAGED)?;
     }
-    if !pending.is_empty() && !args.raw {
+    if !pending.is_empty() {
         let line = std::mem::take(&mut pending);
         player.line(&line, &mut stdout).await?;
     }
+    player.finish(&mut stdout).await?;
     stdout.flush().await?;
     let got = hex(hash.finish().as_ref());
     match sealed {
@@ -183,21 +180,26 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
     }
 }
 
-/// Replays events with their timing.
+/// Replays events with their timing, or (`--raw`) writes them as plain asciicast v2.
 struct Player {
     speed: f64,
     idle_limit: f64,
+    raw: bool,
     line_no: usize,
     last: f64,
+    /// `z` events (output the agent compressed) back into output.
+    render: Render,
 }
 
 impl Player {
-    fn new(speed: f64, idle_limit: f64) -> Self {
+    fn new(speed: f64, idle_limit: f64, raw: bool) -> Self {
         Player {
             speed,
             idle_limit: idle_limit.max(0.0),
+            raw,
             line_no: 0,
             last: 0.0,
+            render: Render::new(),
         }
     }
 
@@ -209,19 +211,47 @@ impl Player {
         }
         if self.line_no == 1 {
             parse_header(text)?;
+            if self.raw {
+                out.write_all(line).await?;
+            }
             return Ok(());
         }
         let event = parse_event(text, self.line_no)?;
-        if event.kind != EventKind::Output {
+        if self.raw {
+            self.last = event.time;
+            // Lines pass as stored unless they hold compressed output (or finish a character
+            // it began): those become the `o` events any asciinema tool reads.
+            if let EventKind::Output | EventKind::Compressed = event.kind {
+                let data = (event.kind == EventKind::Output).then(|| event.data.clone());
+                let rendered = self.render.event(event).context(DAMAGED)?;
+                match rendered {
+                    Some(e) if Some(&e.data) == data.as_ref() => out.write_all(line).await?,
+                    Some(e) => out.write_all(&e.to_line()).await?,
+                    None => {}
+                }
+                return Ok(());
+            }
+            out.write_all(line).await?;
             return Ok(());
         }
+        let Some(bytes) = self.render.output_bytes(&event).context(DAMAGED)? else {
+            return Ok(());
+        };
         let wait = ((event.time - self.last).max(0.0)).min(self.idle_limit) / self.speed;
         self.last = event.time;
         if wait > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
-        out.write_all(event.data.as_bytes()).await?;
+        out.write_all(&bytes).await?;
         out.flush().await?;
+        Ok(())
+    }
+
+    /// The end of the recording: with `--raw`, a character left unfinished, as U+FFFD.
+    async fn finish(&mut self, out: &mut tokio::io::Stdout) -> Result<()> {
+        if let Some(e) = self.raw.then(|| self.render.finish(self.last)).flatten() {
+            out.write_all(&e.to_line()).await?;
+        }
         Ok(())
     }
 }

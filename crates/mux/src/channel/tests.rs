@@ -376,3 +376,35 @@ async fn an_idle_writer_leaves_no_waker_with_the_transport() {
         "the writer's own waker was left with the transport"
     );
 }
+
+/// Compressed output goes in whole frames, each waiting for credit for its full length, and
+/// arrives untouched; credit comes back as it is consumed, so many frames pass a small window.
+#[tokio::test]
+async fn zdata_frames_wait_for_whole_credit_and_arrive_whole() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, small(8192));
+    let (client, _) = Mux::start(a, Role::Dialer, small(8192));
+    let sender = tokio::spawn(async move {
+        let inc = incoming.recv().await.unwrap();
+        let (tx, _rx) = inc.accept().unwrap().split();
+        for i in 0..100u8 {
+            // 3000 bytes: no two fit the window at once without credit coming back.
+            tx.zdata(Bytes::from(vec![i; 3000])).await.unwrap();
+        }
+        tx.close();
+        server
+    });
+    let (_tx, mut rx) = client.open(spec()).await.unwrap().split();
+    let mut frames = 0u8;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::ZData(d) => {
+                assert_eq!(d, vec![frames; 3000]);
+                frames += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(frames, 100);
+    let _ = sender.await.unwrap();
+}

@@ -47,8 +47,9 @@ fn session_spec() -> impl Strategy<Value = OpenSpec> {
         proptest::option::of(".{0,50}"),
         proptest::option::of(("[a-z0-9-]{1,16}", any::<u16>(), any::<u16>())),
         proptest::collection::btree_map("[A-Z_]{1,8}", ".{0,16}", 0..4),
+        any::<bool>(),
     )
-        .prop_map(|(target, run_as, command, pty, env)| {
+        .prop_map(|(target, run_as, command, pty, env, compress_output)| {
             OpenSpec::Session(SessionSpec {
                 target,
                 run_as,
@@ -58,6 +59,7 @@ fn session_spec() -> impl Strategy<Value = OpenSpec> {
                 cwd: None,
                 session_id: None,
                 user: None,
+                compress_output,
             })
         })
 }
@@ -110,7 +112,8 @@ fn frame() -> impl Strategy<Value = Frame> {
             reason
         }),
         (channel(), data.clone()).prop_map(|(channel, data)| Frame::Data { channel, data }),
-        (channel(), data).prop_map(|(channel, data)| Frame::ExtData { channel, data }),
+        (channel(), data.clone()).prop_map(|(channel, data)| Frame::ExtData { channel, data }),
+        (channel(), data).prop_map(|(channel, data)| Frame::ZData { channel, data }),
         channel().prop_map(|channel| Frame::Eof { channel }),
         (channel(), 1u32..).prop_map(|(channel, increment)| Frame::Window { channel, increment }),
         (channel(), any::<u16>(), any::<u16>()).prop_map(|(channel, cols, rows)| Frame::Resize {
@@ -150,7 +153,7 @@ proptest! {
     #[test]
     fn truncation_is_refused(f in frame()) {
         let bytes = f.to_bytes();
-        if let Frame::Data { .. } | Frame::ExtData { .. } | Frame::Eof { .. } | Frame::Close { .. } = f {
+        if let Frame::Data { .. } | Frame::ExtData { .. } | Frame::ZData { .. } | Frame::Eof { .. } | Frame::Close { .. } = f {
             return Ok(()); // their payload is "the rest", so a prefix is another valid frame
         }
         for cut in 0..bytes.len() {
