@@ -12,6 +12,8 @@
 # ROUNDS=N runs each side N times (default 3), recorded and unrecorded in turn. WARM_MIB=N
 # first writes and deletes N MiB of file, so the recorded runs do not pay a fresh VM's
 # first-touch cost for the pages they write (see docs/PERFORMANCE.md).
+# COMPRESS=0 asks for output uncompressed (`wicket connect --no-compress`) on both sides, as
+# before protocol version 4: the recorder then compresses everything itself.
 # "Not recorded" is the fail-open mode with a store that cannot be written, so the relay runs
 # exactly as it does with recording, minus the recorder. The goal: recorded >= 90% of unrecorded.
 set -euo pipefail
@@ -60,22 +62,31 @@ fi
 
 # Alternates recorded and unrecorded runs (ROUNDS of each, default 3) so that drift in the
 # machine's speed hits both alike; prints the best MB/s of each.
+# Also sums each wicketd's CPU time over its runs: what one recorded GiB costs the control plane.
 rates() {
-  python3 - "$bin/wicket" "$mib" "${ROUNDS:-3}" "$produce" "$tmp" "$on" "$off" "${client[@]}" <<'PY'
+  python3 - "$bin/wicket" "$mib" "${ROUNDS:-3}" "$produce" "$tmp" "$on" "$off" "${pids[0]}" "${pids[1]}" "${COMPRESS:-1}" "${client[@]}" <<'PY'
 import os, subprocess, sys, time
-wicket, mib, rounds, produce, tmp, on, off = sys.argv[1:8]
-mib, rounds, prefix = int(mib), int(rounds), sys.argv[8:]
+wicket, mib, rounds, produce, tmp, on, off, pid_on, pid_off, compress = sys.argv[1:11]
+mib, rounds, prefix = int(mib), int(rounds), sys.argv[11:]
+flags = [] if compress != "0" else ["--no-compress"]
+def cpu(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 best = {"on": 0.0, "off": 0.0}
+used = {"on": 0.0, "off": 0.0}
 for _ in range(rounds):
-    for name, target in (("on", on), ("off", off)):
+    for name, target, pid in (("on", on, pid_on), ("off", off, pid_off)):
         env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/{name}/cfg")
+        before = cpu(pid)
         t = time.perf_counter()
-        p = subprocess.run(prefix + [wicket, "connect", target, "--", produce],
+        p = subprocess.run(prefix + [wicket, "connect", *flags, target, "--", produce],
                            stdout=subprocess.PIPE, check=True, env=env)
         secs = time.perf_counter() - t
+        used[name] += cpu(pid) - before
         assert len(p.stdout) == mib * 1048576, len(p.stdout)
         best[name] = max(best[name], mib * 1.048576 / secs)
-print(f"{best['on']:.1f} {best['off']:.1f}")
+gib = rounds * mib / 1024
+print(f"{best['on']:.1f} {best['off']:.1f} {used['on'] / gib:.2f} {used['off'] / gib:.2f}")
 PY
 }
 
@@ -90,11 +101,12 @@ if [ -n "${WARM_MIB:-}" ]; then
   # Touch WARM_MIB of page cache once and free it, as a server that has run a while has.
   head -c $((WARM_MIB * 1048576)) /dev/zero >"$tmp/warm" && rm "$tmp/warm"
 fi
-read -r r_on r_off < <(rates)
+read -r r_on r_off c_on c_off < <(rates)
 grep -q unrecorded <(XDG_CONFIG_HOME="$tmp/off/cfg" "$bin/wicket" sessions --output json) || { echo "the 'off' server recorded after all" >&2; exit 1; }
 where="all sharing $(nproc) cores"
 [ -z "${SERVER_CPUS:-}" ] || where="wicketd on CPU $SERVER_CPUS, agent and client on CPU $others"
 [ -z "${WARM_MIB:-}" ] || where="$where, $WARM_MIB MiB of memory warmed"
+[ "${COMPRESS:-1}" != 0 ] || where="$where, output uncompressed (--no-compress)"
 echo "session printing ${mib} MiB of '$content', best of ${ROUNDS:-3} each, alternating ($where):"
-printf '  recorded     %8s MB/s\n  not recorded %8s MB/s\n' "$r_on" "$r_off"
+printf '  recorded     %8s MB/s   wicketd %5s s CPU per GiB\n  not recorded %8s MB/s   wicketd %5s s CPU per GiB\n' "$r_on" "$c_on" "$r_off" "$c_off"
 python3 -c "import sys; print(f'  recorded / not recorded = {float(sys.argv[1])/float(sys.argv[2])*100:.0f}%')" "$r_on" "$r_off"

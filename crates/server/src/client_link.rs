@@ -95,6 +95,7 @@ async fn open_session(
         settings,
         mut record,
         recording,
+        compressed,
     } = brokered;
     let resource = format!("target:{}", record.target_name);
     let session_event = |action: &str, outcome, details| {
@@ -168,6 +169,7 @@ async fn open_session(
         recorder: handle,
         watchers: guard.output.clone(),
         counters: Default::default(),
+        user_reads_zdata: compressed,
     };
     let outcome = relay(
         user_channel,
@@ -257,6 +259,8 @@ struct Brokered {
     /// The history row, written once the user accepted.
     record: SessionRecord,
     recording: Start,
+    /// The agent was asked for compressed output (the user's client reads `ZDATA`).
+    compressed: bool,
 }
 
 /// A target by name, else by id; revoked targets do not exist for users.
@@ -424,6 +428,7 @@ async fn broker(
         source_ip: caller.source_ip,
         dest: None,
     };
+    let compressed = spec.compress_output;
     let opened = agent.mux.open(OpenSpec::Session(spec)).await;
     let agent_channel = match opened {
         Ok(c) => c,
@@ -442,6 +447,7 @@ async fn broker(
         settings,
         record,
         recording,
+        compressed,
     })
 }
 
@@ -450,6 +456,9 @@ struct Taps {
     recorder: Option<RecorderHandle>,
     watchers: tokio::sync::broadcast::Sender<Bytes>,
     counters: Counters,
+    /// The user's client asked for `ZDATA`; an agent that sends it unasked is inflated for
+    /// the client, never passed to one that cannot decode it.
+    user_reads_zdata: bool,
 }
 
 #[derive(Default)]
@@ -633,7 +642,13 @@ impl Pump<'_> {
             let sent = match ev {
                 Event::Data(d) => to.data(d).await,
                 Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
-                Event::ZData(d) if self.from_agent => to.zdata(d).await,
+                Event::ZData(d) if self.from_agent && self.taps.user_reads_zdata => {
+                    to.zdata(d).await
+                }
+                Event::ZData(d) if self.from_agent => match wicket_proto::zdata::decompress(&d) {
+                    Ok(plain) => to.data(plain.into()).await,
+                    Err(e) => to.error(ErrorCode::Protocol, &format!("the agent sent {e}")),
+                },
                 Event::Eof => to.eof(),
                 Event::Resize { cols, rows } if !self.from_agent => to.resize(cols, rows),
                 Event::Signal(s) if !self.from_agent => to.signal(s),
@@ -702,5 +717,68 @@ fn exit_text(s: ExitStatus) -> String {
     match s {
         ExitStatus::Code(c) => format!("code {c}"),
         ExitStatus::Signal(n) => format!("signal {n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wicket_mux::{mem_pair, Mux, MuxConfig, Role};
+    use wicket_proto::zdata::Compressor;
+
+    /// A channel pair over an in-memory link: what `opener` sends, the other end receives.
+    async fn pair() -> (Channel, Channel, Mux, Mux) {
+        let (a, b) = mem_pair();
+        let (opener, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+        let (acceptor, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+        let (opened, accepted) = tokio::join!(
+            opener.open(OpenSpec::Session(SessionSpec::default())),
+            async { incoming.recv().await.unwrap().accept().unwrap() }
+        );
+        (opened.unwrap(), accepted, opener, acceptor)
+    }
+
+    /// Relays what the agent sends to a user whose client did (or did not) ask for ZDATA, and
+    /// returns the events the user received.
+    async fn relayed(user_reads_zdata: bool, payload: Bytes) -> Vec<Event> {
+        let (agent, from_agent, _m1, _m2) = pair().await;
+        let (to_user, user, _m3, _m4) = pair().await;
+        let (watchers, _) = tokio::sync::broadcast::channel(4);
+        let taps = Taps {
+            recorder: None,
+            watchers,
+            counters: Counters::default(),
+            user_reads_zdata,
+        };
+        let activity = std::sync::Mutex::new(tokio::time::Instant::now());
+        let exit = std::sync::Mutex::new(None);
+        let (failed, _) = tokio::sync::watch::channel(None);
+        let pump = Pump {
+            from_agent: true,
+            activity: &activity,
+            taps: &taps,
+            exit: &exit,
+            failed: &failed,
+        };
+        let (agent_tx, _agent_rx) = agent.split();
+        agent_tx.zdata(payload).await.unwrap();
+        agent_tx.close();
+        let (_, mut user_rx) = user.split();
+        let (from_rx, to_tx) = (from_agent.split().1, to_user.split().0);
+        pump.run(from_rx, to_tx).await;
+        let mut got = Vec::new();
+        while let Some(ev) = user_rx.recv().await {
+            got.push(ev);
+        }
+        assert_eq!(taps.counters.output.load(Ordering::Relaxed), 8000);
+        got
+    }
+
+    #[tokio::test]
+    async fn compressed_output_passes_as_it_came_or_inflated_for_a_client_that_did_not_ask() {
+        let text = b"output!\n".repeat(1000);
+        let z = Bytes::from(Compressor::new().unwrap().compress(&text).unwrap());
+        assert_eq!(relayed(true, z.clone()).await, [Event::ZData(z.clone())]);
+        assert_eq!(relayed(false, z).await, [Event::Data(text.into())]);
     }
 }

@@ -63,6 +63,18 @@ fn chunks(store: &std::path::Path, id: &str) -> Result<Vec<std::path::PathBuf>> 
     Ok(files)
 }
 
+/// A session's recording in the local store: its size as stored, and its text decompressed.
+fn stored_text(data_dir: &std::path::Path, id: &str) -> Result<(usize, String)> {
+    let mut stored = 0;
+    let mut text = String::new();
+    for f in chunks(&data_dir.join("recordings"), id)? {
+        let bytes = std::fs::read(f)?;
+        stored += bytes.len();
+        text.push_str(&String::from_utf8(zstd::decode_all(&bytes[..])?)?);
+    }
+    Ok((stored, text))
+}
+
 /// `wicket audit verify --recordings` fails and names the recording of session `id` as altered.
 async fn audit_names_altered(admin: &Cli, id: &str) -> Result<()> {
     let audit = admin
@@ -200,14 +212,7 @@ async fn bulk_output_travels_and_is_stored_compressed_and_replays_exactly() -> R
     ensure!(s["bytes_out"] == want.len() as u64, "{s}");
 
     // Stored: z events, a fraction of the output's size.
-    let files = chunks(&h.server.data_dir.join("recordings"), &id)?;
-    let mut stored = 0;
-    let mut text = String::new();
-    for f in &files {
-        let bytes = std::fs::read(f)?;
-        stored += bytes.len();
-        text.push_str(&String::from_utf8(zstd::decode_all(&bytes[..])?)?);
-    }
+    let (stored, text) = stored_text(&h.server.data_dir, &id)?;
     ensure!(
         text.contains(",\"z\",\""),
         "no compressed output was recorded"
@@ -227,7 +232,31 @@ async fn bulk_output_travels_and_is_stored_compressed_and_replays_exactly() -> R
         cast.output() == want,
         "--raw differs from what the client received"
     );
-    replays_and_verifies(&h.admin, &id, &out.stdout, 1).await
+    replays_and_verifies(&h.admin, &id, &out.stdout, 1).await?;
+
+    // Asked for plain output, the agent sends none compressed: no z events are recorded.
+    let plain = h
+        .admin
+        .run(
+            &[
+                "connect",
+                "--no-compress",
+                "rec-z",
+                "--",
+                "seq 1 200000; printf 'caf\\303\\251\\n'",
+            ],
+            None,
+        )
+        .await?;
+    ensure!(plain.stdout == want.as_bytes(), "{}", show(&plain));
+    let list = settled(&h.admin).await?;
+    let id = list.first().and_then(|s| s["id"].as_str()).context("id")?;
+    let (_, text) = stored_text(&h.server.data_dir, id)?;
+    ensure!(
+        !text.contains(",\"z\",\""),
+        "compressed output recorded after --no-compress"
+    );
+    Ok(())
 }
 
 /// Played back (fast), session `id` gives the terminal `received` again, and `wicket audit
