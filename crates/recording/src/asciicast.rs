@@ -218,7 +218,9 @@ impl Event {
     /// The event as a line of asciicast, newline included.
     pub fn to_line(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let at = Duration::try_from_secs_f64(self.time).unwrap_or_default();
+        // Times are written in whole microseconds: round, so the line reads as it was written.
+        let at =
+            Duration::from_micros((self.time * 1e6).round().clamp(0.0, u64::MAX as f64) as u64);
         line_start(at, self.code(), &mut out);
         crate::json::write_str(&mut out, &self.data);
         out.extend_from_slice(b"]\n");
@@ -367,6 +369,20 @@ mod tests {
         assert_eq!(cast.events[2].data, "120x40");
         assert_eq!(cast.output(), "$ a\u{1b}[0m\"é\"\r\n");
         assert!((cast.duration() - 1.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_event_writes_back_the_line_it_was_read_from() {
+        for line in [
+            "[1.234567,\"o\",\"café \\u001b[0m\"]\n",
+            "[0.25,\"i\",\"q\"]\n",
+            "[3600.5,\"r\",\"100x30\"]\n",
+        ] {
+            let event = parse_event(line.trim_end(), 2).unwrap();
+            let again = String::from_utf8(event.to_line()).unwrap();
+            assert_eq!(parse_event(again.trim_end(), 2).unwrap(), event, "{again}");
+            assert_eq!(again.split(',').next(), line.split(',').next(), "time of {line}");
+        }
     }
 
     #[test]
