@@ -381,7 +381,11 @@ mod tests {
             let event = parse_event(line.trim_end(), 2).unwrap();
             let again = String::from_utf8(event.to_line()).unwrap();
             assert_eq!(parse_event(again.trim_end(), 2).unwrap(), event, "{again}");
-            assert_eq!(again.split(',').next(), line.split(',').next(), "time of {line}");
+            assert_eq!(
+                again.split(',').next(),
+                line.split(',').next(),
+                "time of {line}"
+            );
         }
     }
 
