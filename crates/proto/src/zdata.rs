@@ -19,6 +19,15 @@ pub const MAX_CONTENT: usize = MAX_DATA_LEN;
 /// Writes shorter than this are not worth compressing (nor the latency of doing it).
 pub const MIN_COMPRESS: usize = 512;
 
+/// Output that does not at least halve is sent plain: for it the agent's CPU buys little
+/// bandwidth, and the recorder stores it at about the same cost either way
+/// (docs/PERFORMANCE.md).
+const MIN_RATIO: usize = 2;
+
+/// After a write that did not compress well, this many are sent plain without trying, so
+/// output that will not shrink (random, already compressed) costs the agent almost nothing.
+const BACKOFF: u32 = 15;
+
 /// zstd level 1: the fastest of the standard levels, several times smaller on terminal text.
 const LEVEL: i32 = 1;
 
@@ -33,7 +42,11 @@ pub enum ZDataError {
 }
 
 /// Compresses output for `ZDATA`; keeps its zstd context between frames.
-pub struct Compressor(zstd::bulk::Compressor<'static>);
+pub struct Compressor {
+    zstd: zstd::bulk::Compressor<'static>,
+    /// Writes still to send plain before trying again.
+    skip: u32,
+}
 
 impl std::fmt::Debug for Compressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,18 +57,26 @@ impl std::fmt::Debug for Compressor {
 impl Compressor {
     pub fn new() -> Result<Self, ZDataError> {
         zstd::bulk::Compressor::new(LEVEL)
-            .map(Compressor)
+            .map(|zstd| Compressor { zstd, skip: 0 })
             .map_err(|e| ZDataError::Codec(e.to_string()))
     }
 
     /// The `ZDATA` payload for `data`, or `None` when it should go as plain `DATA`: too short,
-    /// too long for one frame, or not smaller compressed.
+    /// too long for one frame, not at least halved, or just after a write that was not.
     pub fn compress(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         if data.len() < MIN_COMPRESS || data.len() > MAX_CONTENT {
             return None;
         }
-        let out = self.0.compress(data).ok()?;
-        (out.len() < data.len()).then_some(out)
+        if self.skip > 0 {
+            self.skip -= 1;
+            return None;
+        }
+        let out = self.zstd.compress(data).ok()?;
+        if out.len() * MIN_RATIO > data.len() {
+            self.skip = BACKOFF;
+            return None;
+        }
+        Some(out)
     }
 }
 
@@ -140,6 +161,29 @@ mod tests {
             })
             .collect();
         assert!(c.compress(&noise).is_none());
+    }
+
+    #[test]
+    fn output_that_does_not_halve_is_sent_plain_and_not_tried_for_a_while() {
+        let mut c = Compressor::new().unwrap();
+        // Hex of noise: compresses, but to little more than half.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let hex: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"0123456789abcdef"[(x >> 60) as usize]
+            })
+            .collect();
+        assert!(zstd::bulk::compress(&hex, LEVEL).unwrap().len() < hex.len());
+        assert!(c.compress(&hex).is_none());
+        // Text that would compress well waits out the backoff, then compresses again.
+        let text = text(4096);
+        for _ in 0..BACKOFF {
+            assert!(c.compress(&text).is_none());
+        }
+        assert!(c.compress(&text).is_some());
     }
 
     #[test]
