@@ -243,7 +243,10 @@ async fn pump_output(
         match from.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                let compressed = compressor.as_mut().and_then(|c| c.compress(&buf));
+                let compressed = compressor
+                    .as_mut()
+                    .and_then(|c| c.compress(&buf))
+                    .filter(|z| tx.fits_zdata(z.len()));
                 let sent = if let Some(z) = compressed {
                     buf.clear();
                     tx.zdata(z.into()).await

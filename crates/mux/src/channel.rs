@@ -1,6 +1,6 @@
 //! One channel: its credit, its events, and the handles a user holds.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -40,6 +40,8 @@ pub enum Event {
 pub(crate) struct ChannelShared {
     id: u32,
     credit: Mutex<SendCredit>,
+    /// The window the peer announced: a `ZDATA` payload must fit in half of it.
+    peer_window: AtomicU32,
     credit_changed: Notify,
     /// Set when the peer closed the channel or the link died: senders stop waiting.
     shut: AtomicBool,
@@ -52,6 +54,7 @@ impl ChannelShared {
         Arc::new(ChannelShared {
             id,
             credit: Mutex::new(SendCredit::new(peer_window)),
+            peer_window: AtomicU32::new(peer_window),
             credit_changed: Notify::new(),
             shut: AtomicBool::new(false),
             window: Mutex::new(window),
@@ -63,6 +66,7 @@ impl ChannelShared {
         if let Ok(mut c) = self.credit.lock() {
             *c = SendCredit::new(peer_window);
         }
+        self.peer_window.store(peer_window, Ordering::SeqCst);
         self.credit_changed.notify_waiters();
     }
 
@@ -190,9 +194,15 @@ impl ChannelSender {
         self.send_chunked(data, true).await
     }
 
-    /// Sends output compressed (a `wicket_proto::zdata` payload), in one frame: it waits for
-    /// credit for the whole payload, so payloads are kept well under half the peer's window
-    /// (the agent compresses reads of at most 64 KiB; windows are 512 KiB).
+    /// Whether a `ZDATA` payload of `len` bytes may be sent: at most half the peer's window.
+    /// It waits for credit for its whole length, and the peer returns credit only in halves of
+    /// its window, so a larger one could wait forever; send its output as `DATA` instead.
+    pub fn fits_zdata(&self, len: usize) -> bool {
+        len as u64 * 2 <= u64::from(self.shared.peer_window.load(Ordering::SeqCst))
+    }
+
+    /// Sends output compressed (a `wicket_proto::zdata` payload), in one frame, once there is
+    /// credit for all of it; callers check [`Self::fits_zdata`] first.
     pub async fn zdata(&self, payload: Bytes) -> Result<(), MuxError> {
         let mut held = 0;
         while held < payload.len() {

@@ -24,8 +24,9 @@ pub const MIN_COMPRESS: usize = 512;
 /// (docs/PERFORMANCE.md).
 const MIN_RATIO: usize = 2;
 
-/// After a write that did not compress well, this many are sent plain without trying, so
-/// output that will not shrink (random, already compressed) costs the agent almost nothing.
+/// After a write that did not compress well, this many further writes of [`MIN_COMPRESS`] or
+/// more are sent plain without trying, so output that will not shrink (random, already
+/// compressed) costs the agent almost nothing.
 const BACKOFF: u32 = 15;
 
 /// zstd level 1: the fastest of the standard levels, several times smaller on terminal text.
@@ -80,7 +81,7 @@ impl Compressor {
     }
 }
 
-/// Decompresses `ZDATA` payloads; keeps its zstd context between frames.
+/// Decompresses `ZDATA` payloads, each on its own; reuses one zstd context's memory.
 pub struct Decompressor(zstd::bulk::Decompressor<'static>);
 
 impl std::fmt::Debug for Decompressor {

@@ -171,7 +171,7 @@ impl Encoder {
         if !carry.is_empty() {
             crate::zevent::raw_into(at, &carry, out);
         }
-        crate::zevent::line_into(at, payload, out);
+        crate::zevent::compressed_line_into(at, payload, out);
         self.after_z = Some(0);
     }
 
@@ -262,17 +262,13 @@ impl Cast {
     }
 
     /// Everything the user's terminal received, in order (`z` events rendered; one that does
-    /// not decode shows as U+FFFD).
+    /// not decode shows as U+FFFD). The whole recording in memory: for tests and small files.
     pub fn output(&self) -> String {
         let mut render = crate::zevent::Render::new();
         let mut text: String = self
             .events
             .iter()
-            .filter_map(|e| {
-                render
-                    .event(e.clone())
-                    .unwrap_or_else(|_| Some(replacement(e)))
-            })
+            .filter_map(|e| render.event(e.clone()))
             .filter(|e| e.kind == EventKind::Output)
             .map(|e| e.data)
             .collect();
@@ -283,14 +279,6 @@ impl Cast {
     /// Session length: the time of the last event.
     pub fn duration(&self) -> f64 {
         self.events.last().map_or(0.0, |e| e.time)
-    }
-}
-
-fn replacement(e: &Event) -> Event {
-    Event {
-        time: e.time,
-        kind: EventKind::Output,
-        data: char::REPLACEMENT_CHARACTER.to_string(),
     }
 }
 

@@ -19,12 +19,13 @@ use crate::asciicast::{line_start, Event, EventKind};
 use crate::utf8::Utf8Stream;
 use crate::RecordingError;
 
-/// The most one `z` event may decompress to. The server writes frames of at most 128 KiB of
-/// output; anything claiming more was not written by it.
-pub const MAX_EVENT_OUTPUT: usize = 1024 * 1024;
+/// The most one `z` event may decompress to: what the client accepts in one `ZDATA` frame
+/// (`wicket_proto::zdata::MAX_CONTENT`), so a frame the user could not have seen never
+/// replays as output.
+pub const MAX_EVENT_OUTPUT: usize = 128 * 1024;
 
 /// Appends the `z` event for one zstd frame of output.
-pub fn line_into(at: Duration, payload: &[u8], out: &mut Vec<u8>) {
+pub fn compressed_line_into(at: Duration, payload: &[u8], out: &mut Vec<u8>) {
     line_start(at, "z", out);
     out.push(b'"');
     // Base64 needs no JSON escaping: written straight into the line.
@@ -43,16 +44,19 @@ pub fn line_into(at: Duration, payload: &[u8], out: &mut Vec<u8>) {
 /// Appends a `z` event holding `bytes` uncompressed (a character cut between plain and
 /// compressed output), so that they are kept exactly.
 pub fn raw_into(at: Duration, bytes: &[u8], out: &mut Vec<u8>) {
-    line_into(at, &crate::compress::raw_frame(bytes), out);
+    compressed_line_into(at, &crate::compress::raw_frame(bytes), out);
 }
 
 /// Turns a stored recording's events into plain asciicast v2: `z` events become `o` events.
 /// Output keeps one UTF-8 state across both kinds, so a character split between events is
-/// written whole.
+/// written whole. A `z` event that does not decode (an agent sent a bad frame, which the
+/// user's client refused too) shows as U+FFFD and is counted; the rest still renders.
+/// Stored bytes that were altered are the sealed hash's business.
 #[derive(Default)]
 pub struct Render {
     text: Utf8Stream,
     inflate: Option<zstd::bulk::Decompressor<'static>>,
+    damaged: usize,
 }
 
 impl std::fmt::Debug for Render {
@@ -67,36 +71,45 @@ impl Render {
     }
 
     /// The output bytes of an `o` or `z` event; `None` for other events.
-    pub fn output_bytes<'a>(
-        &mut self,
-        event: &'a Event,
-    ) -> Result<Option<std::borrow::Cow<'a, [u8]>>, RecordingError> {
-        Ok(match event.kind {
+    pub fn output_bytes<'a>(&mut self, event: &'a Event) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match event.kind {
             EventKind::Output => Some(event.data.as_bytes().into()),
-            EventKind::Compressed => Some(self.inflate(&event.data)?.into()),
+            EventKind::Compressed => Some(self.inflate_or_mark(&event.data).into()),
             _ => None,
-        })
+        }
     }
 
     /// The plain event for `event`: `z` becomes `o`; `None` while only part of a character
-    /// has come. An error names a `z` event that does not decode.
-    pub fn event(&mut self, event: Event) -> Result<Option<Event>, RecordingError> {
+    /// has come.
+    pub fn event(&mut self, event: Event) -> Option<Event> {
         let text = match event.kind {
             EventKind::Compressed => {
-                let bytes = self.inflate(&event.data)?;
+                let bytes = self.inflate_or_mark(&event.data);
                 self.text.push(&bytes)
             }
             EventKind::Output => match self.text.decode(event.data.as_bytes()) {
-                std::borrow::Cow::Borrowed(_) => return Ok(Some(event)),
+                std::borrow::Cow::Borrowed(_) => return Some(event),
                 std::borrow::Cow::Owned(t) => t,
             },
-            _ => return Ok(Some(event)),
+            _ => return Some(event),
         };
-        Ok((!text.is_empty()).then_some(Event {
+        (!text.is_empty()).then_some(Event {
             time: event.time,
             kind: EventKind::Output,
             data: text,
-        }))
+        })
+    }
+
+    /// How many `z` events did not decode so far.
+    pub fn damaged(&self) -> usize {
+        self.damaged
+    }
+
+    fn inflate_or_mark(&mut self, data: &str) -> Vec<u8> {
+        self.inflate(data).unwrap_or_else(|_| {
+            self.damaged += 1;
+            char::REPLACEMENT_CHARACTER.to_string().into_bytes()
+        })
     }
 
     /// The end of the recording: an unfinished character, as U+FFFD at `time`.
@@ -120,8 +133,13 @@ impl Render {
                     .map_err(|e| RecordingError::Damaged(e.to_string()))?,
             ),
         };
+        // Room for what the frame says it holds (bounded), not the bound every time.
+        let room = zstd::zstd_safe::get_frame_content_size(&frame)
+            .ok()
+            .flatten()
+            .map_or(MAX_EVENT_OUTPUT, |n| (n as usize).min(MAX_EVENT_OUTPUT));
         inflate
-            .decompress(&frame, MAX_EVENT_OUTPUT)
+            .decompress(&frame, room)
             .map_err(|e| RecordingError::Damaged(format!("a z event does not decompress: {e}")))
     }
 }
@@ -137,7 +155,7 @@ mod tests {
         let mut out = Vec::new();
         for (n, line) in std::str::from_utf8(lines).unwrap().lines().enumerate() {
             let ev = parse_event(line, n + 1).unwrap();
-            if let Some(e) = r.event(ev).unwrap() {
+            if let Some(e) = r.event(ev) {
                 assert_ne!(e.kind, EventKind::Compressed);
                 out.extend_from_slice(e.data.as_bytes());
             }
@@ -172,19 +190,25 @@ mod tests {
     }
 
     #[test]
-    fn damage_is_named_not_shown() {
+    fn damage_shows_as_a_replacement_and_is_counted() {
         let mut r = Render::new();
         let bad = |data: &str| Event {
             time: 0.0,
             kind: EventKind::Compressed,
             data: data.into(),
         };
-        assert!(r.event(bad("not base64!")).is_err());
-        assert!(r.event(bad("aGVsbG8=")).is_err());
         let bomb =
             base64::engine::general_purpose::STANDARD
                 .encode(zstd1(&vec![b'x'; MAX_EVENT_OUTPUT + 1]));
-        assert!(r.event(bad(&bomb)).is_err());
+        for data in ["not base64!", "aGVsbG8=", &bomb] {
+            assert_eq!(r.event(bad(data)).unwrap().data, "\u{FFFD}");
+        }
+        assert_eq!(r.damaged(), 3);
+        // The most a client accepts still renders.
+        let full =
+            base64::engine::general_purpose::STANDARD.encode(zstd1(&vec![b'x'; MAX_EVENT_OUTPUT]));
+        assert_eq!(r.event(bad(&full)).unwrap().data.len(), MAX_EVENT_OUTPUT);
+        assert_eq!(r.damaged(), 3);
     }
 
     proptest! {

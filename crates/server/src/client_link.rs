@@ -456,8 +456,9 @@ struct Taps {
     recorder: Option<RecorderHandle>,
     watchers: tokio::sync::broadcast::Sender<Bytes>,
     counters: Counters,
-    /// The user's client asked for `ZDATA`; an agent that sends it unasked is inflated for
-    /// the client, never passed to one that cannot decode it.
+    /// The user's client asked for `ZDATA`; an agent that sends it unasked (or a payload too
+    /// large for the client's window) is inflated for the client, never passed to one that
+    /// cannot decode it.
     user_reads_zdata: bool,
 }
 
@@ -642,7 +643,9 @@ impl Pump<'_> {
             let sent = match ev {
                 Event::Data(d) => to.data(d).await,
                 Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
-                Event::ZData(d) if self.from_agent && self.taps.user_reads_zdata => {
+                Event::ZData(d)
+                    if self.from_agent && self.taps.user_reads_zdata && to.fits_zdata(d.len()) =>
+                {
                     to.zdata(d).await
                 }
                 Event::ZData(d) if self.from_agent => match wicket_proto::zdata::decompress(&d) {
@@ -683,7 +686,9 @@ impl Pump<'_> {
             Event::ZData(z) if self.from_agent => {
                 // Counted as the output it carries (as the agent declares it: only the byte
                 // count rests on that), recorded as it came, inflated only for watchers.
-                let size = wicket_proto::zdata::content_size(z).unwrap_or(z.len() as u64);
+                let size = wicket_proto::zdata::content_size(z)
+                    .unwrap_or(z.len() as u64)
+                    .min(wicket_proto::zdata::MAX_CONTENT as u64);
                 counters.output.fetch_add(size, Ordering::Relaxed);
                 if self.taps.watchers.receiver_count() > 0 {
                     let shown = match wicket_proto::zdata::decompress(z) {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use wicket_recording::{asciicast, RecordingError, Render};
+use wicket_recording::{asciicast, Event, EventKind, RecordingError, Render};
 
 use crate::state::AppState;
 
@@ -31,7 +31,10 @@ pub struct StoreTail {
     id: String,
     /// Chunks already read, or already there when the watch began ("from now on").
     seen: usize,
-    pending: VecDeque<Bytes>,
+    /// Output events of the chunk being passed on, rendered one at a time: a `z` event's text
+    /// is a small fraction of the output it inflates to, so a chunk is never inflated whole.
+    pending: VecDeque<Event>,
+    render: Render,
     ended: bool,
 }
 
@@ -43,31 +46,39 @@ impl StoreTail {
             id,
             seen,
             pending: VecDeque::new(),
+            render: Render::new(),
             ended: false,
         })
     }
 
     pub async fn next(&mut self) -> Result<Next, RecordingError> {
         loop {
-            if let Some(out) = self.pending.pop_front() {
-                return Ok(Next::Output(out));
+            if let Some(event) = self.pending.pop_front() {
+                // A `z` event that does not decode shows as U+FFFD; the rest still follows.
+                if let Some(bytes) = self.render.output_bytes(&event) {
+                    return Ok(Next::Output(Bytes::copy_from_slice(&bytes)));
+                }
+                continue;
             }
             if self.ended {
                 return Ok(Next::Ended);
             }
             // Whether it ended is asked before the listing: the relaying replica uploads the
             // last chunk before it marks the session ended, so that listing holds it.
-            self.ended = matches!(
+            let ended = matches!(
                 self.state.store().session(&self.id).await,
                 Ok(Some(r)) if r.ended_at.is_some()
             );
             let keys = none_yet(self.state.recordings().chunk_keys(&self.id).await)?;
-            for key in keys.iter().skip(self.seen) {
+            // One chunk at a time, so what waits here is one chunk's text.
+            if let Some(key) = keys.get(self.seen) {
                 let text = self.state.recordings().chunk(key).await?;
-                self.pending.extend(output_of(&text)?);
+                self.pending = output_of(&text)?.into();
+                self.seen += 1;
+                continue;
             }
-            self.seen = self.seen.max(keys.len());
-            if self.pending.is_empty() && !self.ended {
+            self.ended = ended;
+            if !ended {
                 tokio::time::sleep(POLL).await;
             }
         }
@@ -82,19 +93,18 @@ fn none_yet<K>(keys: Result<Vec<K>, RecordingError>) -> Result<Vec<K>, Recording
     }
 }
 
-/// The output events of one chunk of asciicast text (the header line, in the first chunk,
-/// and input and resize events are left out).
-fn output_of(text: &[u8]) -> Result<Vec<Bytes>, RecordingError> {
+/// The output events (`o`, and `z` still compressed) of one chunk of asciicast text; the
+/// header line, in the first chunk, and input and resize events are left out.
+fn output_of(text: &[u8]) -> Result<Vec<Event>, RecordingError> {
     let text = String::from_utf8_lossy(text);
     let mut out = Vec::new();
-    let mut render = Render::new();
     for (n, line) in text.lines().enumerate() {
         if line.is_empty() || line.starts_with('{') {
             continue;
         }
         let event = asciicast::parse_event(line, n + 1)?;
-        if let Some(bytes) = render.output_bytes(&event)? {
-            out.push(Bytes::copy_from_slice(&bytes));
+        if let EventKind::Output | EventKind::Compressed = event.kind {
+            out.push(event);
         }
     }
     Ok(out)
@@ -103,6 +113,16 @@ fn output_of(text: &[u8]) -> Result<Vec<Bytes>, RecordingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a watcher is shown of one chunk, as `next` renders it.
+    fn shown(chunk: &[u8]) -> Vec<Vec<u8>> {
+        let mut render = Render::new();
+        output_of(chunk)
+            .unwrap()
+            .iter()
+            .map(|e| render.output_bytes(e).unwrap().into_owned())
+            .collect()
+    }
 
     #[test]
     fn passes_on_output_only() {
@@ -113,8 +133,10 @@ mod tests {
             "[0.3,\"r\",\"100x30\"]\n",
             "[0.4,\"o\",\"\\u001b[0mtick 2\"]\n",
         );
-        let out = output_of(chunk.as_bytes()).unwrap();
-        assert_eq!(out, [&b"tick 1\r\n"[..], &b"\x1b[0mtick 2"[..]]);
+        assert_eq!(
+            shown(chunk.as_bytes()),
+            [&b"tick 1\r\n"[..], &b"\x1b[0mtick 2"[..]]
+        );
     }
 
     #[test]
@@ -126,10 +148,10 @@ mod tests {
             .compress(&b"bulk output\n".repeat(100))
             .unwrap();
         encoder.compressed_output_into(std::time::Duration::ZERO, &frame, &mut chunk);
-        let out = output_of(&chunk).unwrap();
-        assert_eq!(out, [b"bulk output\n".repeat(100)]);
-        // A z event that does not decode is an error, not garbage shown to the watcher.
-        assert!(output_of(b"[0.1,\"z\",\"AAAA\"]\n").is_err());
+        assert_eq!(shown(&chunk), [b"bulk output\n".repeat(100)]);
+        // A z event that does not decode shows as U+FFFD, and what follows still shows.
+        let out = shown(b"[0.1,\"z\",\"AAAA\"]\n[0.2,\"o\",\"after\"]\n");
+        assert_eq!(out, ["\u{FFFD}".as_bytes(), b"after"]);
     }
 
     #[test]

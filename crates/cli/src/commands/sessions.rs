@@ -223,8 +223,7 @@ impl Player {
             // it began): those become the `o` events any asciinema tool reads.
             if let EventKind::Output | EventKind::Compressed = event.kind {
                 let data = (event.kind == EventKind::Output).then(|| event.data.clone());
-                let rendered = self.render.event(event).context(DAMAGED)?;
-                match rendered {
+                match self.render.event(event) {
                     Some(e) if Some(&e.data) == data.as_ref() => out.write_all(line).await?,
                     Some(e) => out.write_all(&e.to_line()).await?,
                     None => {}
@@ -234,7 +233,7 @@ impl Player {
             out.write_all(line).await?;
             return Ok(());
         }
-        let Some(bytes) = self.render.output_bytes(&event).context(DAMAGED)? else {
+        let Some(bytes) = self.render.output_bytes(&event) else {
             return Ok(());
         };
         let wait = ((event.time - self.last).max(0.0)).min(self.idle_limit) / self.speed;
@@ -247,10 +246,19 @@ impl Player {
         Ok(())
     }
 
-    /// The end of the recording: with `--raw`, a character left unfinished, as U+FFFD.
+    /// The end of the recording: with `--raw`, a character left unfinished, as U+FFFD; and a
+    /// word on compressed output that did not decode (shown as U+FFFD: the agent sent it so,
+    /// and the user's client refused it too).
     async fn finish(&mut self, out: &mut tokio::io::Stdout) -> Result<()> {
         if let Some(e) = self.raw.then(|| self.render.finish(self.last)).flatten() {
             out.write_all(&e.to_line()).await?;
+        }
+        if self.render.damaged() > 0 {
+            eprintln!(
+                "wicket: note: {} piece(s) of compressed output in this recording do not decode \
+                 (shown as U+FFFD)",
+                self.render.damaged()
+            );
         }
         Ok(())
     }
