@@ -138,6 +138,17 @@ mod tests {
             .collect()
     }
 
+    /// `n` pseudo-random words (xorshift): output that does not compress.
+    fn noise(n: usize) -> impl Iterator<Item = u64> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n).map(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+    }
+
     #[test]
     fn round_trips_and_shrinks_text() {
         let data = text(64 * 1024);
@@ -152,15 +163,7 @@ mod tests {
         let mut c = Compressor::new().unwrap();
         assert!(c.compress(&text(MIN_COMPRESS - 1)).is_none());
         assert!(c.compress(&text(MAX_CONTENT + 1)).is_none());
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect();
+        let noise: Vec<u8> = noise(4096).map(|x| (x >> 32) as u8).collect();
         assert!(c.compress(&noise).is_none());
     }
 
@@ -168,14 +171,8 @@ mod tests {
     fn output_that_does_not_halve_is_sent_plain_and_not_tried_for_a_while() {
         let mut c = Compressor::new().unwrap();
         // Hex of noise: compresses, but to little more than half.
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let hex: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                b"0123456789abcdef"[(x >> 60) as usize]
-            })
+        let hex: Vec<u8> = noise(4096)
+            .map(|x| b"0123456789abcdef"[(x >> 60) as usize])
             .collect();
         assert!(zstd::bulk::compress(&hex, LEVEL).unwrap().len() < hex.len());
         assert!(c.compress(&hex).is_none());
