@@ -102,11 +102,15 @@ impl Decompressor {
         if payload.is_empty() {
             return Err(ZDataError::Damaged("empty payload".into()));
         }
-        if content_size(payload).is_some_and(|n| n > MAX_CONTENT as u64) {
-            return Err(ZDataError::TooLarge);
-        }
+        // Room for the size the frame declares (ours always do), not the bound: a 128 KiB
+        // buffer per frame would be an mmap and munmap each time on the client's output path.
+        let room = match content_size(payload) {
+            Some(n) if n > MAX_CONTENT as u64 => return Err(ZDataError::TooLarge),
+            Some(n) => n as usize,
+            None => MAX_CONTENT,
+        };
         self.0
-            .decompress(payload, MAX_CONTENT)
+            .decompress(payload, room)
             .map_err(|e| ZDataError::Damaged(e.to_string()))
     }
 }
