@@ -4,15 +4,18 @@
 Runs CLIENT... under a fresh local PTY (as a person's terminal would), waits until the remote
 `cat` answers, then sends one byte at a time and times until that byte comes back. Prints
 `p50_ms p99_ms n` on stdout. The remote side must echo each byte exactly once (run
-`stty raw -echo; cat` there).
+`stty raw -echo; cat` there). `--on` and `--off` run a shell command just before the first
+timed keystroke and just after the last (bench/symbol-order.sh profiles that window).
 
-    echo_latency.py [--samples N] -- CLIENT ARGS...
+    echo_latency.py [--samples N] [--on CMD] [--off CMD] -- CLIENT ARGS...
 """
 import os
 import pty
 import select
 import signal
+import subprocess
 import sys
+import termios
 import time
 
 
@@ -35,18 +38,29 @@ def read_until(fd, want, timeout):
 def main():
     args = sys.argv[1:]
     samples = 300
-    if args[:1] == ["--samples"]:
-        samples = int(args[1])
+    hooks = {}
+    while args[:1] in (["--samples"], ["--on"], ["--off"]):
+        if args[0] == "--samples":
+            samples = int(args[1])
+        else:
+            hooks[args[0]] = args[1]
         args = args[2:]
     if args[:1] == ["--"]:
         args = args[1:]
     pid, fd = pty.fork()
     if pid == 0:
+        # No local echo before the client takes the terminal: the line discipline would answer
+        # the probe below itself while a slow client (under valgrind) is still starting.
+        attrs = termios.tcgetattr(0)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(0, termios.TCSANOW, attrs)
         os.execvp(args[0], args)
     try:
         # Until the remote cat runs, bytes may be eaten by the shell starting; probe until one
         # marker comes back, then drain.
-        for _ in range(100):
+        # Two minutes: a client under valgrind takes tens of seconds to start.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             os.write(fd, b"#")
             try:
                 read_until(fd, b"#", 0.3)
@@ -60,6 +74,8 @@ def main():
             os.read(fd, 4096)
         times = []
         alphabet = b"abcdefghijklmnopqrstuvwxyz"
+        if "--on" in hooks:
+            subprocess.run(hooks["--on"], shell=True, check=True)
         for i in range(samples):
             b = alphabet[i % len(alphabet) : i % len(alphabet) + 1]
             t0 = time.perf_counter()
@@ -67,6 +83,8 @@ def main():
             read_until(fd, b, 5.0)
             times.append((time.perf_counter() - t0) * 1000.0)
             time.sleep(0.01)  # a fast typist, not a flood
+        if "--off" in hooks:
+            subprocess.run(hooks["--off"], shell=True, check=True)
         times.sort()
         p50 = times[len(times) // 2]
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
