@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """The functions of one binary that ran in callgrind dumps, those on every keystroke's path first.
 
-    callgrind_hot.py BINARY_PATH KEYSTROKES DUMP...
+    callgrind_hot.py BINARY_PATH KEYS_PER_WINDOW DUMP...
 
-Reads callgrind's format (name compression, `calls=` lines), keeps the dumps whose command
-is BINARY_NAME, and prints the mangled names of that binary's own functions that ran, for
-lld's --symbol-ordering-file. A function called at least once per two keystrokes is on the
-echo's path, and so is one called at most once in the window that still ran 20 instructions
-per keystroke: a loop entered before the window (a runtime's `block_on`, a link's read loop)
-or code reached by tail jumps, which callgrind does not count as calls. Those come first, the
-rest (timers, housekeeping that happened to run) after. The first group is ordered by
-instructions run per byte of the function (`nm -S` of BINARY_PATH), densest first, so a large
-function with one hot loop (an async state machine holding a whole command) ends the group
-instead of pushing the small hot ones apart; the rest by instructions, most first.
+Prints mangled names for lld's --symbol-ordering-file (bench/symbol-order.sh). Each dump of
+the binary is one window of KEYS_PER_WINDOW keystrokes. The keystroke's path is what ran in
+every window at least once per two keystrokes, or, entered at most once, ran at least 20
+instructions per keystroke: a loop entered before the window (a runtime's `block_on`, a
+link's read loop) or code reached by tail jumps, which callgrind does not count as calls.
+Asking for every window keeps out one-off work that happened to fall in one (a handshake's
+inner loops are called thousands of times, but once). That group comes first, densest
+(instructions per byte, sizes from `nm -S BINARY_PATH`) first, so a large function with one
+hot loop (an async state machine holding a whole command) ends the group instead of pushing
+the small hot ones apart; everything else that ran follows, by instructions.
 """
 import collections
 import os
@@ -22,7 +22,11 @@ import sys
 
 
 def parse(path, binary):
-    """(command line, {function: [calls, instructions]}) of one dump."""
+    """(command line, {function: [calls, instructions]}) of one dump, for BINARY's own code.
+
+    The format compresses names ("(12) name" once, "(12)" after), names a callee's object
+    with cob= only when it differs from the caller's, and follows each calls= line with the
+    call's inclusive cost, which is not the caller's own."""
     names = {"ob": {}, "fn": {}}
 
     def name(kind, rest):
@@ -30,10 +34,13 @@ def parse(path, binary):
         if not m:
             return rest
         if m.group(2):
-            names[kind][m.group(1)] = m.group(2)
+            # A recursion level (`name'2`) is the same symbol to the linker.
+            names[kind][m.group(1)] = re.sub(r"'\d+$", "", m.group(2))
         return names[kind].get(m.group(1), "?")
 
-    ours = lambda ob: (ob or "").endswith("/" + binary)  # noqa: E731
+    def ours(ob):
+        return (ob or "").endswith("/" + binary)
+
     stats = collections.defaultdict(lambda: [0, 0])
     cmd, ob, cob, fn, callee, after_calls = "", None, None, None, None, False
     positions = 1  # columns before the costs: "line", or "instr line" with --dump-instr
@@ -70,30 +77,38 @@ def parse(path, binary):
 
 
 def main():
-    path, keys, dumps = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    binary = os.path.basename(path)
+    binary_path, keys, dumps = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    binary = os.path.basename(binary_path)
+    nm = subprocess.run(["nm", "-S", binary_path], capture_output=True, text=True, check=True)
     sizes = {}
-    for row in subprocess.run(["nm", "-S", path], capture_output=True, text=True).stdout.splitlines():
+    for row in nm.stdout.splitlines():
         cols = row.split()
         if len(cols) == 4:
             sizes[cols[3]] = int(cols[1], 16)
-    total = collections.defaultdict(lambda: [0, 0])
-    for path in dumps:
-        cmd, stats = parse(path, binary)
-        if cmd.split(" ")[0].endswith("/" + binary):
-            for f, (calls, ir) in stats.items():
-                total[f][0] += calls
-                total[f][1] += ir
+
     def hot(calls, ir):
         return calls * 2 >= keys or (calls <= 1 and ir >= keys * 20)
 
-    def order(item):
-        f, (calls, ir) = item
-        if hot(calls, ir):
-            return (0, -ir / max(sizes.get(f, 64), 64), f)
-        return (1, -ir, f)
+    windows = []
+    for dump in dumps:
+        cmd, stats = parse(dump, binary)
+        if cmd.split(" ")[0].endswith("/" + binary):
+            windows.append(stats)
+    if len(windows) < 2:
+        sys.exit(f"{len(windows)} dumps of {binary}: one window cannot tell one-off work "
+                 "from the keystroke's path")
+    total = collections.Counter()
+    for stats in windows:
+        for f, (_, ir) in stats.items():
+            total[f] += ir
+    path = {f for f in total if all(f in w and hot(*w[f]) for w in windows)}
 
-    for f, _ in sorted(total.items(), key=order):
+    def order(f):
+        if f in path:
+            return (0, -total[f] / max(sizes.get(f, 64), 64), f)
+        return (1, -total[f], f)
+
+    for f in sorted(total, key=order):
         print(f)
 
 

@@ -4,10 +4,11 @@
 Runs CLIENT... under a fresh local PTY (as a person's terminal would), waits until the remote
 `cat` answers, then sends one byte at a time and times until that byte comes back. Prints
 `p50_ms p99_ms n` on stdout. The remote side must echo each byte exactly once (run
-`stty raw -echo; cat` there). `--on` and `--off` run a shell command just before the first
-timed keystroke and just after the last (bench/symbol-order.sh profiles that window).
+`stty raw -echo; cat` there). `--on`, `--mid` and `--off` run a shell command just before
+the first timed keystroke, halfway, and just after the last (bench/symbol-order.sh profiles
+those windows).
 
-    echo_latency.py [--samples N] [--on CMD] [--off CMD] -- CLIENT ARGS...
+    echo_latency.py [--samples N] [--on CMD] [--mid CMD] [--off CMD] -- CLIENT ARGS...
 """
 import os
 import pty
@@ -39,7 +40,7 @@ def main():
     args = sys.argv[1:]
     samples = 300
     hooks = {}
-    while args[:1] in (["--samples"], ["--on"], ["--off"]):
+    while args[:1] in (["--samples"], ["--on"], ["--mid"], ["--off"]):
         if args[0] == "--samples":
             samples = int(args[1])
         else:
@@ -77,6 +78,8 @@ def main():
         if "--on" in hooks:
             subprocess.run(hooks["--on"], shell=True, check=True)
         for i in range(samples):
+            if i == samples // 2 and "--mid" in hooks:
+                subprocess.run(hooks["--mid"], shell=True, check=True)
             b = alphabet[i % len(alphabet) : i % len(alphabet) + 1]
             t0 = time.perf_counter()
             os.write(fd, b)

@@ -74,9 +74,6 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
     let mut inflate = Decompressor::new().map_err(failed)?;
     loop {
         tokio::select! {
-            // Output first and the signals after, in that order: a keystroke's echo then wakes
-            // one branch, not a random walk through five.
-            biased;
             ev = rx.recv() => match ev {
                 Some(Event::Data(d)) => {
                     stdout.write_all(&d).await?;
