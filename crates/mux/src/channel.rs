@@ -202,8 +202,12 @@ impl ChannelSender {
     }
 
     /// Sends output compressed (a `wicket_proto::zdata` payload), in one frame, once there is
-    /// credit for all of it; callers check [`Self::fits_zdata`] first.
+    /// credit for all of it. A payload that does not [fit](Self::fits_zdata) is refused:
+    /// callers check first and send such output as `DATA`.
     pub async fn zdata(&self, payload: Bytes) -> Result<(), MuxError> {
+        if !self.fits_zdata(payload.len()) {
+            return Err(MuxError::ZDataTooLarge { len: payload.len() });
+        }
         let mut held = 0;
         while held < payload.len() {
             held += self.shared.take_credit(payload.len() - held).await?;

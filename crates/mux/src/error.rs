@@ -20,4 +20,7 @@ pub enum MuxError {
     ChannelClosed,
     #[error("open refused ({code}): {reason}")]
     Rejected { code: ErrorCode, reason: String },
+    /// A caller's mistake, refused rather than left waiting for credit that cannot come.
+    #[error("a ZDATA payload of {len} bytes is over half the peer's window")]
+    ZDataTooLarge { len: usize },
 }

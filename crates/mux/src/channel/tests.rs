@@ -389,6 +389,10 @@ async fn zdata_frames_wait_for_whole_credit_and_arrive_whole() {
         let (tx, _rx) = inc.accept().unwrap().split();
         // Half the peer's window at most: credit for more might never come back.
         assert!(tx.fits_zdata(4096) && !tx.fits_zdata(4097));
+        assert_eq!(
+            tx.zdata(Bytes::from(vec![0; 4097])).await,
+            Err(MuxError::ZDataTooLarge { len: 4097 })
+        );
         for i in 0..100u8 {
             // 3000 bytes: no two fit the window at once without credit coming back.
             tx.zdata(Bytes::from(vec![i; 3000])).await.unwrap();
