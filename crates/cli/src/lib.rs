@@ -30,6 +30,23 @@ macro_rules! out {
     };
 }
 
+/// `eprintln!` through [`stdio::err`], which escapes what could drive the terminal.
+macro_rules! errln {
+    () => {
+        $crate::stdio::err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdio::err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprint!` through [`stdio::err`].
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::stdio::err(format_args!($($arg)*))
+    };
+}
+
 pub mod args;
 pub mod commands;
 pub mod link;
@@ -45,7 +62,7 @@ pub async fn run(cli: Cli) -> i32 {
     match commands::dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wicket: {e:#}");
+            errln!("wicket: {e:#}");
             commands::error_exit_code(&e)
         }
     }

@@ -20,17 +20,120 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Writes command output (tables, JSON) to stdout. When the reader has gone (`| head`, `grep
-/// -q`), the process exits with status 0, as Unix filters do; `println!` would panic on the
-/// broken pipe. Any other write error ends the process with status 1 and a message.
+/// Writes command output (tables, JSON, messages) to stdout, through the one sanitiser
+/// ([`wicket_proto::text::display_lines`]): names, commands, tags, reasons and file names come
+/// from the network, and an escape sequence among them must not write to the user's clipboard,
+/// retitle the window or hide lines. A live session's and a replay's output are the only bytes
+/// that reach the terminal raw, and they do not come through here.
+///
+/// When the reader has gone (`| head`, `grep -q`), the process exits with status 0, as Unix
+/// filters do; `println!` would panic on the broken pipe. Any other write error ends the
+/// process with status 1 and a message.
 pub fn out(args: std::fmt::Arguments<'_>) {
+    let text = std::fmt::format(args);
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args) {
+    if let Err(e) = stdout.write_all(wicket_proto::text::display_lines(&text).as_bytes()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("wicket: cannot write to stdout: {e}");
+        err(format_args!("wicket: cannot write to stdout: {e}\n"));
         std::process::exit(1);
+    }
+}
+
+/// Writes a message to stderr through the same sanitiser as [`out`]; `errln!` and `err!`
+/// call it. A failure to write to stderr is ignored: there is nowhere left to report it.
+pub fn err(args: std::fmt::Arguments<'_>) {
+    let text = std::fmt::format(args);
+    let _ = std::io::stderr().write_all(wicket_proto::text::display_lines(&text).as_bytes());
+}
+
+/// Writes terminal control of our own (the progress bar's carriage return and line erase) to
+/// stderr. Nothing from the network may be passed here.
+pub fn err_control(control: &'static str) {
+    let _ = std::io::stderr().write_all(control.as_bytes());
+}
+
+/// Prints `value` as pretty JSON on stdout. serde_json escapes control characters; this also
+/// writes DEL, C1 controls and the text-direction characters as `\uXXXX` escapes (still valid
+/// JSON, and the same value to a parser), so a value read in a terminal cannot drive it.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, SafeJson::default());
+    value.serialize(&mut ser)?;
+    buf.push(b'\n');
+    let text = String::from_utf8(buf)?;
+    out(format_args!("{text}"));
+    Ok(())
+}
+
+/// serde_json's pretty printer, with [`wicket_proto::text::is_unsafe`] characters escaped.
+#[derive(Default)]
+struct SafeJson(serde_json::ser::PrettyFormatter<'static>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for SafeJson {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if wicket_proto::text::is_unsafe(c) {
+                w.write_all(fragment[start..i].as_bytes())?;
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{u:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(fragment[start..].as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_what_drives_a_terminal_and_stays_json() {
+        let value =
+            serde_json::json!({ "name": "a\u{1b}]52;c;x\u{7}\u{202e}b\u{9b}\u{7f}", "ok": "日本" });
+        let mut buf = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, SafeJson::default());
+        serde::Serialize::serialize(&value, &mut ser).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && wicket_proto::text::is_unsafe(c)),
+            "{text}"
+        );
+        assert!(text.contains("\\u202e") && text.contains("日本"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`credit`]: send credit and receive windows.
 //! - [`codes`]: error codes, signals and exit statuses as they travel on the wire.
 //! - [`zdata`]: compressed output, the payload of a `ZDATA` frame.
+//! - [`text`]: untrusted text: which characters never reach a terminal or a log raw, bounds.
 
 pub mod codes;
 pub mod copy;
@@ -24,6 +25,7 @@ pub mod credit;
 pub mod frame;
 pub mod handshake;
 pub mod open;
+pub mod text;
 pub mod zdata;
 
 pub use codes::{ErrorCode, ExitStatus, Signal};

@@ -45,7 +45,7 @@ pub async fn create(profile_name: Option<&str>, args: CreateActivationArgs) -> R
     };
     let created: Created = profile.api()?.post("/v1/activations", &req).await?;
     match args.output {
-        Output::Json => outln!("{}", serde_json::to_string_pretty(&created)?),
+        Output::Json => crate::stdio::json(&created)?,
         Output::Table => {
             outln!("Activation id:   {}", created.id);
             outln!("Activation code: {}", created.code);
@@ -70,7 +70,7 @@ pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let all: Vec<ActivationView> = profile.api()?.get("/v1/activations").await?;
     match args.output {
-        Output::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
+        Output::Json => crate::stdio::json(&all)?,
         Output::Table => {
             let now = crate::profile::now_ms();
             let rows: Vec<[String; 4]> = all

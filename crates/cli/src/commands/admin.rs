@@ -94,7 +94,7 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
         UserCommand::List(o) => {
             let v: Value = api.get("/v1/users").await?;
             if o.output == Output::Json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 4]> = v
                     .as_array()
@@ -186,7 +186,7 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
         GroupCommand::List(o) => {
             let v: Value = api.get("/v1/groups").await?;
             if o.output == Output::Json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 2]> = v
                     .as_array()
@@ -210,7 +210,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
     match cmd {
         PolicyCommand::Get => {
             let v: Value = api.get("/v1/policies").await?;
-            eprintln!(
+            errln!(
                 "# version {} ({})",
                 v["version"],
                 if v["version"] == 0 {
@@ -235,7 +235,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                 );
             } else {
                 for e in v["errors"].as_array().into_iter().flatten() {
-                    eprintln!(
+                    errln!(
                         "{}:{}:{}: {}",
                         file.display(),
                         e["line"],
@@ -314,7 +314,7 @@ async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
         TokenCommand::List(o) => {
             let v: Value = api.get("/v1/tokens").await?;
             if o.output == Output::Json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 3]> = v
                     .as_array()

@@ -130,7 +130,7 @@ async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
         }
     }
     match args.output {
-        Output::Json => outln!("{}", serde_json::to_string_pretty(&events)?),
+        Output::Json => crate::stdio::json(&events)?,
         Output::Table => {
             let rows: Vec<[String; 7]> = events
                 .iter()
@@ -292,7 +292,7 @@ async fn verify_recordings(api: &ApiClient, sealed: &[(String, String)]) -> Resu
         return Ok(0);
     }
     for b in &bad {
-        eprintln!("{b}");
+        errln!("{b}");
     }
     anyhow::bail!(
         "{} of {} sealed recordings do not verify",

@@ -30,7 +30,7 @@ pub async fn connect(profile_name: Option<&str>, args: ConnectArgs) -> Result<i3
         .map_err(failed)?;
     let interactive = terminal::is_interactive();
     if args.tty && !interactive {
-        eprintln!("wicket: no terminal will be allocated because stdin is not a terminal");
+        errln!("wicket: no terminal will be allocated because stdin is not a terminal");
     }
     let tty = !args.no_tty && interactive && (args.command.is_empty() || args.tty);
     let mux = crate::link::open(&profile)

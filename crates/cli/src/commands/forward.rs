@@ -140,7 +140,7 @@ pub async fn forward(profile_name: Option<&str>, args: ForwardArgs) -> Result<i3
         let local = l.local_addr()?;
         outln!("Forwarding {local} -> {spec} via {}", args.target);
     }
-    eprintln!("Press Ctrl-C to stop.");
+    errln!("Press Ctrl-C to stop.");
     let mut tasks = tokio::task::JoinSet::new();
     for (listener, spec) in listeners {
         tasks.spawn(serve(listener, spec, args.target.clone(), mux.clone()));
@@ -174,7 +174,7 @@ async fn serve(listener: TcpListener, spec: ForwardSpec, target: String, mux: Mu
             Ok(c) => c,
             // Out of file descriptors and the like: keep serving the connections we have.
             Err(e) => {
-                eprintln!("wicket: accept on port {}: {e}", spec.local_port);
+                errln!("wicket: accept on port {}: {e}", spec.local_port);
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
@@ -214,7 +214,7 @@ async fn connection(
                 MuxError::Rejected { reason, .. } => reason,
                 other => other.to_string(),
             };
-            eprintln!("wicket: {peer} -> {spec} via {target}: {reason}");
+            errln!("wicket: {peer} -> {spec} via {target}: {reason}");
             // SO_LINGER 0: the client sees a reset at once, not a clean end of stream.
             let _ = conn.set_zero_linger();
             return;
@@ -227,7 +227,7 @@ async fn connection(
     })
     .await;
     if let Some(e) = done.error {
-        eprintln!("wicket: {peer} -> {spec} via {target}: {e}");
+        errln!("wicket: {peer} -> {spec} via {target}: {e}");
     }
 }
 

@@ -123,7 +123,7 @@ fn save(
     let valid_for = std::time::Duration::from_secs(
         ((resp.expires_at - crate::profile::now_ms()) / 1000).max(0) as u64,
     );
-    eprintln!(
+    errln!(
         "Logged in to {server} as {}{} (profile {name}; token valid for {}).",
         resp.user,
         if resp.mfa {
@@ -138,7 +138,7 @@ fn save(
 
 /// Asks the terminal for a one-time code (shown as typed: it is useless once used).
 fn prompt_code(user: &str) -> Result<String> {
-    eprint!("One-time code for {user} (or a recovery code): ");
+    err!("One-time code for {user} (or a recovery code): ");
     std::io::stderr().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -146,7 +146,7 @@ fn prompt_code(user: &str) -> Result<String> {
 }
 
 fn prompt(label: &str) -> Result<String> {
-    eprint!("{label}");
+    err!("{label}");
     std::io::stderr().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -167,13 +167,13 @@ pub async fn logout(profile_name: Option<&str>) -> Result<i32> {
             .post::<_, serde_json::Value>("/v1/auth/logout", &())
             .await
         {
-            eprintln!("wicket: could not revoke the token on the server: {e}");
+            errln!("wicket: could not revoke the token on the server: {e}");
         }
     }
     profile.token = None;
     profile.expires_at = None;
     config.profiles.insert(name.clone(), profile);
     config.save()?;
-    eprintln!("Logged out (profile {name}).");
+    errln!("Logged out (profile {name}).");
     Ok(0)
 }

@@ -48,9 +48,9 @@ pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<
             .await?;
         if reply["requested"] == true {
             // Another wicketd relays it; that one ends it at its next look at the store.
-            eprintln!("session {id} runs on another wicketd: asked it to end the session");
+            errln!("session {id} runs on another wicketd: asked it to end the session");
         } else {
-            eprintln!("session {id} terminated");
+            errln!("session {id} terminated");
         }
         return Ok(0);
     }
@@ -67,7 +67,7 @@ pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<
         .get(&format!("/v1/sessions?{}", query.join("&")))
         .await?;
     match args.output.output {
-        Output::Json => outln!("{}", serde_json::to_string_pretty(&sessions)?),
+        Output::Json => crate::stdio::json(&sessions)?,
         Output::Table => {
             let rows: Vec<[String; 7]> = sessions
                 .iter()
@@ -174,7 +174,7 @@ pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32>
         ),
         Some(_) => Ok(0),
         None => {
-            eprintln!("wicket: note: this session has no sealed hash (still running, or its recording failed)");
+            errln!("wicket: note: this session has no sealed hash (still running, or its recording failed)");
             Ok(0)
         }
     }
@@ -254,7 +254,7 @@ impl Player {
             out.write_all(&e.to_line()).await?;
         }
         if self.render.damaged() > 0 {
-            eprintln!(
+            errln!(
                 "wicket: note: {} piece(s) of compressed output in this recording do not decode \
                  (shown as U+FFFD)",
                 self.render.damaged()
@@ -271,7 +271,7 @@ pub async fn watch(profile_name: Option<&str>, id: &str) -> Result<i32> {
     let mut body = api
         .get_stream(&format!("/v1/sessions/{}/watch", path_segment(id)?))
         .await?;
-    eprintln!("wicket: watching {id} (read-only); Ctrl-C to stop");
+    errln!("wicket: watching {id} (read-only); Ctrl-C to stop");
     let mut stdout = tokio::io::stdout();
     loop {
         tokio::select! {

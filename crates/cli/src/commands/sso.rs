@@ -70,14 +70,14 @@ pub(crate) async fn login(api: &ApiClient, no_browser: bool) -> Result<LoginResp
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| anyhow!("the server's sign-in URL has no state"))?;
-    eprintln!(
+    errln!(
         "To sign in, open this URL in a browser:\n\n  {}\n",
         begun.auth_url
     );
     if !no_browser {
         open_browser(&begun.auth_url);
     }
-    eprintln!(
+    errln!(
         "Waiting for the browser (up to {} minutes)...",
         WAIT.as_secs() / 60
     );
@@ -126,7 +126,7 @@ fn open_browser(url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn();
     if spawned.is_err() {
-        eprintln!("(could not run {opener}; open the URL yourself)");
+        errln!("(could not run {opener}; open the URL yourself)");
     }
 }
 

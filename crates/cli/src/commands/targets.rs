@@ -30,7 +30,7 @@ pub async fn fetch(profile_name: Option<&str>) -> Result<Vec<TargetView>> {
 pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
     let targets = fetch(profile_name).await?;
     match args.output {
-        Output::Json => outln!("{}", serde_json::to_string_pretty(&targets)?),
+        Output::Json => crate::stdio::json(&targets)?,
         Output::Table => {
             let rows: Vec<[String; 6]> = targets
                 .iter()
@@ -62,10 +62,20 @@ pub async fn list(profile_name: Option<&str>, args: OutputArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Left-aligned columns separated by two spaces.
+/// Left-aligned columns separated by two spaces. Every cell comes from the server and is shown
+/// on one line with anything that could drive the terminal escaped (a line feed in a command
+/// as `\n`), before the columns are measured.
 pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| wicket_proto::text::display(c).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             widths[i] = widths[i].max(c.chars().count());
         }
@@ -82,7 +92,7 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
         outln!("{}", s.trim_end());
     };
     line(header.to_vec());
-    for r in rows {
+    for r in &rows {
         line(r.iter().map(String::as_str).collect());
     }
 }
