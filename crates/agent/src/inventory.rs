@@ -19,6 +19,7 @@ pub fn collect() -> Inventory {
         arch: std::env::consts::ARCH.to_string(),
         addresses: addresses(),
         agent_version: crate::VERSION.to_string(),
+        user: crate::process::own_user_name(),
     }
 }
 

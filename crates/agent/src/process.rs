@@ -53,7 +53,7 @@ pub use error::ProcessError;
 pub use pty::{PtyProcess, PtyReader, PtyWriter};
 pub use spawn::{spawn, spawn_as, spawn_program_as, PipeProcess, Spawned};
 pub use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
-pub use user::{resolve_run_as, RunAs, DEFAULT_PATH};
+pub use user::{own_user_name, resolve_run_as, RunAs, DEFAULT_PATH};
 
 /// Terminal size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

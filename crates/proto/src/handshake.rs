@@ -61,6 +61,12 @@ pub struct Inventory {
     pub addresses: Vec<String>,
     #[serde(default)]
     pub agent_version: String,
+    /// The user the agent runs as, which is who a session runs as when no one is named. The
+    /// server resolves the run-as user with it before asking the policy, so that the policy
+    /// decides on the user that will really run the session. Empty from agents that predate
+    /// it: the server then asks the user to name one.
+    #[serde(default)]
+    pub user: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

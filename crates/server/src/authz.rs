@@ -104,8 +104,15 @@ pub async fn authorize(
             .filter(|r| !r.is_empty())
             .map(|r| format!(" as {r}"))
             .unwrap_or_default();
+        // A forbid that matched is named: the user then knows a rule says no, rather than
+        // that a permit is missing, and what to ask an administrator about.
+        let why = if decision.policy_ids.is_empty() {
+            "no policy permits it".to_string()
+        } else {
+            format!("forbidden by policy {}", decision.policy_ids.join(", "))
+        };
         Err(ApiError::forbidden(format!(
-            "{} may not {} {what}{as_user}: no policy permits it",
+            "{} may not {} {what}{as_user}: {why}",
             caller.user.name,
             action.as_str()
         )))

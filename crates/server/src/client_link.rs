@@ -46,6 +46,10 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
     };
     tracing::debug!(user = %caller.user.name, "user link up");
     while let Some(request) = incoming.recv().await {
+        if let Err(e) = crate::limits::open_spec(request.spec()) {
+            request.reject(ErrorCode::Protocol, &e.to_string());
+            continue;
+        }
         match request.spec().clone() {
             OpenSpec::Session(mut spec) => {
                 // Compressed output only for a client whose link speaks version 4.
@@ -281,9 +285,45 @@ pub async fn find_target(
     target.filter(|t| t.revoked_at.is_none()).ok_or_else(|| {
         (
             ErrorCode::UnknownTarget,
-            format!("unknown target {wanted:?}"),
+            format!("unknown target \"{}\"", crate::limits::shown(wanted)),
         )
     })
+}
+
+/// The OS user a session, command or copy on `target` will really run as, resolved before
+/// the policy is asked, so that what the policy decides on (and the audit records) is what
+/// then runs: the user the request names, else the configured `default_run_as`, else the user
+/// the target's agent runs as, which it reports when it connects (for an agent running as
+/// root, `root`). The agent is then always told the user explicitly. An agent too old to
+/// report its user gets no session without a named one: "nobody named" must never slip past
+/// a `forbid ... context.run_as == "root"`.
+pub fn resolve_run_as(
+    state: &AppState,
+    target: &wicket_store::Target,
+    requested: Option<String>,
+) -> Result<String, (ErrorCode, String)> {
+    let agent_user = || {
+        state
+            .agents()
+            .get(&target.id)
+            .map(|a| a.user)
+            .or_else(|| target.inventory.as_ref().map(|i| i.user.clone()))
+            .filter(|u| !u.is_empty())
+    };
+    requested
+        .filter(|r| !r.is_empty())
+        .or_else(|| state.config().default_run_as.clone())
+        .or_else(agent_user)
+        .ok_or_else(|| {
+            (
+                ErrorCode::Forbidden,
+                format!(
+                    "target {}'s agent does not say which user it runs as (it predates that): \
+                     name the user to run as (--user), or upgrade wicket-agent there",
+                    target.name
+                ),
+            )
+        })
 }
 
 /// The target's live agent link, refused with a clear reason when the agent is offline or
@@ -337,9 +377,7 @@ async fn broker(
         "no target named in the request".into(),
     ))?;
     let target = find_target(state, &wanted).await?;
-    if spec.run_as.is_none() {
-        spec.run_as = state.config().default_run_as.clone();
-    }
+    spec.run_as = Some(resolve_run_as(state, &target, spec.run_as.take())?);
     // A shell is `connect`; a command is `exec`: policies may allow one and not the other.
     let action = if spec.command.is_some() {
         Action::Exec
@@ -381,7 +419,7 @@ async fn broker(
         user = %caller.user.name,
         target = %target.name,
         action = action.as_str(),
-        run_as = spec.run_as.as_deref().unwrap_or("(agent's user)"),
+        run_as = spec.run_as.as_deref().unwrap_or(""),
         session = %session_id,
         "session opening"
     );

@@ -187,9 +187,11 @@ async fn broker(
     if spec.path.is_empty() || spec.path.contains('\0') {
         return Err((ErrorCode::Protocol, "bad path".into()));
     }
-    if spec.run_as.is_none() {
-        spec.run_as = state.config().default_run_as.clone();
-    }
+    spec.run_as = Some(crate::client_link::resolve_run_as(
+        state,
+        &target,
+        spec.run_as.take(),
+    )?);
     let facts = Facts {
         run_as: spec.run_as.clone(),
         ..Facts::default()

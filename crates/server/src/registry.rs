@@ -19,6 +19,9 @@ pub struct AgentConn {
     pub connected_at: i64,
     /// The protocol version agreed with this agent: a `tcp` channel needs 2.
     pub version: u16,
+    /// The user the agent runs as (from its inventory; empty if it did not say): who a
+    /// session runs as when no one is named.
+    pub user: String,
 }
 
 #[derive(Default)]
@@ -30,7 +33,7 @@ pub struct AgentRegistry {
 impl AgentRegistry {
     /// Records a new link for `target_id`, replacing (and closing) an older one: an agent that
     /// reconnects before the server noticed the old link die must not be refused.
-    pub fn insert(&self, target_id: &str, mux: Mux, version: u16, now: i64) -> u64 {
+    pub fn insert(&self, target_id: &str, mux: Mux, version: u16, user: &str, now: i64) -> u64 {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let old = self.write().insert(
             target_id.to_string(),
@@ -39,6 +42,7 @@ impl AgentRegistry {
                 conn_id,
                 connected_at: now,
                 version,
+                user: user.to_owned(),
             },
         );
         if let Some(old) = old {

@@ -22,6 +22,8 @@ pub struct Inventory {
     pub arch: String,
     pub addresses: Vec<String>,
     pub agent_version: String,
+    /// The user the agent runs as: who sessions run as when no one is named.
+    pub user: String,
 }
 
 /// What an agent asks to be registered as.

@@ -87,9 +87,10 @@ impl RunAs {
 pub fn resolve_run_as(requested: Option<&str>) -> Result<RunAs, ProcessError> {
     let euid = Uid::effective();
     if euid.is_root() {
+        let me = lookup_by_uid(euid)?.unwrap_or_else(root_fallback);
         let user = match requested {
-            Some(name) => lookup_by_name(name)?,
-            None => lookup_by_uid(euid)?.unwrap_or_else(root_fallback),
+            Some(name) if name != me.name => lookup_by_name(name)?,
+            _ => me,
         };
         let groups = supplementary_groups(&user);
         Ok(from_user(user, Some(groups)))
@@ -105,6 +106,17 @@ pub fn resolve_run_as(requested: Option<&str>) -> Result<RunAs, ProcessError> {
             }),
             _ => Ok(from_user(me, None)),
         }
+    }
+}
+
+/// Who a session runs as when no one is named: the agent's own user. Reported in the
+/// inventory, so that the server can put the real run-as user before the policy.
+pub fn own_user_name() -> String {
+    let euid = Uid::effective();
+    match lookup_by_uid(euid) {
+        Ok(Some(user)) => user.name,
+        _ if euid.is_root() => root_fallback().name,
+        _ => nameless_self(euid).name,
     }
 }
 

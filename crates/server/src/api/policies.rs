@@ -173,10 +173,17 @@ pub async fn explain(
         Some(t) => Resource::Target(t),
         None => Resource::Server,
     };
-    let run_as = req
-        .run_as
-        .clone()
-        .or_else(|| state.config().default_run_as.clone());
+    // The run-as user a session would really get: the same resolution as a connect.
+    let run_as = match &target {
+        Some(t) => Some(
+            crate::client_link::resolve_run_as(&state, t, req.run_as.clone())
+                .map_err(|(_, m)| ApiError::bad_request(m))?,
+        ),
+        None => req
+            .run_as
+            .clone()
+            .or_else(|| state.config().default_run_as.clone()),
+    };
     let facts = Facts {
         run_as: run_as.clone(),
         mfa: req.mfa,

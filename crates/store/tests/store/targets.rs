@@ -19,6 +19,7 @@ async fn target_seen_and_inventory_round_trip(store: Store) -> Result<()> {
         arch: "x86_64".into(),
         addresses: vec!["10.0.0.5".into(), "fe80::1".into()],
         agent_version: "0.1.0".into(),
+        user: "root".into(),
     };
     store
         .record_target_seen(&target.id, NOW + 10, Some(&inv))
