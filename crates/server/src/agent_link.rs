@@ -78,7 +78,7 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
     drop(incoming);
     let conn = state
         .agents()
-        .insert(&target_id, mux.clone(), version, now_ms());
+        .insert(&target_id, mux.clone(), version, &inventory.user, now_ms());
     let _ = state
         .store()
         .record_target_seen(&target_id, now_ms(), Some(&inventory))
@@ -138,7 +138,10 @@ async fn handshake(
     ) {
         return Err(unauthorized("agent signature does not verify"));
     }
+    let mut inventory = inventory;
+    crate::limits::inventory(&mut inventory);
     let inventory = Inventory {
+        user: inventory.user,
         hostname: inventory.hostname,
         os: inventory.os,
         kernel: inventory.kernel,

@@ -23,10 +23,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 use wicket_audit::{canonical_json, AuditKey, ChainedEvent, Event, Outcome};
+use wicket_proto::text::bounded;
 use wicket_store::{AuditFilter, Store};
 
 use crate::auth::Access;
 use crate::error::{ApiError, ServerError};
+use crate::limits;
 use crate::now_ms;
 use crate::state::AppState;
 
@@ -50,24 +52,50 @@ impl Actor {
     }
 }
 
-/// A new event (its sequence number is assigned by the chain).
+/// A new event (its sequence number is assigned by the chain). Every string in it, the
+/// details' included, is cut to [`limits::AUDIT_TEXT`]: handlers bound what they accept, and
+/// this is the last line that keeps one event from growing the chain by more than a few KiB,
+/// whatever a caller passed.
 pub fn event(
     actor: &str,
     source: Option<std::net::IpAddr>,
     action: &str,
     resource: &str,
     outcome: Outcome,
-    details: serde_json::Value,
+    mut details: serde_json::Value,
 ) -> Event {
+    bound_strings(&mut details);
     Event {
         seq: 0,
         time: now_ms(),
-        actor: actor.to_owned(),
+        actor: bounded(actor, limits::AUDIT_TEXT).into_owned(),
         source: source.map(|s| s.to_string()).unwrap_or_default(),
-        action: action.to_owned(),
-        resource: resource.to_owned(),
+        action: bounded(action, limits::AUDIT_TEXT).into_owned(),
+        resource: bounded(resource, limits::AUDIT_TEXT).into_owned(),
         outcome,
         details: canonical_json(&details),
+    }
+}
+
+/// Cuts every string (keys too) in `v` to [`limits::AUDIT_TEXT`].
+fn bound_strings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            if s.len() > limits::AUDIT_TEXT {
+                *s = bounded(s, limits::AUDIT_TEXT).into_owned();
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(bound_strings),
+        serde_json::Value::Object(o) => {
+            if o.keys().any(|k| k.len() > limits::AUDIT_TEXT) {
+                *o = std::mem::take(o)
+                    .into_iter()
+                    .map(|(k, v)| (bounded(&k, limits::AUDIT_TEXT).into_owned(), v))
+                    .collect();
+            }
+            o.values_mut().for_each(bound_strings);
+        }
+        _ => {}
     }
 }
 
@@ -101,9 +129,12 @@ impl Sink {
         if spec == "stdout" || spec == "-" {
             return Ok(Sink::Stdout);
         }
+        use std::os::unix::fs::OpenOptionsExt;
+        // The audit trail names users, addresses and commands: private, like the database.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(spec)
             .map_err(|e| ServerError::Config(format!("audit sink {spec}: {e}")))?;
         Ok(Sink::File(file))
@@ -330,7 +361,26 @@ pub fn load_or_create_key(path: &Path) -> Result<AuditKey, ServerError> {
 /// Makes sure `key` is the one that signs the database's chain: the first server claims the
 /// database for its key, and a server with another key is refused with the way out, since
 /// its checkpoints would not verify under the key auditors pinned.
-pub async fn claim_chain(store: &Store, key: &AuditKey, path: &Path) -> Result<(), ServerError> {
+///
+/// `key_existed` says the key file was there before this start: the key has signed a chain
+/// already. A database that then has no chain at all (no claimed key, no event) is not a new
+/// install but a lost one (a zero-length file, a database swapped for an empty one), and the
+/// server refuses it rather than start a new chain as if nothing had been recorded.
+pub async fn claim_chain(
+    store: &Store,
+    key: &AuditKey,
+    path: &Path,
+    key_existed: bool,
+) -> Result<(), ServerError> {
+    if key_existed && store.audit_key().await?.is_none() && store.audit_head().await?.0 == 0 {
+        return Err(ServerError::Config(format!(
+            "the database has no audit chain, but this wicketd's audit key ({}) has signed one \
+             before: the database was emptied or replaced. Restore it from a backup. To start \
+             a new chain on purpose (a new install in an old data directory), move the key file \
+             aside first",
+            path.display()
+        )));
+    }
     let ours = hex::encode(key.public_key());
     let theirs = store.claim_audit_key(&ours).await?;
     if theirs == ours {

@@ -16,6 +16,7 @@
 //! - [`auth`]: bearer-token authentication, the [`auth::Caller`].
 //! - [`authz`]: the authorization decision (Cedar, through `wicket-policy`).
 //! - [`segments`]: sealed audit segments shipped to the object store as they fill.
+//! - [`limits`]: the bound on every field the network sends, and the check applying it.
 //! - [`secrets`]: tokens, password and code hashing.
 //! - [`audit`]: the audit writer ([`audit::AuditLog`]), its key, checkpoints and the
 //!   per-request audit middleware.
@@ -48,6 +49,7 @@ pub mod copies;
 pub mod error;
 pub mod forwards;
 pub mod handshake;
+pub mod limits;
 pub mod oidc;
 pub mod ratelimit;
 pub mod recordings;

@@ -1,9 +1,11 @@
 //! Every route, with the access it demands. A route cannot be added without naming its access
 //! level, and the list is public so tests walk it and prove each is enforced.
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{middleware, Router};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth::{require, Access};
 use crate::authz::Action;
@@ -225,6 +227,9 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ]
 }
 
+/// How long a request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The application: every route behind its access check. Routes sharing a path (GET and POST
 /// of one collection) are merged, each method keeping its own guard.
 pub fn router(state: AppState) -> Router {
@@ -232,9 +237,17 @@ pub fn router(state: AppState) -> Router {
     for (spec, handler) in table() {
         let access = spec.access;
         let path = spec.path;
+        // Bodies are bounded before any handler reads them; only the policy routes take a
+        // policy set's text.
+        let body_limit = if path.starts_with("/v1/policies") {
+            crate::limits::POLICY_TEXT + crate::limits::BODY
+        } else {
+            crate::limits::BODY
+        };
         // Layers run outside in: the audit record wraps the access check, so refusals are
         // recorded too.
         let guarded = handler
+            .layer(DefaultBodyLimit::max(body_limit))
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 move |axum::extract::State(s): axum::extract::State<AppState>, req, next| {
@@ -256,7 +269,10 @@ pub fn router(state: AppState) -> Router {
     for (path, handler) in merged {
         router = router.route(path, handler);
     }
+    // A client that trickles a request body is cut off like one that trickles its headers
+    // (see `server::HEADER_TIMEOUT`).
     router
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .with_state(state)
 }

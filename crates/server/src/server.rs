@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use wicket_store::Store;
@@ -15,6 +15,13 @@ use wicket_tls::{Fingerprint, ServerIdentity};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::state::AppState;
+
+/// How long a connection may take to send a request's headers, and stay idle between
+/// requests. WebSocket links, once upgraded, have their own heartbeat instead.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a client may take over the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound, ready server. [`Server::run`] serves until the shutdown future resolves.
 pub struct Server {
@@ -30,9 +37,7 @@ mod rustls_config {
 impl Server {
     /// Opens the store (running migrations), loads or creates the TLS identity and binds.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            ServerError::Config(format!("cannot create {}: {e}", config.data_dir.display()))
-        })?;
+        private_dir(&config.data_dir)?;
         let identity = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => ServerIdentity::from_pem_files(cert, key)?,
             (None, None) => {
@@ -49,15 +54,18 @@ impl Server {
                 ))
             }
         };
+        let key_path = config.audit_key_path();
+        let key_existed = key_path.exists();
         let store = Store::open(&config.effective_database_url()).await?;
+        store.check_audit_head().await?;
         let tls = identity.server_config()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         let policies = load_policies(&store).await?;
         let recordings = crate::recordings::open_store(&config)?;
-        let key = crate::audit::load_or_create_key(&config.audit_key_path())?;
-        crate::audit::claim_chain(&store, &key, &config.audit_key_path()).await?;
+        let key = crate::audit::load_or_create_key(&key_path)?;
+        crate::audit::claim_chain(&store, &key, &key_path, key_existed).await?;
         let audit =
             crate::audit::AuditLog::start(store.clone(), key, config.audit.sink.as_deref())?;
         let sso = match &config.oidc {
@@ -130,8 +138,7 @@ impl Server {
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                    .await
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
                 {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
@@ -146,11 +153,15 @@ impl Server {
                             .insert(axum::extract::ConnectInfo(peer));
                         app.clone().oneshot(req)
                     });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
-                    .await
-                {
+                // HTTP/1.1 only; a client that does not finish its request's headers within
+                // HEADER_TIMEOUT, or leaves a kept-alive connection idle that long, is cut off
+                // (hyper's timer runs from the moment it waits for a request head).
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(tls), service)
+                    .with_upgrades();
+                if let Err(e) = conn.await {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });
@@ -224,6 +235,20 @@ async fn housekeeping(state: AppState) {
             state.sessions().recheck(&state).await;
         }
     }
+}
+
+/// Creates the data directory, or takes an existing one, private to this user (mode 0700):
+/// it holds the database (password hashes, TOTP secrets), keys and recordings, which no other
+/// local user may read.
+fn private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let failed = |e: std::io::Error| ServerError::Config(format!("{}: {e}", dir.display()));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(failed)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
 }
 
 pub(crate) fn hostname() -> Result<String, std::io::Error> {

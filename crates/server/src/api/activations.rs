@@ -80,9 +80,7 @@ pub async fn create(
             "max registrations must be between 1 and 100000",
         ));
     }
-    for (k, v) in &req.tags {
-        crate::api::enroll::check_tag(k, v)?;
-    }
+    crate::limits::tags(&req.tags)?;
     let code = new_activation_code();
     let now = now_ms();
     let created = state

@@ -42,21 +42,10 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "invalid target name {name:?}: use 1-63 letters, digits, '-', '_' or '.'"
+            "invalid target name \"{}\": use 1-63 letters, digits, '-', '_' or '.'",
+            crate::limits::shown(name)
         )))
     }
-}
-
-pub fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
-    let key_ok = !key.is_empty()
-        && key.len() <= 63
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    if !key_ok || value.len() > 255 || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!("invalid tag {key}={value}")));
-    }
-    Ok(())
 }
 
 pub async fn register(
@@ -65,10 +54,10 @@ pub async fn register(
     Json(req): Json<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let source = connect.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
+    crate::limits::field("activation id", &req.activation_id, crate::limits::CODE)?;
+    crate::limits::length("activation code", &req.activation_code, crate::limits::CODE)?;
     check_name(&req.name)?;
-    for (k, v) in &req.tags {
-        check_tag(k, v)?;
-    }
+    crate::limits::tags(&req.tags)?;
     let public_key = hex::decode(&req.public_key)
         .ok()
         .filter(|k| k.len() == 32)

@@ -26,6 +26,7 @@ use wicket_audit::Outcome;
 
 use crate::api::login::{issue_token, LoginError, LoginResponse};
 use crate::error::ApiError;
+use crate::limits;
 use crate::now_ms;
 use crate::oidc::{valid_name, Sso, SsoClaims, SsoError};
 use crate::ratelimit::login_limiter;
@@ -78,6 +79,8 @@ pub async fn begin(
     Json(req): Json<BeginRequest>,
 ) -> Result<Json<BeginResponse>, LoginError> {
     let ip = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    limits::length("redirect_uri", &req.redirect_uri, limits::TEXT)?;
+    limits::length("code_challenge", &req.code_challenge, limits::CODE)?;
     let sso = sso(&state)?;
     if let Err(limited) = login_limiter().check_address(ip) {
         return Err(LoginError::Limited(String::new(), limited));
@@ -98,6 +101,11 @@ pub async fn complete(
     Json(req): Json<CompleteRequest>,
 ) -> Result<Json<LoginResponse>, LoginError> {
     let ip = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    limits::length("request_id", &req.request_id, limits::CODE)?;
+    limits::length("state", &req.state, limits::CODE)?;
+    // Authorization codes are the provider's to shape; some run to a couple of KiB.
+    limits::length("code", &req.code, 4 * limits::TEXT)?;
+    limits::length("code_verifier", &req.code_verifier, limits::CODE)?;
     let sso = sso(&state)?;
     let limiter = login_limiter();
     if let Err(limited) = limiter.check_address(ip) {
@@ -173,7 +181,7 @@ pub async fn complete(
         )
     })
     .await?;
-    limiter.record_success(&user.name);
+    limiter.record_success(&user.name, ip);
     tracing::info!(user = %user.name, mfa, groups = ?groups, added = ?change.added, "SSO login");
     Ok(Json(response))
 }

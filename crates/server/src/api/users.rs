@@ -57,6 +57,9 @@ pub async fn create(
     Json(req): Json<CreateUser>,
 ) -> Result<Json<CreatedUser>, ApiError> {
     check_name(&req.name)?;
+    if let Some(p) = &req.password {
+        crate::limits::length("password", p, crate::limits::PASSWORD)?;
+    }
     let (password, generated) = match req.password {
         Some(p) if p.chars().count() >= 8 => (p, false),
         Some(_) => {
@@ -155,7 +158,8 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "invalid name {name:?}: use 1-64 letters, digits, '-', '_', '.' or '@'"
+            "invalid name \"{}\": use 1-64 letters, digits, '-', '_', '.' or '@'",
+            crate::limits::shown(name)
         )))
     }
 }
