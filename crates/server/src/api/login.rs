@@ -18,8 +18,9 @@ use wicket_store::User;
 use crate::audit;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::limits;
 use crate::now_ms;
-use crate::ratelimit::{login_limiter, Limited};
+use crate::ratelimit::{login_limiter, Admit, Limited};
 use crate::secrets::{decoy_hash, new_token, sha256, verify_password};
 use crate::state::AppState;
 use wicket_audit::Outcome;
@@ -62,6 +63,9 @@ pub enum LoginError {
     Mfa(String),
     /// 429 with `Retry-After`.
     Limited(String, Limited),
+    /// 401 with [`INVALID_CREDENTIALS`], whatever the reason, which is only recorded: a wrong
+    /// password, an unknown user, a disabled one.
+    Denied(&'static str),
 }
 
 impl From<ApiError> for LoginError {
@@ -80,6 +84,7 @@ impl IntoResponse for LoginError {
     fn into_response(self) -> Response {
         match self {
             LoginError::Api(e) => e.into_response(),
+            LoginError::Denied(_) => ApiError::unauthorized(INVALID_CREDENTIALS).into_response(),
             LoginError::Mfa(message) => (
                 StatusCode::UNAUTHORIZED,
                 Json(serde_json::json!({ "error": message, "mfa_required": true })),
@@ -104,6 +109,20 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, LoginError> {
     let ip = connect.map(|Extension(ConnectInfo(a))| a.ip());
+    // Bounded before anything is recorded: a refusal here is recorded by the API middleware
+    // alone, without the name.
+    limits::length("user name", &req.user, limits::NAME)?;
+    limits::length("password", &req.password, limits::PASSWORD)?;
+    limits::length(
+        "one-time code",
+        req.totp.as_deref().unwrap_or(""),
+        limits::CODE,
+    )?;
+    limits::length(
+        "recovery code",
+        req.recovery_code.as_deref().unwrap_or(""),
+        limits::CODE,
+    )?;
     let limiter = login_limiter();
     // The audit record of a refused login: who tried and why, never the password or a code.
     let refused = |outcome: Outcome, reason: &str| {
@@ -116,20 +135,25 @@ pub async fn login(
             serde_json::json!({ "reason": reason }),
         )
     };
-    if let Err(limited) = limiter.check(&req.user, ip) {
-        tracing::info!(user = %req.user, ip = ?ip, "login refused: rate limited");
-        let _ = state
-            .audit()
-            .append(refused(Outcome::Denied, "rate limited"))
-            .await;
-        return Err(LoginError::Limited(req.user, limited));
+    match limiter.admit(&req.user, ip) {
+        Ok(Admit::Now) => {}
+        Ok(Admit::After(wait)) => {
+            tracing::info!(user = %req.user, ip = ?ip, wait_ms = wait.as_millis() as u64, "login slowed down");
+            tokio::time::sleep(wait).await;
+        }
+        Err(limited) => {
+            tracing::info!(user = %req.user, ip = ?ip, "login refused: rate limited");
+            let _ = state
+                .audit()
+                .append(refused(Outcome::Denied, "rate limited"))
+                .await;
+            return Err(LoginError::Limited(req.user, limited));
+        }
     }
     let result = check_credentials(&state, &req).await;
     match &result {
-        Ok((user, _)) => limiter.record_success(&user.name),
-        Err(LoginError::Api(e)) if e.status == StatusCode::UNAUTHORIZED => {
-            limiter.record_failure(&req.user, ip)
-        }
+        Ok((user, _)) => limiter.record_success(&user.name, ip),
+        Err(LoginError::Denied(_)) => limiter.record_failure(&req.user, ip),
         // A wrong or reused code is a failure; a missing one is only the first half of a
         // login.
         Err(LoginError::Mfa(_)) if has_code(&req) => limiter.record_failure(&req.user, ip),
@@ -140,9 +164,11 @@ pub async fn login(
         Err(e) => {
             let reason = match &e {
                 LoginError::Api(e) => e.message.clone(),
+                LoginError::Denied(why) => why.to_string(),
                 LoginError::Mfa(m) => m.clone(),
                 LoginError::Limited(..) => "rate limited".into(),
             };
+            tracing::info!(user = %req.user, reason = %reason, "failed login");
             let _ = state
                 .audit()
                 .append(refused(Outcome::Failure, &reason))
@@ -220,15 +246,13 @@ async fn check_credentials(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
+    // A disabled account is refused like a wrong password: telling it apart would confirm
+    // the password to whoever typed it. The audit record says which it was.
     let user = match user.filter(|u| u.sso.is_none()) {
         Some(u) if ok && !u.disabled => u,
-        Some(u) if ok && u.disabled => {
-            return Err(ApiError::unauthorized("user is disabled").into())
-        }
-        _ => {
-            tracing::info!(user = %req.user, "failed login");
-            return Err(ApiError::unauthorized(INVALID_CREDENTIALS).into());
-        }
+        Some(u) if ok && u.disabled => return Err(LoginError::Denied("user is disabled")),
+        Some(_) => return Err(LoginError::Denied("wrong password")),
+        _ => return Err(LoginError::Denied("unknown user, or a single sign-on user")),
     };
     let enrolment = state
         .store()
