@@ -202,9 +202,13 @@ pub struct ReplayArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum MfaCommand {
-    /// Enrol an authenticator app: shows a QR code and the secret, asks for a code, then
-    /// prints one-time recovery codes (shown once).
-    Enroll,
+    /// Enrol an authenticator app: asks for your password, shows a QR code and the secret,
+    /// asks for a code, then prints one-time recovery codes (shown once).
+    Enroll {
+        /// Read the password from the first line of stdin (the code then from the next).
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Whether multi-factor login is enrolled, and recovery codes left.
     Status(OutputArgs),
 }

@@ -32,16 +32,17 @@ fn now_secs() -> i64 {
 
 /// Runs `wicket mfa enroll`, answering with a code computed from the printed secret; returns
 /// the secret and the recovery codes.
-async fn enroll(cli: &Cli) -> Result<(Vec<u8>, Vec<String>)> {
+async fn enroll(cli: &Cli, password: &str) -> Result<(Vec<u8>, Vec<String>)> {
     let mut child = cli
         .command()
-        .args(["mfa", "enroll"])
+        .args(["mfa", "enroll", "--password-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
     let mut stdin = child.stdin.take().context("stdin")?;
+    stdin.write_all(format!("{password}\n").as_bytes()).await?;
     let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
     let mut printed = String::new();
     let secret = loop {
@@ -143,7 +144,20 @@ async fn mfa_enrol_login_policy_recovery_and_reset() -> Result<()> {
         .await?;
     assert_eq!(out.status.code(), Some(255), "{}", show(&out));
 
-    let (secret, recovery) = enroll(&alice).await?;
+    // A token alone cannot enrol a factor: the password is asked for, and a wrong one starts
+    // nothing.
+    let out = alice
+        .run(
+            &["mfa", "enroll", "--password-stdin"],
+            Some(b"not-alices-password\n"),
+        )
+        .await?;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("wrong password"), "{}", show(&out));
+    let status = alice.ok(&["mfa", "status"]).await?;
+    assert!(status.contains("not enrolled"), "{status}");
+
+    let (secret, recovery) = enroll(&alice, "alice-password-1").await?;
     let status = alice.ok(&["mfa", "status"]).await?;
     assert!(
         status.contains("enrolled; 10 recovery code(s) left"),
@@ -264,7 +278,12 @@ async fn mfa_enrol_login_policy_recovery_and_reset() -> Result<()> {
     assert!(status.contains("9 recovery code(s) left"), "{status}");
 
     // Enrolling again needs an admin reset first.
-    let out = alice.run(&["mfa", "enroll"], Some(b"")).await?;
+    let out = alice
+        .run(
+            &["mfa", "enroll", "--password-stdin"],
+            Some(b"alice-password-1\n"),
+        )
+        .await?;
     assert!(stderr(&out).contains("already enrolled"), "{}", show(&out));
     // Only admins may reset.
     let out = bob

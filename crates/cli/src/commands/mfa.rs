@@ -1,6 +1,6 @@
 //! `wicket mfa enroll|status`: multi-factor login (TOTP) for one's own account.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context, Result};
 use qrcode::render::unicode::Dense1x2;
@@ -26,17 +26,27 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let api = profile.api()?;
     match cmd {
-        MfaCommand::Enroll => {
-            let e: EnrollResponse = api.post("/v1/mfa/enroll", &json!({})).await?;
+        MfaCommand::Enroll { password_stdin } => {
+            let password = if password_stdin {
+                read_line()?
+            } else {
+                if !std::io::stdin().is_terminal() {
+                    bail!("no terminal to ask for the password; use --password-stdin");
+                }
+                rpassword::prompt_password(format!("Password for {}: ", profile.user))?
+            };
+            let e: EnrollResponse = api
+                .post("/v1/mfa/enroll", &json!({ "password": password }))
+                .await
+                .context("enrolment not started")?;
             outln!("Scan this QR code with an authenticator app (TOTP, 6 digits, 30 s):");
             outln!("{}", qr(&e.uri)?);
             outln!("or enter the secret by hand:");
             outln!("secret: {}", e.secret);
             outln!("uri: {}", e.uri);
-            eprint!("Code from the app: ");
+            err!("Code from the app: ");
             std::io::stderr().flush()?;
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
+            let line = read_line()?;
             let code = line.trim();
             if code.is_empty() {
                 bail!("no code given; enrolment is still pending: run `wicket mfa enroll` again");
@@ -58,7 +68,7 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
         MfaCommand::Status(o) => {
             let v: serde_json::Value = api.get("/v1/mfa").await?;
             if o.output == Output::Json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                crate::stdio::json(&v)?;
                 return Ok(0);
             }
             let user = v["user"].as_str().unwrap_or("");
@@ -83,6 +93,13 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
             Ok(0)
         }
     }
+}
+
+/// One line of stdin, without its line ending.
+fn read_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// The URI as a QR code of unicode half blocks (two rows per line), light on dark so it scans

@@ -1,6 +1,7 @@
 //! Multi-factor login enrolment (self-service), status, and the admin reset.
 //!
-//! Enrolment has two steps: `POST /v1/mfa/enroll` makes a pending secret and returns it (as
+//! Enrolment has two steps: `POST /v1/mfa/enroll`, with the account's password, makes a
+//! pending secret and returns it (as
 //! base32 and as an `otpauth://` URI for a QR code); `POST /v1/mfa/confirm` with a code from
 //! the authenticator app proves the app has it, enrols the user, and returns ten one-time
 //! recovery codes, shown this once and stored only as SHA-256.
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::now_ms;
-use crate::secrets::{random_bytes, sha256};
+use crate::secrets::{random_bytes, sha256, verify_password};
 use crate::state::AppState;
 use crate::totp;
 
@@ -71,11 +72,51 @@ pub fn recovery_code_hash(code: &str) -> Vec<u8> {
     sha256(normal.as_bytes())
 }
 
+/// What starting an enrolment takes besides the token: the account's password.
+#[derive(Serialize, Deserialize)]
+pub struct EnrollRequest {
+    #[serde(default)]
+    pub password: String,
+}
+
 /// Starts enrolment for the caller: a new pending secret (replacing any pending one).
+///
+/// The password is asked for again: a token alone (one copied from a laptop) must not be
+/// enough to tie the account to the thief's phone and lock the owner out. Wrong passwords
+/// count against the login rate limits, so this is no way around them.
 pub async fn enroll(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Json(req): Json<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
+    crate::limits::length("password", &req.password, crate::limits::PASSWORD)?;
+    if caller.user.sso.is_some() {
+        return Err(ApiError::forbidden(
+            "accounts from single sign-on get their second factor from the identity provider",
+        ));
+    }
+    let limiter = crate::ratelimit::login_limiter();
+    match limiter.admit(&caller.user.name, caller.source_ip) {
+        Ok(crate::ratelimit::Admit::Now) => {}
+        Ok(crate::ratelimit::Admit::After(wait)) => tokio::time::sleep(wait).await,
+        Err(limited) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                limited.message(&caller.user.name),
+            ))
+        }
+    }
+    let (password, stored) = (req.password, caller.user.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        limiter.record_failure(&caller.user.name, caller.source_ip);
+        tracing::info!(user = %caller.user.name, "multi-factor enrolment refused: wrong password");
+        return Err(ApiError::forbidden(
+            "wrong password: enrolling a second factor needs the account's password",
+        ));
+    }
     let secret = random_bytes::<{ totp::SECRET_LEN }>();
     state
         .store()
