@@ -134,10 +134,17 @@ impl RecordingStore {
         Self::local(std::path::Path::new(dir))
     }
 
-    /// A store in a local folder.
+    /// A store in a local folder, made private to this process's user (mode 0700, also when
+    /// it existed): recordings hold whatever a session showed, `/etc/shadow` included.
     pub fn local(dir: &std::path::Path) -> Result<Self, RecordingError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RecordingError::Config(format!("{}: {e}", dir.display())))?;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let failed = |e: std::io::Error| RecordingError::Config(format!("{}: {e}", dir.display()));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
         let store = LocalFileSystem::new_with_prefix(dir)?;
         Ok(RecordingStore {
             inner: Arc::new(store),

@@ -100,6 +100,46 @@ impl Store {
         ))
     }
 
+    /// Checks that the chain's head row is there and names the last event, by sequence number
+    /// and hash. Each append moves both in one transaction, so a mismatch means the database
+    /// was damaged or edited (events deleted from the end, a head restored from another copy).
+    pub async fn check_audit_head(&self) -> Result<(), StoreError> {
+        let damaged = |detail: String| {
+            StoreError::Damaged(format!(
+                "the audit chain's head {detail}: the database was damaged or edited. wicketd \
+                 will not start on it: restore it from a backup"
+            ))
+        };
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| damaged("is missing".into()))?;
+        let seq = head.try_get::<i64, _>("seq")?;
+        let hash: String = head.try_get("hash")?;
+        let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        match last {
+            None if seq == 0 => Ok(()),
+            None => Err(damaged(format!(
+                "is at event {seq}, but there are no events"
+            ))),
+            Some(row) => {
+                let last_seq = row.try_get::<i64, _>("seq")?;
+                let last_hash: String = row.try_get("hash")?;
+                if last_seq != seq {
+                    Err(damaged(format!(
+                        "is at event {seq}, but the last event is {last_seq}"
+                    )))
+                } else if last_hash != hash {
+                    Err(damaged(format!("does not match the hash of event {seq}")))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
     /// Events matching `filter`, in chain order.
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<ChainedEvent>, StoreError> {
         let mut clauses = String::new();

@@ -83,9 +83,12 @@ impl Store {
         self.backend
     }
 
-    /// Round-trips a trivial query, for readiness probes.
+    /// Reads the audit chain's head, for readiness probes: a real row of a real table, so a
+    /// database that answers `SELECT 1` but can no longer read its pages is not "ready".
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.execute("SELECT 1").await?;
+        self.pool
+            .execute("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .await?;
         Ok(())
     }
 
@@ -106,6 +109,7 @@ impl Store {
 async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if !in_memory {
+        private_files(SqliteConnectOptions::from_str(url)?.get_filename())?;
         let mut conn = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -113,6 +117,7 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
             .connect()
             .await?;
         conn.execute("SELECT 1").await?;
+        quick_check(&mut conn, url).await?;
         conn.close().await?;
     }
     let busy = format!("PRAGMA busy_timeout = {}", SQLITE_BUSY_TIMEOUT.as_millis());
@@ -135,6 +140,74 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
         options = options.max_connections(8);
     }
     Ok(options.connect(url).await?)
+}
+
+/// Makes the database file private to this user (mode 0600), creating it so if missing, before
+/// SQLite opens it: SQLite gives its `-wal` and `-shm` files the database file's mode, and the
+/// database holds password hashes and TOTP secrets. Existing files of an older install are
+/// tightened too.
+fn private_files(db: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let private = std::fs::Permissions::from_mode(0o600);
+    let io = |e: std::io::Error| {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", db.display()),
+        )))
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(db)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::set_permissions(db, private.clone()).map_err(io)?
+        }
+        Err(e) => return Err(io(e)),
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::set_permissions(&p, private.clone()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's `quick_check`: every page reachable, every b-tree well formed (it skips only the
+/// index-content comparison of a full `integrity_check`, and reads the file once). A damaged
+/// file (truncated by a bad copy, overwritten in the middle) must stop the server at start,
+/// not answer "database disk image is malformed" to whoever comes first, or worse serve a
+/// database missing part of its audit chain.
+async fn quick_check(conn: &mut sqlx::SqliteConnection, url: &str) -> Result<(), StoreError> {
+    use sqlx::Row;
+    let damaged = |detail: String| {
+        StoreError::Damaged(format!(
+            "the database {url} is damaged ({detail}). wicketd will not start on it: restore \
+             it from a backup, or move it aside to start with an empty one"
+        ))
+    };
+    let rows = match sqlx::query("PRAGMA quick_check(5)")
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return Err(damaged(e.to_string())),
+    };
+    let problems: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .filter(|line| line != "ok")
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(damaged(problems.join("; ")))
+    }
 }
 
 /// A fresh id: `prefix` + `_` + 16 random hex characters (64 bits), e.g. `usr_0f3a…`.

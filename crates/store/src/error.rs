@@ -20,6 +20,11 @@ pub enum StoreError {
         column: &'static str,
         reason: String,
     },
+    /// The database file failed SQLite's integrity check, or its audit chain's head does not
+    /// match the chain: it was damaged (a truncated copy, a bad disk) or edited. The message
+    /// says what to do; the server refuses to start on it.
+    #[error("{0}")]
+    Damaged(String),
     /// The system random generator failed while generating an id.
     #[error("random number generator failed")]
     Random,

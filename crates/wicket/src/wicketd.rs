@@ -99,6 +99,12 @@ pub fn config(file: Option<&std::path::Path>, flags: &ServeFlags) -> Result<Serv
 }
 
 pub async fn run(args: Args) -> Result<()> {
+    // What wicketd writes (database, keys, recordings, the audit sink) is its user's alone,
+    // whatever the caller's umask; the files that matter are also created private explicitly.
+    // Not under `dev`, whose agent child would pass the mask on to users' shells.
+    if !matches!(args.command, Command::Dev(_)) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    }
     match args.command {
         Command::Serve(flags) => {
             crate::logging::init("info");
