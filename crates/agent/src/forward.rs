@@ -31,20 +31,25 @@ pub struct ForwardOptions {
 }
 
 impl ForwardOptions {
-    /// Why a forward to `addr` is refused, if it is.
+    /// Why a forward to `addr` is refused, if it is: some form of it ([`forms`]) is in a range
+    /// refused by default, and the operator did not allow that form.
     pub fn refusal(&self, addr: IpAddr) -> Option<&'static str> {
-        let what = blocked(addr)?;
-        if self.allow.iter().any(|c| c.contains(addr)) {
-            return None;
-        }
-        Some(what)
+        forms(addr).into_iter().find_map(|form| {
+            let what = blocked_form(form)?;
+            (!self.allow.iter().any(|c| c.contains(form))).then_some(what)
+        })
     }
 }
 
-/// The address ranges refused by default, and what they are. IPv4-mapped, IPv4-compatible and
-/// NAT64 (`64:ff9b::/96`) forms of an IPv4 address are judged as that IPv4 address.
+/// The address ranges refused by default, and what they are, judged on every form of the
+/// address ([`forms`]): an IPv6 address that reaches 169.254.169.254 through a translator or
+/// a tunnel is refused like 169.254.169.254.
 pub fn blocked(addr: IpAddr) -> Option<&'static str> {
-    match canonical(addr) {
+    forms(addr).into_iter().find_map(blocked_form)
+}
+
+fn blocked_form(addr: IpAddr) -> Option<&'static str> {
+    match addr {
         // Alibaba Cloud's metadata service sits outside link-local, in carrier-grade NAT space.
         IpAddr::V4(v4) if v4 == Ipv4Addr::new(100, 100, 100, 200) => {
             Some("the cloud metadata service address 100.100.100.200")
@@ -64,24 +69,60 @@ pub fn blocked(addr: IpAddr) -> Option<&'static str> {
     }
 }
 
-/// An IPv6 address that embeds an IPv4 one, as that IPv4 address.
-fn canonical(addr: IpAddr) -> IpAddr {
+/// The address, and every IPv4 address an IPv6 address carries to the IPv4 world under a
+/// translation or tunnelling scheme a host may route: IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`), SIIT's IPv4-translated (`::ffff:0:a.b.c.d`), NAT64's
+/// well-known prefix (`64:ff9b::/96`) and local-use prefix (`64:ff9b:1::/48`, where the
+/// operator picks the prefix length, so each RFC 6052 position counts), 6to4 (`2002::/16`),
+/// Teredo (`2001::/32`: server and obfuscated client) and ISATAP interface ids. One rule for
+/// all of them, so a new spelling of the metadata address is one more arm here, not a
+/// special case in a caller.
+pub fn forms(addr: IpAddr) -> Vec<IpAddr> {
+    let mut out = vec![addr];
     let IpAddr::V6(v6) = addr else {
-        return addr;
+        return out;
     };
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return IpAddr::V4(v4);
-    }
+    let b = v6.octets();
     let s = v6.segments();
-    let embedded = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    // IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks), and NAT64.
-    if s[..6] == [0, 0, 0, 0, 0, 0] && !matches!(v6.segments(), [0, 0, 0, 0, 0, 0, 0, 0 | 1]) {
-        return IpAddr::V4(embedded);
+    let v4 = |o: [u8; 4]| IpAddr::V4(Ipv4Addr::from(o));
+    let last = v4([b[12], b[13], b[14], b[15]]);
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        out.push(IpAddr::V4(mapped));
     }
+    // IPv4-compatible, but not :: and ::1.
+    if s[..6] == [0; 6] && !matches!(s, [0, 0, 0, 0, 0, 0, 0, 0 | 1]) {
+        out.push(last);
+    }
+    // SIIT IPv4-translated.
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        out.push(last);
+    }
+    // NAT64, well-known prefix.
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return IpAddr::V4(embedded);
+        out.push(last);
     }
-    addr
+    // NAT64, local-use prefix: /48, /56, /64 and /96 (RFC 6052 section 2.2; bits 64-71 are
+    // the reserved "u" octet).
+    if s[..3] == [0x64, 0xff9b, 1] {
+        out.push(v4([b[6], b[7], b[9], b[10]]));
+        out.push(v4([b[7], b[9], b[10], b[11]]));
+        out.push(v4([b[9], b[10], b[11], b[12]]));
+        out.push(last);
+    }
+    // 6to4: 2002:aabb:ccdd::/48.
+    if s[0] == 0x2002 {
+        out.push(v4([b[2], b[3], b[4], b[5]]));
+    }
+    // Teredo: the server's address, and the client's, stored inverted.
+    if s[..2] == [0x2001, 0] {
+        out.push(v4([b[4], b[5], b[6], b[7]]));
+        out.push(v4([!b[12], !b[13], !b[14], !b[15]]));
+    }
+    // ISATAP interface identifier (::0:5efe:a.b.c.d or ::200:5efe:a.b.c.d).
+    if s[4] & 0xfdff == 0 && s[5] == 0x5efe {
+        out.push(last);
+    }
+    out
 }
 
 /// A network: `169.254.169.254/32`, `fe80::/10`, or a bare address (one host).
@@ -92,8 +133,11 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Whether `addr` is in the network, as written: the forms of an address are judged one
+    /// by one by [`ForwardOptions::refusal`]; an IPv6 network also holds IPv4 addresses in
+    /// their mapped form.
     pub fn contains(&self, addr: IpAddr) -> bool {
-        match (self.addr, canonical(addr)) {
+        match (self.addr, addr) {
             (IpAddr::V4(net), IpAddr::V4(a)) => {
                 let mask = u32::MAX
                     .checked_shl(32 - u32::from(self.prefix))
@@ -256,6 +300,16 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "100.100.100.200",
             "::ffff:100.100.100.200",
+            // NAT64 local-use, 6to4, SIIT, Teredo and ISATAP spellings of 169.254.169.254.
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1:a9fe:a9:fe00::",
+            "2002:a9fe:a9fe::1",
+            "::ffff:0:169.254.169.254",
+            "::ffff:0:a9fe:a9fe",
+            "2001:0:4136:e378:8000:63bf:5601:5601",
+            "2001:0:a9fe:a9fe::1",
+            "fe80::5efe:169.254.169.254",
+            "2001:db8::5efe:a9fe:a9fe",
         ] {
             assert!(opts.refusal(ip(a)).is_some(), "{a} should be refused");
         }
@@ -271,6 +325,10 @@ mod tests {
             "169.255.0.0",
             "100.100.100.201",
             "100.64.0.1",
+            "2002:a00:1::1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+            "2606:4700::1111",
         ] {
             assert!(opts.refusal(ip(a)).is_none(), "{a} should be allowed");
         }
