@@ -142,7 +142,7 @@ where
 {
     let (sink, stream) = ws.split();
     let sink = sink
-        .sink_map_err(|e| TransportError::Io(e.to_string()))
+        .sink_map_err(|e| TransportError::Io(ws_error(e)))
         .with(|b: Bytes| futures_util::future::ready(Ok::<_, TransportError>(Message::Binary(b))));
     let stream = futures_util::stream::unfold(stream, |mut s| async move {
         loop {
@@ -167,7 +167,11 @@ fn ws_error(e: tungstenite::Error) -> String {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
             "connection closed".into()
         }
-        other => other.to_string(),
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => "the connection to wicketd was lost (reset without a close)".into(),
+        tungstenite::Error::Io(io) => wicket_mux::transport::describe_io(&io, Some("wicketd")),
+        other => TransportError::from_error(&other, Some("wicketd")).to_string(),
     }
 }
 

@@ -30,6 +30,72 @@ pub enum TransportError {
     },
 }
 
+impl TransportError {
+    /// A transport failure as a person should read it: what happened to the connection, not
+    /// the library's words for it (rustls's "peer closed connection without sending TLS
+    /// close_notify", with a link to its manual). Looks for the I/O error under `e` and names
+    /// its kind; other errors keep their own text.
+    /// `peer` names the other end for the message ("wicketd"), if the caller knows it.
+    pub fn from_error(e: &(dyn std::error::Error + 'static), peer: Option<&str>) -> TransportError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                return TransportError::Io(describe_io(io, peer));
+            }
+            cause = c.source();
+        }
+        TransportError::Io(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_as_what_happened() {
+        // rustls's own text for this case links to its manual.
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/",
+        );
+        let msg = TransportError::from_error(&eof, Some("wicketd")).to_string();
+        assert!(
+            msg.starts_with("the connection to wicketd was lost"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("docs.rs") && !msg.contains("close_notify"),
+            "{msg}"
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(describe_io(&reset, None).starts_with("the connection was lost"));
+    }
+}
+
+/// What an I/O error on a link means for the person using it; `peer` names the other end.
+pub fn describe_io(e: &std::io::Error, peer: Option<&str>) -> String {
+    use std::io::ErrorKind as K;
+    let conn = match peer {
+        Some(p) => format!("the connection to {p}"),
+        None => "the connection".to_string(),
+    };
+    match e.kind() {
+        K::UnexpectedEof => format!(
+            "{conn} was lost (closed without a goodbye: the other end stopped or restarted, \
+             or the network dropped it)"
+        ),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+            format!("{conn} was lost (reset by the other end or the network)")
+        }
+        K::TimedOut => format!("{conn} timed out"),
+        // An OS error reads well ("Network is unreachable (os error 101)"); anything else may
+        // be a library's message, so only its kind is given.
+        _ if e.raw_os_error().is_some() => format!("{conn} failed: {e}"),
+        kind => format!("{conn} failed ({kind})"),
+    }
+}
+
 /// Most a WebSocket transport reads at once, and its read buffer's first size. tungstenite
 /// zeroes that much of its buffer before every read, including the read that only learns the
 /// socket is empty: two per message per hop. With its 128 KiB default that was the largest

@@ -20,7 +20,7 @@ pub fn limit(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
 pub fn transport(ws: WebSocket) -> Transport {
     let (sink, stream) = ws.split();
     let sink = sink
-        .sink_map_err(|e| TransportError::Io(e.to_string()))
+        .sink_map_err(|e| TransportError::from_error(&e, None))
         .with(|b: Bytes| futures_util::future::ready(Ok::<_, TransportError>(Message::Binary(b))));
     let stream = futures_util::stream::unfold(stream, |mut s| async move {
         loop {
@@ -32,7 +32,7 @@ pub fn transport(ws: WebSocket) -> Transport {
                     return Some((Err(e), s));
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Some((Err(TransportError::Io(e.to_string())), s)),
+                Some(Err(e)) => return Some((Err(TransportError::from_error(&e, None)), s)),
             }
         }
     });
