@@ -123,6 +123,22 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// The `copy.file` audit events, oldest first, each with its details parsed.
+async fn copy_events(h: &Harness) -> Result<Vec<(serde_json::Value, serde_json::Value)>> {
+    let out = h
+        .admin
+        .ok(&["audit", "search", "--action", "copy.file", "-o", "json"])
+        .await?;
+    let events: Vec<serde_json::Value> = serde_json::from_str(&out)?;
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let d = serde_json::from_str(e["details"].as_str().unwrap_or("{}")).unwrap_or_default();
+            (e, d)
+        })
+        .collect())
+}
+
 /// Waits for the server's `file copy` log line that contains `needle`.
 async fn copy_log(h: &Harness, needle: &str) -> Result<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -206,6 +222,16 @@ async fn a_file_both_ways_as_the_run_as_user() -> Result<()> {
         "{audit}"
     );
     assert!(audit.contains(RUN_AS), "{audit}");
+    // Both copies succeeded, and the audit says so: the download's verdict comes from the CLI,
+    // after the agent's side has ended.
+    let events = copy_events(&h).await?;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for ((e, d), direction) in events.iter().zip(["upload", "download"]) {
+        assert_eq!(d["direction"], direction, "{d:#}");
+        assert_eq!(e["outcome"], "success", "{e:#}");
+        assert_eq!(d["end"], "copied", "{d:#}");
+        assert_eq!(d["sha256"], sha.as_str(), "{d:#}");
+    }
     Ok(())
 }
 
@@ -512,6 +538,71 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
         .await?;
     assert_eq!(names(&out_dir), ["src.bin"]);
     assert_eq!(sha256_file(&out_dir.join("src.bin"))?, sha256_file(&local)?);
+    Ok(())
+}
+
+/// A `wicket cp` killed with SIGKILL during an upload: its link just closes. The copy still
+/// ends at once, in exactly one `copy.file` event that says what happened and how far it got,
+/// and the helper on the target removes its temporary file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upload_is_audited_once() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 512)?;
+    let mut child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(&local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0).iter().any(|n| {
+            n.starts_with(".wicket-cp.big.bin.")
+                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 8 << 20)
+        })
+    })
+    .await;
+    assert!(started, "the copy never started: {:?}", names(&remote.0));
+    child.kill().await?;
+    let killed = std::time::Instant::now();
+    let clean =
+        wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
+    assert!(clean, "left behind: {:?}", names(&remote.0));
+    let mut events = Vec::new();
+    while killed.elapsed() < Duration::from_secs(10) {
+        events = copy_events(&h).await?;
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 1, "one copy, one event: {events:#?}");
+    let (e, d) = &events[0];
+    assert_eq!(e["outcome"], "failure", "{e:#}");
+    assert_eq!(d["direction"], "upload", "{d:#}");
+    assert_eq!(d["end"], "failed", "{d:#}");
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the user's link closed before the copy finished"),
+        "{d:#}"
+    );
+    let bytes = d["bytes"].as_u64().unwrap_or_default();
+    assert!(bytes > 8 << 20 && bytes < 512 << 20, "{d:#}");
+    // Nothing more arrives later (a second event for the same copy).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(copy_events(&h).await?.len(), 1);
     Ok(())
 }
 
