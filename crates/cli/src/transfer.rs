@@ -3,38 +3,52 @@
 //! temporary file and `rename`. Blocking code: the CLI runs it on a blocking thread, and on the
 //! target it runs in `wicket-agent`'s copy helper, a process with the run-as user's
 //! credentials, so the kernel applies that user's permissions to every open.
+//!
+//! Every file is reached through [`dirfd`]: the path the requester named is looked up once,
+//! following only symbolic links root or the copying user own, and everything below it from
+//! open directory descriptors, never following a link. A root copy into a tree another user
+//! can write therefore never reads, writes or changes the mode of anything else, however that
+//! user rearranges the tree meanwhile. Modes and mtimes are set only on what the copy created.
 
-use std::fs::{self, File, FileTimes, OpenOptions};
+mod dirfd;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use aws_lc_rs::digest::{Context as Sha, SHA256};
 use bytes::Bytes;
+use rustix::fs::FileType;
 use wicket_proto::copy::{encode, Decoder, EntryHeader, Item};
+
+use dirfd::{DirFd, LastLink, Named};
 
 /// Size of one read from a file.
 pub const CHUNK: usize = 256 * 1024;
 /// Prefix of the temporary files a receiver writes before renaming.
 pub const TEMP_PREFIX: &str = ".wicket-cp.";
 
-/// The temporary file being written now, so an interrupted `wicket cp` can remove it.
-static CURRENT_TEMP: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+/// The temporary file being written now (its directory and name), so an interrupted
+/// `wicket cp` can remove it: by name in that directory, wherever the directory is now.
+static CURRENT_TEMP: std::sync::Mutex<Option<(DirFd, OsString)>> = std::sync::Mutex::new(None);
 
-fn set_current_temp(p: Option<PathBuf>) {
-    *CURRENT_TEMP.lock().unwrap_or_else(|e| e.into_inner()) = p;
+fn set_current_temp(t: Option<(DirFd, OsString)>) {
+    *CURRENT_TEMP.lock().unwrap_or_else(|e| e.into_inner()) = t;
 }
 
 /// Removes the temporary file being written, if any (on interruption).
 pub fn remove_current_temp() {
-    if let Some(p) = CURRENT_TEMP
+    if let Some((dir, name)) = CURRENT_TEMP
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take()
     {
-        let _ = fs::remove_file(p);
+        let _ = dir.remove_file(&name);
     }
 }
 
@@ -99,18 +113,33 @@ pub fn send(
     out: &mut dyn Write,
     p: &mut dyn Progress,
 ) -> Result<Summary> {
-    let meta = fs::metadata(src).with_context(|| format!("cannot read {}", src.display()))?;
+    let cannot_read = || format!("cannot read {}", src.display());
+    let named = dirfd::lookup(src, LastLink::Follow).with_context(cannot_read)?;
     let mut sum = Summary::default();
     let name = root_name(src)?;
-    if meta.is_dir() {
+    let dir = match named {
+        Named::Dir(d) => Some(d),
+        Named::Entry {
+            parent,
+            name: entry,
+        } => {
+            let f = parent.open_file(&entry).with_context(cannot_read)?;
+            let meta = f.metadata().with_context(cannot_read)?;
+            if meta.is_file() {
+                send_file(f, &meta, src, name.clone(), out, p, &mut sum)?;
+                None
+            } else if meta.is_dir() {
+                Some(parent.open_dir(&entry).with_context(cannot_read)?)
+            } else {
+                bail!("{} is not a regular file or directory", src.display());
+            }
+        }
+    };
+    if let Some(d) = dir {
         if !recursive {
             bail!("{} is a directory (use -r to copy it)", src.display());
         }
-        send_dir(src, name, &meta, out, p, &mut sum)?;
-    } else if meta.is_file() {
-        send_file(src, name, &meta, out, p, &mut sum)?;
-    } else {
-        bail!("{} is not a regular file or directory", src.display());
+        send_dir(&d, src, name, out, p, &mut sum)?;
     }
     out.write_all(&encode(&Item::End))?;
     out.flush()?;
@@ -119,57 +148,77 @@ pub fn send(
 }
 
 fn send_dir(
-    dir: &Path,
+    dir: &DirFd,
+    shown: &Path,
     rel: String,
-    meta: &fs::Metadata,
     out: &mut dyn Write,
     p: &mut dyn Progress,
     sum: &mut Summary,
 ) -> Result<()> {
-    out.write_all(&encode(&Item::Dir(header(meta, rel.clone()))))?;
+    let meta = dir
+        .metadata()
+        .with_context(|| format!("cannot read {}", shown.display()))?;
+    out.write_all(&encode(&Item::Dir(header(&meta, rel.clone()))))?;
     sum.dirs += 1;
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .collect::<io::Result<_>>()
-        .with_context(|| format!("cannot list {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+    let mut names = dir
+        .names()
+        .with_context(|| format!("cannot list {}", shown.display()))?;
+    names.sort();
+    for n in names {
+        let path = shown.join(&n);
+        let Some(name) = n.to_str() else {
             p.warn(&format!("{}: name is not UTF-8, skipped", path.display()));
             continue;
         };
         let child = format!("{rel}/{name}");
-        let lmeta = fs::symlink_metadata(&path)
+        let skip_link =
+            |p: &mut dyn Progress| p.warn(&format!("{}: symbolic link, skipped", path.display()));
+        let kind = dir
+            .entry_type(&n)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let ft = lmeta.file_type();
-        if ft.is_symlink() {
-            p.warn(&format!("{}: symbolic link, skipped", path.display()));
-        } else if ft.is_dir() {
-            send_dir(&path, child, &lmeta, out, p, sum)?;
-        } else if ft.is_file() {
-            send_file(&path, child, &lmeta, out, p, sum)?;
-        } else {
-            p.warn(&format!("{}: not a regular file, skipped", path.display()));
+        match kind {
+            None => bail!("{} went away while it was being copied", path.display()),
+            Some(FileType::Symlink) => skip_link(p),
+            // Opened without following a link: if the entry was swapped for one since it was
+            // listed, it is skipped like any link.
+            Some(FileType::Directory) => match dir.open_dir(&n) {
+                Ok(d) => send_dir(&d, &path, child, out, p, sum)?,
+                Err(e) if dirfd::is_link_or_not_dir(&e) => skip_link(p),
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            },
+            Some(FileType::RegularFile) => match dir.open_file(&n) {
+                Ok(f) => {
+                    let meta = f
+                        .metadata()
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    if meta.is_file() {
+                        send_file(f, &meta, &path, child, out, p, sum)?;
+                    } else {
+                        p.warn(&format!("{}: not a regular file, skipped", path.display()));
+                    }
+                }
+                Err(e) if dirfd::is_link_or_not_dir(&e) => skip_link(p),
+                Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+            },
+            Some(_) => p.warn(&format!("{}: not a regular file, skipped", path.display())),
         }
     }
     Ok(())
 }
 
+/// Sends the open file `f`; `meta` is from the open file, so it describes what is read.
 fn send_file(
+    mut f: File,
+    meta: &fs::Metadata,
     path: &Path,
     rel: String,
-    meta: &fs::Metadata,
     out: &mut dyn Write,
     p: &mut dyn Progress,
     sum: &mut Summary,
 ) -> Result<()> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    // Size and times from the open file, so they describe what is read.
-    let meta = f.metadata().unwrap_or_else(|_| meta.clone());
     let size = meta.len();
     p.file(&rel, size);
-    out.write_all(&encode(&Item::File(header(&meta, rel), size)))?;
+    out.write_all(&encode(&Item::File(header(meta, rel), size)))?;
     let mut sha = Sha::new(&SHA256);
     let mut buf = vec![0u8; CHUNK];
     let mut left = size;
@@ -198,26 +247,6 @@ fn send_file(
     Ok(())
 }
 
-/// Where the root of an incoming tree goes: into `dest` when it is an existing directory, else
-/// `dest` itself (like cp and scp).
-fn root_target(dest: &Path, root: &str) -> PathBuf {
-    if dest.is_dir() {
-        dest.join(root)
-    } else {
-        dest.to_path_buf()
-    }
-}
-
-fn local_path(root: &Path, rel: &str) -> PathBuf {
-    let mut parts = rel.split('/');
-    parts.next();
-    let mut p = root.to_path_buf();
-    for c in parts {
-        p.push(c);
-    }
-    p
-}
-
 fn mtime(e: &EntryHeader) -> SystemTime {
     if e.mtime_secs >= 0 {
         UNIX_EPOCH + Duration::new(e.mtime_secs as u64, e.mtime_nanos)
@@ -228,65 +257,64 @@ fn mtime(e: &EntryHeader) -> SystemTime {
 
 /// A file being received: removed on drop unless renamed into place.
 struct Incoming {
-    temp: PathBuf,
-    dest: PathBuf,
+    /// The directory it goes in.
+    dir: DirFd,
+    temp: OsString,
+    name: OsString,
+    /// Its local path, for messages.
+    shown: PathBuf,
     file: Option<File>,
     header: EntryHeader,
     sha: Sha,
-    left: u64,
 }
 
 impl Drop for Incoming {
     fn drop(&mut self) {
         if self.file.is_some() {
-            let _ = fs::remove_file(&self.temp);
+            let _ = self.dir.remove_file(&self.temp);
         }
         set_current_temp(None);
     }
 }
 
 impl Incoming {
-    fn create(dest: PathBuf, header: EntryHeader, size: u64) -> Result<Incoming> {
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if dest.is_dir() {
-            bail!("{} is a directory", dest.display());
+    fn create(dir: DirFd, name: OsString, shown: PathBuf, header: EntryHeader) -> Result<Incoming> {
+        if dir.entry_type(&name).ok().flatten() == Some(FileType::Directory) {
+            bail!("{} is a directory", shown.display());
         }
         clean_stale(&dir, &name);
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{name}.{}.{:08x}.tmp",
+        let mut temp = OsString::from(TEMP_PREFIX);
+        temp.push(&name);
+        temp.push(format!(
+            ".{}.{:08x}.tmp",
             std::process::id(),
             fastrand_u32()
         ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
-        set_current_temp(Some(temp.clone()));
+        let in_dir = match shown.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let current = dir.try_clone().context("cannot open a directory")?;
+        let file = dir
+            .create_file(&temp)
+            .with_context(|| format!("cannot write in {}", in_dir.display()))?;
+        set_current_temp(Some((current, temp.clone())));
         Ok(Incoming {
+            dir,
             temp,
-            dest,
+            name,
+            shown,
             file: Some(file),
             header,
             sha: Sha::new(&SHA256),
-            left: size,
         })
     }
 
     fn write(&mut self, data: &[u8]) -> Result<()> {
         self.sha.update(data);
-        self.left = self.left.saturating_sub(data.len() as u64);
         if let Some(f) = self.file.as_mut() {
             f.write_all(data)
-                .with_context(|| format!("cannot write {}", self.temp.display()))?;
+                .with_context(|| format!("cannot write {}", self.shown.display()))?;
         }
         Ok(())
     }
@@ -296,7 +324,7 @@ impl Incoming {
         if got.as_ref() != expected {
             bail!(
                 "{}: checksum mismatch (sender SHA-256 {}, received {}); nothing written",
-                self.dest.display(),
+                self.shown.display(),
                 hex::encode(expected),
                 hex::encode(got.as_ref())
             );
@@ -305,14 +333,18 @@ impl Incoming {
             .file
             .as_ref()
             .ok_or_else(|| anyhow!("file already closed"))?;
-        let ctx = || format!("cannot finish {}", self.dest.display());
-        f.set_permissions(fs::Permissions::from_mode(self.header.mode & 0o7777))
-            .with_context(ctx)?;
-        f.set_times(FileTimes::new().set_modified(mtime(&self.header)))
+        let ctx = || format!("cannot finish {}", self.shown.display());
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(self.header.mode & 0o7777))
+                .with_context(ctx)?;
+        }
+        f.set_times(fs::FileTimes::new().set_modified(mtime(&self.header)))
             .with_context(ctx)?;
         f.sync_all().with_context(ctx)?;
-        fs::rename(&self.temp, &self.dest)
-            .with_context(|| format!("cannot write {}", self.dest.display()))?;
+        self.dir
+            .rename(&self.temp, &self.name)
+            .with_context(|| format!("cannot write {}", self.shown.display()))?;
         self.file = None;
         Ok(hex::encode(expected))
     }
@@ -325,39 +357,141 @@ fn fastrand_u32() -> u32 {
 }
 
 /// Removes temporary files an interrupted copy of `name` left in `dir`.
-fn clean_stale(dir: &Path, name: &str) {
-    let prefix = format!("{TEMP_PREFIX}{name}.");
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let n = e.file_name();
-        let n = n.to_string_lossy();
-        if n.starts_with(&prefix) && n.ends_with(".tmp") {
-            let _ = fs::remove_file(e.path());
+fn clean_stale(dir: &DirFd, name: &OsStr) {
+    let mut prefix = TEMP_PREFIX.as_bytes().to_vec();
+    prefix.extend_from_slice(name.as_bytes());
+    prefix.push(b'.');
+    let Ok(names) = dir.names() else { return };
+    for n in names {
+        let b = n.as_bytes();
+        if b.starts_with(&prefix) && b.ends_with(b".tmp") {
+            let _ = dir.remove_file(&n);
         }
     }
 }
 
-/// The local path of `rel`; the first record fixes where the root goes.
-fn place(dest: &Path, root: &mut Option<PathBuf>, rel: &str, started: bool) -> Result<PathBuf> {
-    let top = !rel.contains('/');
-    let r = match root {
-        Some(_) if top && started => bail!("a second root {rel:?} in one copy"),
-        Some(r) => r.clone(),
-        None if !top => bail!("the copy stream names {rel:?} before its root"),
-        None => root.insert(root_target(dest, rel)).clone(),
-    };
-    Ok(local_path(&r, rel))
+/// A directory of the tree being received, open while its entries arrive.
+struct OpenDir {
+    /// Its path in the copy stream.
+    rel: String,
+    dir: DirFd,
+    /// Its local path, for messages.
+    shown: PathBuf,
+    header: EntryHeader,
+    /// Whether this copy created it: only then are its mode and mtime the sender's.
+    created: bool,
+}
+
+impl OpenDir {
+    /// Done with: a directory the copy created gets the sender's mode and mtime, now that
+    /// nothing more is written in it (a read-only mode would have refused its contents).
+    fn close(self) -> Result<()> {
+        if self.created {
+            self.dir
+                .set_mode_and_mtime(self.header.mode & 0o7777, mtime(&self.header))
+                .with_context(|| format!("cannot set the mode of {}", self.shown.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the entries of an incoming copy go. The stream is depth first (a directory, then
+/// everything in it), so the directories open at any moment are the path from the root down.
+struct Tree<'a> {
+    dest: &'a Path,
+    /// Whether the first record, which fixes where the root goes, has been placed.
+    rooted: bool,
+    open: Vec<OpenDir>,
+}
+
+impl Tree<'_> {
+    /// The directory the entry `rel` goes in, its name there and its local path. Open
+    /// directories the stream has moved past are closed.
+    fn place(&mut self, rel: &str) -> Result<(DirFd, OsString, PathBuf)> {
+        let Some((parent, name)) = rel.rsplit_once('/') else {
+            if self.rooted {
+                bail!("a second root {rel:?} in one copy");
+            }
+            self.rooted = true;
+            // Into `dest` when it is an existing directory, else `dest` itself (like cp and
+            // scp).
+            let named = dirfd::lookup(self.dest, LastLink::IfDir)
+                .with_context(|| format!("cannot write to {}", self.dest.display()))?;
+            return Ok(match named {
+                Named::Dir(d) => (d, rel.into(), self.dest.join(rel)),
+                Named::Entry { parent, name } => (parent, name, self.dest.to_path_buf()),
+            });
+        };
+        if !self.rooted {
+            bail!("the copy stream names {rel:?} before its root");
+        }
+        while self.open.last().is_some_and(|d| d.rel != parent) {
+            if let Some(d) = self.open.pop() {
+                d.close()?;
+            }
+        }
+        let Some(top) = self.open.last() else {
+            bail!(
+                "the copy stream names {rel:?} outside the directories being written (a tree \
+                 must come depth first, each directory before what it holds)"
+            );
+        };
+        let dir = top.dir.try_clone().context("cannot open a directory")?;
+        Ok((dir, name.into(), top.shown.join(name)))
+    }
+
+    /// Enters the directory `e`: creates it, or opens the one there (never a link).
+    fn enter(&mut self, e: EntryHeader) -> Result<()> {
+        let (parent, name, shown) = self.place(&e.path)?;
+        let (dir, created) = match parent.create_dir(&name) {
+            Ok(d) => (d, true),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+                match parent.open_dir(&name) {
+                    Ok(d) => (d, false),
+                    Err(err) if dirfd::is_link_or_not_dir(&err) => {
+                        bail!("{} exists and is not a directory", shown.display())
+                    }
+                    Err(err) => {
+                        return Err(err).with_context(|| format!("cannot open {}", shown.display()))
+                    }
+                }
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot create {}", shown.display()))
+            }
+        };
+        self.open.push(OpenDir {
+            rel: e.path.clone(),
+            dir,
+            shown,
+            header: e,
+            created,
+        });
+        Ok(())
+    }
+
+    /// The end of the copy: the remaining directories are done with, deepest first.
+    fn close(mut self) -> Result<()> {
+        while let Some(d) = self.open.pop() {
+            d.close()?;
+        }
+        Ok(())
+    }
 }
 
 /// Reads records from `input` until `End` and writes them under `dest`. An error record from
 /// the sender, a checksum mismatch or a cut stream fails the copy, and the file being written
-/// is removed. Directory modes and times are applied last, deepest first.
+/// is removed. Each directory the copy created gets its mode and time once its contents are
+/// written; directories that were there already are left as they were.
 pub fn receive(dest: &Path, input: &mut dyn Read, p: &mut dyn Progress) -> Result<Summary> {
     let mut dec = Decoder::new();
     let mut sum = Summary::default();
-    let mut root: Option<PathBuf> = None;
+    let mut tree = Tree {
+        dest,
+        rooted: false,
+        open: Vec::new(),
+    };
     let mut current: Option<Incoming> = None;
-    let mut dirs: Vec<(PathBuf, EntryHeader)> = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
         let item = match dec.next_item()? {
@@ -376,27 +510,15 @@ pub fn receive(dest: &Path, input: &mut dyn Read, p: &mut dyn Progress) -> Resul
                 continue;
             }
         };
-        let started = sum.files + sum.dirs > 0 || current.is_some();
         match item {
             Item::Dir(e) => {
-                let path = place(dest, &mut root, &e.path, started)?;
-                match fs::symlink_metadata(&path) {
-                    Ok(m) if m.is_dir() => {}
-                    Ok(_) => bail!("{} exists and is not a directory", path.display()),
-                    Err(_) => {
-                        fs::DirBuilder::new()
-                            .mode(0o700)
-                            .create(&path)
-                            .with_context(|| format!("cannot create {}", path.display()))?;
-                    }
-                }
+                tree.enter(e)?;
                 sum.dirs += 1;
-                dirs.push((path, e));
             }
             Item::File(e, size) => {
-                let path = place(dest, &mut root, &e.path, started)?;
+                let (dir, name, shown) = tree.place(&e.path)?;
                 p.file(&e.path, size);
-                current = Some(Incoming::create(path, e, size)?);
+                current = Some(Incoming::create(dir, name, shown, e)?);
             }
             Item::Data(d) => {
                 let f = current
@@ -418,12 +540,7 @@ pub fn receive(dest: &Path, input: &mut dyn Read, p: &mut dyn Progress) -> Resul
             Item::Ok => bail!("unexpected status record in the copy stream"),
         }
     }
-    for (path, e) in dirs.iter().rev() {
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode(e.mode & 0o7777));
-        if let Ok(d) = File::open(path) {
-            let _ = d.set_times(FileTimes::new().set_modified(mtime(e)));
-        }
-    }
+    tree.close()?;
     p.done();
     Ok(sum)
 }
@@ -461,58 +578,4 @@ pub fn read_status(input: &mut dyn Read) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tree_round_trip_preserves_modes_and_times() {
-        let src = tempfile::tempdir().unwrap();
-        let dst = tempfile::tempdir().unwrap();
-        let root = src.path().join("tree");
-        fs::create_dir_all(root.join("a/b")).unwrap();
-        fs::write(root.join("a/b/f.txt"), b"hello").unwrap();
-        fs::write(root.join("x.sh"), b"#!/bin/sh\n").unwrap();
-        fs::set_permissions(root.join("x.sh"), fs::Permissions::from_mode(0o751)).unwrap();
-        fs::set_permissions(root.join("a"), fs::Permissions::from_mode(0o750)).unwrap();
-        let t = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::open(root.join("a/b/f.txt"))
-            .unwrap()
-            .set_times(FileTimes::new().set_modified(t))
-            .unwrap();
-        let mut stream = Vec::new();
-        send(&root, true, &mut stream, &mut Quiet).unwrap();
-        let s = receive(dst.path(), &mut &stream[..], &mut Quiet).unwrap();
-        assert_eq!((s.files, s.dirs), (2, 3));
-        let out = dst.path().join("tree");
-        assert_eq!(fs::read(out.join("a/b/f.txt")).unwrap(), b"hello");
-        let m = fs::metadata(out.join("x.sh")).unwrap();
-        assert_eq!(m.mode() & 0o7777, 0o751);
-        assert_eq!(fs::metadata(out.join("a")).unwrap().mode() & 0o7777, 0o750);
-        assert_eq!(
-            fs::metadata(out.join("a/b/f.txt"))
-                .unwrap()
-                .modified()
-                .unwrap(),
-            t
-        );
-    }
-
-    #[test]
-    fn checksum_mismatch_leaves_nothing() {
-        let src = tempfile::tempdir().unwrap();
-        let dst = tempfile::tempdir().unwrap();
-        fs::write(src.path().join("f"), b"content").unwrap();
-        let mut stream = Vec::new();
-        send(&src.path().join("f"), false, &mut stream, &mut Quiet).unwrap();
-        // Flip one content byte.
-        let pos = stream.windows(7).position(|w| w == b"content").unwrap();
-        stream[pos] ^= 1;
-        let err = receive(&dst.path().join("g"), &mut &stream[..], &mut Quiet).unwrap_err();
-        assert!(format!("{err:#}").contains("checksum mismatch"), "{err:#}");
-        assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 0);
-        // A cut stream leaves nothing either.
-        let err = receive(&dst.path().join("g"), &mut &stream[..pos + 3], &mut Quiet).unwrap_err();
-        assert!(format!("{err:#}").contains("ended"), "{err:#}");
-        assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 0);
-    }
-}
+mod tests;

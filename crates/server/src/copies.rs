@@ -7,6 +7,10 @@
 //! sizes and SHA-256s, and the receiver's verdict. Each copy is registered in the
 //! [`crate::sessions::SessionRegistry`] so a revocation ends it, and ends in one `copy.file`
 //! audit event.
+//!
+//! The verdict of a download comes from the user, after the agent's helper has sent everything
+//! and exited: so when the agent's side ends, the relay half-closes the user's channel (`EOF`)
+//! and waits for the user's verdict and close; only a failed agent side closes it outright.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +39,15 @@ struct Seen {
     /// The stream could not be decoded.
     garbled: Option<String>,
     current: Option<(String, u64)>,
+    /// Why the user's side ended, when it ended before any verdict.
+    user_quit: Option<&'static str>,
 }
+
+/// The reason of a copy whose user's link was lost before the copy finished (a killed or
+/// disconnected `wicket cp`).
+const USER_LINK_CLOSED: &str = "the user's link closed before the copy finished";
+/// The reason of a copy whose user closed the channel before the copy finished (Ctrl-C).
+const USER_CLOSED: &str = "the user closed the copy before it finished";
 
 /// Files named individually in a `copy.file` event.
 const MAX_LISTED: usize = 100;
@@ -115,24 +127,8 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
                     let guard = state.sessions().register(live);
                     let (seen, revoked, error) =
                         relay(user_channel, agent_channel, guard.ended.clone()).await;
-                    match (revoked, &seen.verdict, error) {
-                        (Some(r), _, _) => (Outcome::Failure, "revoked", r, seen),
-                        (None, Some(Ok(())), _) => {
-                            (Outcome::Success, "copied", String::new(), seen)
-                        }
-                        (None, Some(Err(r)), _) => {
-                            let r = r.clone();
-                            (Outcome::Failure, "failed", r, seen)
-                        }
-                        (None, None, e) => (
-                            Outcome::Failure,
-                            "failed",
-                            e.or(seen.garbled.clone()).unwrap_or_else(|| {
-                                "interrupted before the receiver confirmed".into()
-                            }),
-                            seen,
-                        ),
-                    }
+                    let (outcome, end, reason) = conclude(&seen, revoked, error);
+                    (outcome, end, reason, seen)
                 }
             }
         }
@@ -170,6 +166,28 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
             details,
         ))
         .await;
+}
+
+/// The outcome, `end` and reason of a copy that was relayed. A receiver's `OK` is success
+/// even when it came after the user left (an upload sent in full); a user gone before any
+/// verdict is the reason, not the errors that followed from it on the target.
+fn conclude(
+    seen: &Seen,
+    revoked: Option<String>,
+    error: Option<String>,
+) -> (Outcome, &'static str, String) {
+    if let Some(r) = revoked {
+        return (Outcome::Failure, "revoked", r);
+    }
+    let reason = match (&seen.verdict, seen.user_quit) {
+        (Some(Ok(())), _) => return (Outcome::Success, "copied", String::new()),
+        (_, Some(quit)) => quit.to_string(),
+        (Some(Err(r)), None) => r.clone(),
+        (None, None) => error
+            .or(seen.garbled.clone())
+            .unwrap_or_else(|| "interrupted before the receiver confirmed".into()),
+    };
+    (Outcome::Failure, "failed", reason)
 }
 
 async fn broker(
@@ -251,7 +269,7 @@ async fn broker(
 
 /// Relays both ways, decoding the records: the sender's stream one way, the receiver's
 /// verdict the other. Returns what was seen, the revocation reason if access was taken away,
-/// and a channel error if one ended the copy.
+/// and the agent's channel error if one ended the copy.
 async fn relay(
     user: Channel,
     agent: Channel,
@@ -264,31 +282,44 @@ async fn relay(
     let mut error = None;
     let revoked = {
         let seen = std::sync::Mutex::new(&mut seen);
-        let error = std::sync::Mutex::new(&mut error);
         let (mut up, mut down) = (Decoder::new(), Decoder::new());
-        let pumps = async {
-            tokio::join!(
-                pump(
-                    user_rx,
-                    agent_tx,
-                    false,
-                    |d| {
-                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-                        s.feed(&mut up, d)
-                    },
-                    &error
-                ),
-                pump(
-                    agent_rx,
-                    user_tx,
-                    true,
-                    |d| {
-                        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-                        s.feed(&mut down, d)
-                    },
-                    &error
-                ),
-            );
+        let user_side = async {
+            let end = pump(user_rx, &agent_tx, false, |d| {
+                let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                s.feed(&mut up, d)
+            })
+            .await;
+            let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+            if s.verdict.is_none() {
+                s.user_quit = match end {
+                    Ended::Failed(_) => Some(USER_LINK_CLOSED),
+                    Ended::Closed => Some(USER_CLOSED),
+                    Ended::Cut => None,
+                };
+            }
+            drop(s);
+            // The user is gone, or the agent is: either way the helper's input ends, and it
+            // removes the file it was writing.
+            agent_tx.close();
+        };
+        let agent_side = async {
+            let end = pump(agent_rx, &user_tx, true, |d| {
+                let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+                s.feed(&mut down, d)
+            })
+            .await;
+            match end {
+                // The helper is done: what the user still has to say (a download's verdict)
+                // comes after this.
+                Ended::Closed => {
+                    let _ = user_tx.eof();
+                }
+                Ended::Failed(reason) => {
+                    error = Some(reason);
+                    user_tx.close();
+                }
+                Ended::Cut => user_tx.close(),
+            }
         };
         let revoked = async {
             let reason = ended
@@ -301,7 +332,7 @@ async fn relay(
             }
         };
         tokio::select! {
-            _ = pumps => None,
+            _ = async { tokio::join!(user_side, agent_side) } => None,
             r = revoked => Some(r),
         }
     };
@@ -313,13 +344,25 @@ async fn relay(
     (seen, revoked, error)
 }
 
+/// How one side's half of a copy ended.
+enum Ended {
+    /// The side closed its channel.
+    Closed,
+    /// The side sent an `ERROR`, or its link was lost (the mux reports that as an error).
+    Failed(String),
+    /// The other side's channel is closed: nothing more can be passed on.
+    Cut,
+}
+
+/// Passes one side's events to the other until the side ends; the caller decides what that
+/// means for the other side's channel.
 async fn pump(
     mut from: ChannelReceiver,
-    to: ChannelSender,
+    to: &ChannelSender,
     from_agent: bool,
     mut observe: impl FnMut(&[u8]),
-    error: &std::sync::Mutex<&mut Option<String>>,
-) {
+) -> Ended {
+    let mut failed = None;
     while let Some(ev) = from.recv().await {
         let sent = match ev {
             Event::Data(d) => {
@@ -330,15 +373,60 @@ async fn pump(
             Event::Exit(s) if from_agent => to.exit(s),
             Event::Eof => to.eof(),
             Event::Error { code, reason } => {
-                let mut e = error.lock().unwrap_or_else(|p| p.into_inner());
-                e.get_or_insert_with(|| reason.clone());
-                to.error(code, &reason)
+                let sent = to.error(code, &reason);
+                failed.get_or_insert(reason);
+                sent
             }
             _ => Ok(()),
         };
         if sent.is_err() {
-            break;
+            return Ended::Cut;
         }
     }
-    to.close();
+    match failed {
+        Some(reason) => Ended::Failed(reason),
+        None => Ended::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(verdict: Option<Result<(), String>>, user_quit: Option<&'static str>) -> Seen {
+        Seen {
+            verdict,
+            user_quit,
+            ..Seen::default()
+        }
+    }
+
+    #[test]
+    fn the_first_cause_is_the_reason() {
+        // An upload sent in full whose user left before the verdict: the file is there.
+        let (o, end, _) = conclude(&seen(Some(Ok(())), Some(USER_LINK_CLOSED)), None, None);
+        assert_eq!((o, end), (Outcome::Success, "copied"));
+        // The user left first: the helper's complaint about its cut input is a consequence.
+        let s = seen(
+            Some(Err("the copy stream ended early".into())),
+            Some(USER_LINK_CLOSED),
+        );
+        let (o, end, reason) = conclude(&s, None, Some("link lost".into()));
+        assert_eq!(
+            (o, end, reason.as_str()),
+            (Outcome::Failure, "failed", USER_LINK_CLOSED)
+        );
+        // A receiver that refused before the user went away is the reason.
+        let s = seen(Some(Err("cannot write in /srv".into())), None);
+        assert_eq!(conclude(&s, None, None).2, "cannot write in /srv");
+        // The agent's side failed without a verdict.
+        let (_, _, reason) = conclude(&seen(None, None), None, Some("link lost: x".into()));
+        assert_eq!(reason, "link lost: x");
+        let (_, end, _) = conclude(
+            &seen(Some(Ok(())), None),
+            Some("access revoked".into()),
+            None,
+        );
+        assert_eq!(end, "revoked");
+    }
 }

@@ -123,6 +123,22 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// The `copy.file` audit events, oldest first, each with its details parsed.
+async fn copy_events(h: &Harness) -> Result<Vec<(serde_json::Value, serde_json::Value)>> {
+    let out = h
+        .admin
+        .ok(&["audit", "search", "--action", "copy.file", "-o", "json"])
+        .await?;
+    let events: Vec<serde_json::Value> = serde_json::from_str(&out)?;
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let d = serde_json::from_str(e["details"].as_str().unwrap_or("{}")).unwrap_or_default();
+            (e, d)
+        })
+        .collect())
+}
+
 /// Waits for the server's `file copy` log line that contains `needle`.
 async fn copy_log(h: &Harness, needle: &str) -> Result<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -206,6 +222,16 @@ async fn a_file_both_ways_as_the_run_as_user() -> Result<()> {
         "{audit}"
     );
     assert!(audit.contains(RUN_AS), "{audit}");
+    // Both copies succeeded, and the audit says so: the download's verdict comes from the CLI,
+    // after the agent's side has ended.
+    let events = copy_events(&h).await?;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for ((e, d), direction) in events.iter().zip(["upload", "download"]) {
+        assert_eq!(d["direction"], direction, "{d:#}");
+        assert_eq!(e["outcome"], "success", "{e:#}");
+        assert_eq!(d["end"], "copied", "{d:#}");
+        assert_eq!(d["sha256"], sha.as_str(), "{d:#}");
+    }
     Ok(())
 }
 
@@ -512,6 +538,190 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
         .await?;
     assert_eq!(names(&out_dir), ["src.bin"]);
     assert_eq!(sha256_file(&out_dir.join("src.bin"))?, sha256_file(&local)?);
+    Ok(())
+}
+
+/// A `wicket cp` killed with SIGKILL during an upload: its link just closes. The copy still
+/// ends at once, in exactly one `copy.file` event that says what happened and how far it got,
+/// and the helper on the target removes its temporary file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upload_is_audited_once() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let remote = RemoteDir::new(uid)?;
+    let local = h.dir.path().join("big.bin");
+    big_file(&local, 512)?;
+    let mut child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(&local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0).iter().any(|n| {
+            n.starts_with(".wicket-cp.big.bin.")
+                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 8 << 20)
+        })
+    })
+    .await;
+    assert!(started, "the copy never started: {:?}", names(&remote.0));
+    child.kill().await?;
+    let killed = std::time::Instant::now();
+    let clean =
+        wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
+    assert!(clean, "left behind: {:?}", names(&remote.0));
+    let mut events = Vec::new();
+    while killed.elapsed() < Duration::from_secs(10) {
+        events = copy_events(&h).await?;
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 1, "one copy, one event: {events:#?}");
+    let (e, d) = &events[0];
+    assert_eq!(e["outcome"], "failure", "{e:#}");
+    assert_eq!(d["direction"], "upload", "{d:#}");
+    assert_eq!(d["end"], "failed", "{d:#}");
+    let reason = d["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the user's link closed before the copy finished"),
+        "{d:#}"
+    );
+    let bytes = d["bytes"].as_u64().unwrap_or_default();
+    assert!(bytes > 8 << 20 && bytes < 512 << 20, "{d:#}");
+    // Nothing more arrives later (a second event for the same copy).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(copy_events(&h).await?.len(), 1);
+    Ok(())
+}
+
+/// As root on the target, a copy must not be turned against files another user can point it
+/// at: here the unprivileged `wicketcp` owns the destination and, during a copy run as root,
+/// swaps a directory the copy made for a symbolic link to a root-only file. Nothing is changed through
+/// the link, directories that were there before keep their mode and mtime, and a destination
+/// named through a link of that user is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_copy_never_changes_modes_through_links() -> Result<()> {
+    let Some(uid) = run_as_user() else {
+        return Ok(());
+    };
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let owner = Some(nix::unistd::Uid::from_raw(uid));
+    let remote = RemoteDir::new(uid)?;
+    // Root's: a file and a directory only root may touch.
+    let root_only = RemoteDir::new(0)?;
+    fs::set_permissions(&root_only.0, fs::Permissions::from_mode(0o700))?;
+    let victim = root_only.0.join("victim");
+    fs::write(&victim, b"root only")?;
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600))?;
+    let victim_mtime = mtime(&victim)?;
+
+    // The tree: site/{keep/, sub/, zbig}, directories mode 0777, sent in that order.
+    let tree = h.dir.path().join("site");
+    for d in ["keep", "sub"] {
+        fs::create_dir_all(tree.join(d))?;
+        fs::set_permissions(tree.join(d), fs::Permissions::from_mode(0o777))?;
+    }
+    fs::set_permissions(&tree, fs::Permissions::from_mode(0o777))?;
+    big_file(&tree.join("zbig"), 512)?;
+    // On the target, site/ and site/keep/ exist already, the user's, mode 0700.
+    let site = remote.0.join("site");
+    for d in [&site, &site.join("keep")] {
+        fs::create_dir(d)?;
+        nix::unistd::chown(d, owner, None)?;
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700))?;
+    }
+    set_mtime(&site.join("keep"), 1_300_000_000)?;
+
+    let child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "-r",
+            "--user",
+            "root",
+            s(&tree),
+            &format!("web-1:{}/", s(&remote.0)),
+        ])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    // Once the big file is on its way (site/sub made and done with), the user swaps site/sub
+    // for a link of theirs to the root-only file.
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&site).iter().any(|n| {
+            n.starts_with(".wicket-cp.zbig.")
+                && fs::metadata(site.join(n)).is_ok_and(|m| m.len() > 1 << 20)
+        })
+    })
+    .await;
+    assert!(started, "the copy never started: {:?}", names(&site));
+    fs::rename(site.join("sub"), site.join("sub.moved"))?;
+    std::os::unix::fs::symlink(&victim, site.join("sub"))?;
+    std::os::unix::fs::lchown(site.join("sub"), Some(uid), None)?;
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .context("the copy did not end")??;
+    assert!(out.status.success(), "{}", show(&out));
+
+    let m = fs::metadata(&victim)?;
+    assert_eq!(m.mode() & 0o7777, 0o600, "the victim's mode changed");
+    assert_eq!(mtime(&victim)?, victim_mtime, "the victim's mtime changed");
+    assert_eq!(fs::read(&victim)?, b"root only");
+    // The directory the copy made got its mode, on the directory itself.
+    assert_eq!(fs::metadata(site.join("sub.moved"))?.mode() & 0o7777, 0o777);
+    // Directories that were there keep their mode (and mtime, when nothing was added).
+    assert_eq!(fs::metadata(&site)?.mode() & 0o7777, 0o700);
+    assert_eq!(fs::metadata(site.join("keep"))?.mode() & 0o7777, 0o700);
+    assert_eq!(
+        mtime(&site.join("keep"))?,
+        UNIX_EPOCH + Duration::from_secs(1_300_000_000)
+    );
+    assert_eq!(
+        sha256_file(&site.join("zbig"))?,
+        sha256_file(&tree.join("zbig"))?
+    );
+    fs::remove_file(site.join("zbig"))?;
+
+    // A destination named through the user's link is not followed by a root copy.
+    let link = remote.0.join("elsewhere");
+    std::os::unix::fs::symlink(&root_only.0, &link)?;
+    std::os::unix::fs::lchown(&link, Some(uid), None)?;
+    let small = h.dir.path().join("small.txt");
+    fs::write(&small, b"small")?;
+    let out = h
+        .admin
+        .run(
+            &[
+                "cp",
+                "--user",
+                "root",
+                s(&small),
+                &format!("web-1:{}/", s(&link)),
+            ],
+            None,
+        )
+        .await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a symbolic link owned by uid"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(names(&root_only.0), ["victim"]);
     Ok(())
 }
 
