@@ -75,7 +75,7 @@ pub struct Quiet;
 
 impl Progress for Quiet {
     fn warn(&mut self, msg: &str) {
-        eprintln!("wicket cp: warning: {msg}");
+        crate::stdio::err(format_args!("wicket cp: warning: {msg}\n"));
     }
 }
 

@@ -48,31 +48,6 @@ impl TransportError {
     }
 }
 
-#[cfg(test)]
-mod describe_tests {
-    use super::*;
-
-    #[test]
-    fn io_errors_read_as_what_happened() {
-        // rustls's own text for this case links to its manual.
-        let eof = std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/",
-        );
-        let msg = TransportError::from_error(&eof, Some("wicketd")).to_string();
-        assert!(
-            msg.starts_with("the connection to wicketd was lost"),
-            "{msg}"
-        );
-        assert!(
-            !msg.contains("docs.rs") && !msg.contains("close_notify"),
-            "{msg}"
-        );
-        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-        assert!(describe_io(&reset, None).starts_with("the connection was lost"));
-    }
-}
-
 /// What an I/O error on a link means for the person using it; `peer` names the other end.
 pub fn describe_io(e: &std::io::Error, peer: Option<&str>) -> String {
     use std::io::ErrorKind as K;
@@ -152,4 +127,29 @@ pub fn mem_pair() -> (Transport, Transport) {
         )
     };
     (wrap(a_tx, b_rx), wrap(b_tx, a_rx))
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_as_what_happened() {
+        // rustls's own text for this case links to its manual.
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/",
+        );
+        let msg = TransportError::from_error(&eof, Some("wicketd")).to_string();
+        assert!(
+            msg.starts_with("the connection to wicketd was lost"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("docs.rs") && !msg.contains("close_notify"),
+            "{msg}"
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(describe_io(&reset, None).starts_with("the connection was lost"));
+    }
 }

@@ -80,10 +80,8 @@ pub fn event(
 /// Cuts every string (keys too) in `v` to [`limits::AUDIT_TEXT`].
 fn bound_strings(v: &mut serde_json::Value) {
     match v {
-        serde_json::Value::String(s) => {
-            if s.len() > limits::AUDIT_TEXT {
-                *s = bounded(s, limits::AUDIT_TEXT).into_owned();
-            }
+        serde_json::Value::String(s) if s.len() > limits::AUDIT_TEXT => {
+            *s = bounded(s, limits::AUDIT_TEXT).into_owned();
         }
         serde_json::Value::Array(a) => a.iter_mut().for_each(bound_strings),
         serde_json::Value::Object(o) => {

@@ -105,7 +105,7 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                     // reason of a failure, shown with it.
                     for line in String::from_utf8_lossy(&d).lines() {
                         if line.starts_with("wicket cp: warning:") {
-                            eprintln!("{line}");
+                            errln!("{line}");
                         } else if !line.trim().is_empty() {
                             errs.lock()
                                 .unwrap_or_else(|p| p.into_inner())
@@ -303,8 +303,11 @@ impl Bar {
         } else {
             0
         };
-        eprint!(
-            "\r\x1b[K{}  {pct:>3}%  {}  {}/s  ETA {:02}:{:02}",
+        // The name is the sender's (a remote file name on a download): only our own
+        // carriage return and line erase reach the terminal as control.
+        crate::stdio::err_control("\r\x1b[K");
+        err!(
+            "{}  {pct:>3}%  {}  {}/s  ETA {:02}:{:02}",
             self.name,
             human(self.done),
             human(rate as u64),
@@ -318,7 +321,7 @@ impl Progress for Bar {
     fn file(&mut self, path: &str, size: u64) {
         if self.started.is_some() {
             self.draw(true);
-            eprintln!();
+            errln!();
         }
         self.name = path.to_string();
         self.size = size;
@@ -331,12 +334,13 @@ impl Progress for Bar {
         self.draw(false);
     }
     fn warn(&mut self, msg: &str) {
-        eprintln!("\r\x1b[Kwicket cp: warning: {msg}");
+        crate::stdio::err_control("\r\x1b[K");
+        errln!("wicket cp: warning: {msg}");
     }
     fn done(&mut self) {
         if self.started.is_some() {
             self.draw(true);
-            eprintln!();
+            errln!();
         }
     }
 }

@@ -291,7 +291,7 @@ fn a_named_destination_follows_only_trusted_links() {
     assert!(fs::symlink_metadata(&current).unwrap().is_file());
     // Another user's link is not followed, as the last component or on the way.
     if !can_chown() {
-        eprintln!("SKIPPED: links of another user need root to make");
+        errln!("SKIPPED: links of another user need root to make");
         return;
     }
     std::os::unix::fs::lchown(&link, Some(4242), None).unwrap();
