@@ -8,6 +8,14 @@
 //! store is slow the queue fills and recording a frame waits: the session slows down rather
 //! than going unrecorded or growing without limit. When the store fails, every later call
 //! returns an error and the server ends the session, saying why.
+//!
+//! **Fail closed, bounded.** Recording a frame returns only once at most two chunks of what
+//! was recorded are not yet in the store ([`RecorderHandle::output`] waits for the store
+//! otherwise, asking the task to upload what it holds), and the relay passes a frame on only
+//! after recording it: so what a user sees that the store does not hold is bounded by
+//! `2 * chunk_bytes`, and [`RecorderHandle::sync`] (before a session's exit status is passed
+//! on) waits until the store holds everything. A store that fails ends the session at the
+//! next frame, never after the whole output went by.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,13 +45,23 @@ pub struct RecorderConfig {
     pub attempts: u32,
 }
 
+impl RecorderConfig {
+    /// The most recorded bytes that may be not yet in the store before recording a frame
+    /// waits for the store: one chunk uploading while the next fills.
+    pub fn max_unstored(&self) -> u64 {
+        2 * self.chunk_bytes.max(1) as u64
+    }
+}
+
 impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
             // Large enough that a session streaming output costs few objects (a local store
             // pays a create and a rename per object, S3 a PUT). Buffers are reserved, not
             // touched: an interactive session's pages stay unallocated.
-            chunk_bytes: 4 * 1024 * 1024,
+            // Small enough that the output a user may see ahead of the store (two chunks) is
+            // a few screens, not megabytes.
+            chunk_bytes: 512 * 1024,
             flush_interval: Duration::from_secs(3),
             queue_bytes: 1024 * 1024,
             attempts: 3,
@@ -71,11 +89,29 @@ impl Record {
             Record::Resize(..) => 16,
         }
     }
+
+    /// What the record shows a user: compressed output counts as the output it carries (as
+    /// its frame declares, at most the most a `ZDATA` frame may carry), so the bound on what a
+    /// user sees ahead of the store holds however well output compresses.
+    fn weight(&self) -> u64 {
+        match self {
+            Record::Compressed(_, z) => zstd::zstd_safe::get_frame_content_size(z)
+                .ok()
+                .flatten()
+                .unwrap_or(z.len() as u64)
+                .clamp(16, MAX_CONTENT),
+            other => other.size() as u64,
+        }
+    }
 }
+
+/// The most output one compressed frame may carry (`wicket_proto::zdata::MAX_CONTENT`).
+const MAX_CONTENT: u64 = 128 * 1024;
 
 /// Records one session.
 pub struct Recorder {
     queue: Arc<Queue<Record>>,
+    progress: Arc<Progress>,
     task: JoinHandle<Result<Manifest, RecordingError>>,
     done: oneshot::Sender<()>,
     started: Instant,
@@ -86,7 +122,21 @@ pub struct Recorder {
 #[derive(Clone)]
 pub struct RecorderHandle {
     queue: Arc<Queue<Record>>,
+    progress: Arc<Progress>,
     started: Instant,
+}
+
+/// How far the store is behind what was recorded, in what the records show a user
+/// ([`Record::weight`]).
+struct Progress {
+    /// Recorded so far (queued, counted by the handles).
+    fed: std::sync::atomic::AtomicU64,
+    /// In the store so far; the sender is dropped when the recorder task ends, so a handle
+    /// waiting on a failed store learns it.
+    stored: tokio::sync::watch::Receiver<u64>,
+    /// Asks the task to upload what it holds now, without waiting for a chunk to fill.
+    kick: tokio::sync::Notify,
+    max_unstored: u64,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -120,10 +170,25 @@ impl Recorder {
         upload.flush().await?;
         upload.settle().await?;
         let queue = Arc::new(Queue::new(Limits::for_bytes(config.queue_bytes)));
+        let (stored_tx, stored) = tokio::sync::watch::channel(0);
+        let progress = Arc::new(Progress {
+            fed: Default::default(),
+            stored,
+            kick: Default::default(),
+            max_unstored: config.max_unstored(),
+        });
+        upload.stored = Some(Arc::new(stored_tx));
         let (done, done_rx) = oneshot::channel();
-        let task = tokio::spawn(run(queue.clone(), done_rx, upload, config));
+        let task = tokio::spawn(run(
+            queue.clone(),
+            progress.clone(),
+            done_rx,
+            upload,
+            config,
+        ));
         Ok(Recorder {
             queue,
+            progress,
             task,
             done,
             started: Instant::now(),
@@ -134,6 +199,7 @@ impl Recorder {
     pub fn handle(&self) -> RecorderHandle {
         RecorderHandle {
             queue: self.queue.clone(),
+            progress: self.progress.clone(),
             started: self.started,
         }
     }
@@ -173,30 +239,61 @@ impl RecorderHandle {
             .await
     }
 
-    async fn send(&self, record: Record) -> Result<(), RecordingError> {
-        let size = record.size();
-        self.queue
-            .push(record, size)
-            .await
-            .map_err(|_| RecordingError::Closed("the recording store failed".into()))
+    /// Waits until the store holds everything recorded so far: called before a session's end
+    /// (its exit status) is passed on, so a user never hears "done" about output the store
+    /// does not have. An error means the store failed.
+    pub async fn sync(&self) -> Result<(), RecordingError> {
+        let fed = self.progress.fed.load(std::sync::atomic::Ordering::Acquire);
+        self.wait_stored(fed, 0).await
     }
+
+    async fn send(&self, record: Record) -> Result<(), RecordingError> {
+        let (size, weight) = (record.size(), record.weight());
+        self.queue.push(record, size).await.map_err(|_| failed())?;
+        let fed = self
+            .progress
+            .fed
+            .fetch_add(weight, std::sync::atomic::Ordering::AcqRel)
+            + weight;
+        self.wait_stored(fed, self.progress.max_unstored).await
+    }
+
+    /// Returns once no more than `slack` of the first `fed` recorded bytes is missing from
+    /// the store. Costs a load and a compare when the store keeps up, which it does for
+    /// anything typed and echoed.
+    async fn wait_stored(&self, fed: u64, slack: u64) -> Result<(), RecordingError> {
+        let behind = |stored: &u64| fed.saturating_sub(*stored) <= slack;
+        if behind(&self.progress.stored.borrow()) {
+            return Ok(());
+        }
+        self.progress.kick.notify_one();
+        let mut stored = self.progress.stored.clone();
+        stored.wait_for(behind).await.map_err(|_| failed())?;
+        Ok(())
+    }
+}
+
+fn failed() -> RecordingError {
+    RecordingError::Closed("the recording store failed".into())
 }
 
 /// The recorder task. Whatever way it ends, the queue is closed, so a relay still sending
 /// learns that the recording stopped.
 async fn run(
     queue: Arc<Queue<Record>>,
+    progress: Arc<Progress>,
     done: oneshot::Receiver<()>,
     upload: Upload,
     config: RecorderConfig,
 ) -> Result<Manifest, RecordingError> {
-    let result = record(&queue, done, upload, config).await;
+    let result = record(&queue, &progress, done, upload, config).await;
     queue.close();
     result
 }
 
 async fn record(
     queue: &Queue<Record>,
+    progress: &Progress,
     mut done: oneshot::Receiver<()>,
     mut upload: Upload,
     config: RecorderConfig,
@@ -209,12 +306,14 @@ async fn record(
     loop {
         enum Why {
             Batch,
-            Tick,
+            /// The timer, or a handle waiting for the store: upload what is here.
+            Now,
             Done,
         }
         let why = tokio::select! {
             () = queue.ready() => Why::Batch,
-            _ = tick.tick() => Why::Tick,
+            _ = tick.tick() => Why::Now,
+            () = progress.kick.notified() => Why::Now,
             _ = &mut done => Why::Done,
         };
         if let Why::Done = why {
@@ -223,12 +322,17 @@ async fn record(
         }
         queue.take(&mut batch);
         for record in batch.drain(..) {
+            let weight = record.weight();
+            upload.taken += weight;
+            upload.pending_weight += weight;
             encode(&mut encoder, &mut upload, &mut last, record);
         }
+        let full = upload.waiting() >= config.chunk_bytes
+            || upload.pending_weight >= config.chunk_bytes as u64;
         match why {
             Why::Done => break,
-            Why::Tick if upload.waiting() > 0 => upload.flush().await?,
-            _ if upload.waiting() >= config.chunk_bytes => upload.flush().await?,
+            Why::Now if upload.waiting() > 0 => upload.flush().await?,
+            _ if full => upload.flush().await?,
             _ => {}
         }
     }
@@ -283,6 +387,14 @@ struct Upload {
     bytes: u64,
     chunks: u32,
     started_at: u64,
+    /// Records (by [`Record::weight`]) taken from the queue and encoded into `pending` or an
+    /// earlier chunk.
+    taken: u64,
+    /// The weight of what `pending` holds: a chunk is cut at `chunk_bytes` of it too, so
+    /// output that compresses well still reaches the store in step with the bound.
+    pending_weight: u64,
+    /// Where an upload reports the records it has put in the store.
+    stored: Option<Arc<tokio::sync::watch::Sender<u64>>>,
 }
 
 type Hash = aws_lc_rs::digest::Context;
@@ -310,6 +422,9 @@ impl Upload {
             bytes: 0,
             chunks: 0,
             started_at,
+            taken: 0,
+            pending_weight: 0,
+            stored: None,
         }
     }
 
@@ -351,6 +466,7 @@ impl Upload {
             .take()
             .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + 64 * 1024));
         let text = std::mem::replace(&mut self.pending, next);
+        self.pending_weight = 0;
         // Mostly output the agent compressed: store it as it is, not compressed again.
         let raw = std::mem::take(&mut self.precompressed) * 2 > text.len();
         self.bytes += text.len() as u64;
@@ -360,6 +476,7 @@ impl Upload {
             self.chunks,
             self.attempts,
         );
+        let (stored, covered) = (self.stored.clone(), self.taken);
         self.chunks += 1;
         self.in_flight = Some(tokio::spawn(async move {
             // Compress, then hash what is stored (the sealed hash is of the stored bytes, so
@@ -384,7 +501,14 @@ impl Upload {
             loop {
                 tries += 1;
                 match store.put_chunk(&session, seq, data.clone()).await {
-                    Ok(()) => return Ok((hash, text)),
+                    Ok(()) => {
+                        // Chunks are stored in order (each waits for the one before), so
+                        // everything taken before this one was cut is in the store now.
+                        if let Some(stored) = &stored {
+                            stored.send_modify(|s| *s = (*s).max(covered));
+                        }
+                        return Ok((hash, text));
+                    }
                     Err(e) if tries >= attempts => {
                         tracing::warn!(session = %session, error = %e, "recording upload failed");
                         return Err(e);

@@ -222,11 +222,16 @@ async fn open_session(
     };
     // The recording's hash is sealed into the chain here: altering the recording later, or
     // this event, is caught by `wicket audit verify --recordings`.
+    let end_outcome = if record.recording == "failed" {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
     state
         .audit()
         .record(session_event(
             "session.end",
-            Outcome::Success,
+            end_outcome,
             serde_json::json!({
                 "session_id": id,
                 "exit_code": exit_code,
@@ -710,7 +715,8 @@ impl Pump<'_> {
     }
 
     /// Records and counts an event, and shows output to watchers. Waits when the recording
-    /// store is behind: that is what keeps a session's memory bounded.
+    /// store is behind: that keeps a session's memory bounded, and what reaches the user
+    /// ahead of the store to two recording chunks (fail closed).
     async fn tap(&self, ev: &Event) -> Result<(), wicket_recording::RecordingError> {
         let counters = &self.taps.counters;
         match ev {
@@ -748,6 +754,12 @@ impl Pump<'_> {
             Event::Resize { cols, rows } if !self.from_agent => {
                 if let Some(r) = &self.taps.recorder {
                     r.resize(*cols, *rows).await?;
+                }
+            }
+            // The user hears the session is over only once the store holds all it showed.
+            Event::Exit(_) if self.from_agent => {
+                if let Some(r) = &self.taps.recorder {
+                    r.sync().await?;
                 }
             }
             _ => {}

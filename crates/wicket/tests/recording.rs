@@ -551,6 +551,63 @@ async fn a_store_outage_refuses_sessions_ends_live_ones_and_recovers() -> Result
     Ok(())
 }
 
+/// Fail closed means no more than a bounded amount of output reaches the user ahead of the
+/// store: a session that prints 8 MB after its store has gone is cut off within two
+/// recording chunks (1 MiB) and never ends with its own exit status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_never_runs_far_ahead_of_a_failed_store() -> Result<()> {
+    let store_dir = tempfile::tempdir()?;
+    let store = store_dir.path().join("rec");
+    let store_str = store.to_str().context("path")?.to_string();
+    let mut h = Harness::start_with(bins!(), &[("WICKET_RECORDING_STORE", &store_str)]).await?;
+    h.add_agent("rec-4").await?;
+    let mut session = h
+        .admin
+        .command()
+        .args([
+            "connect",
+            "rec-4",
+            "--no-compress",
+            "--",
+            "sleep 1; yes wicket | head -c 8000000",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    // The store goes (as a full disk would) while the command sleeps.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    std::fs::rename(&store, store_dir.path().join("moved"))?;
+    std::fs::write(&store, b"the store is gone")?;
+    let mut out = Vec::new();
+    let mut stdout = session.stdout.take().context("stdout")?;
+    tokio::time::timeout(Duration::from_secs(30), stdout.read_to_end(&mut out))
+        .await
+        .context("the session outlived its store")??;
+    let status = session.wait().await?;
+    let mut err = String::new();
+    session
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)
+        .await?;
+    ensure!(
+        status.code() == Some(255) && err.contains("recording failed"),
+        "{status:?} {err}"
+    );
+    // Two 512 KiB chunks, plus a frame in flight.
+    ensure!(
+        out.len() <= 1024 * 1024 + 128 * 1024,
+        "{} bytes reached the user with the store gone",
+        out.len()
+    );
+    let list = settled(&h.admin).await?;
+    ensure!(list[0]["recording"] == "failed", "{}", list[0]);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_open_runs_unrecorded_and_says_so() -> Result<()> {
     let store_dir = tempfile::tempdir()?;
