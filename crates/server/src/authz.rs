@@ -111,12 +111,32 @@ pub async fn authorize(
         } else {
             format!("forbidden by policy {}", decision.policy_ids.join(", "))
         };
+        let request = match (action, resource, &facts.dest_host) {
+            (Action::Forward, Resource::Target(t), Some(host)) => format!(
+                "forward to {} through target {}",
+                crate::forwards::dest_display(host, facts.dest_port.unwrap_or(0)),
+                t.name
+            ),
+            (Action::Copy, Resource::Target(t), _) => format!("copy files on target {}", t.name),
+            _ => format!("{} {what}", action.as_str()),
+        };
         Err(ApiError::forbidden(format!(
-            "{} may not {} {what}{as_user}: {why}",
+            "{} may not {request}{as_user}: {why}",
             caller.user.name,
-            action.as_str()
         )))
     }
+}
+
+/// How a refusal from [`authorize`] reaches a user whose channel it refuses: a policy's no
+/// as `Forbidden` with its words, anything else (the audit log cannot record the decision)
+/// as what it is, never as a policy denial.
+pub fn channel_refusal(e: ApiError) -> (wicket_proto::ErrorCode, String) {
+    let code = if e.status == axum::http::StatusCode::FORBIDDEN {
+        wicket_proto::ErrorCode::Forbidden
+    } else {
+        wicket_proto::ErrorCode::Internal
+    };
+    (code, e.message)
 }
 
 /// The decision alone, for `policies explain` and for re-checking live sessions.

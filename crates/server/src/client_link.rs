@@ -395,7 +395,7 @@ async fn broker(
     };
     let decision = authorize(state, caller, action, Resource::Target(&target), &facts)
         .await
-        .map_err(|e| (ErrorCode::Forbidden, e.message))?;
+        .map_err(crate::authz::channel_refusal)?;
     let policies = state.policies();
     let annotations: Vec<_> = decision
         .policy_ids

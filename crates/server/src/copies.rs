@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use wicket_audit::Outcome;
 use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
 use wicket_proto::copy::{Decoder, Item};
-use wicket_proto::{CopySpec, Direction, ErrorCode, OpenSpec};
+use wicket_proto::{CopySpec, ErrorCode, OpenSpec};
 
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
@@ -222,24 +222,7 @@ async fn broker(
         &facts,
     )
     .await
-    .map_err(|_| {
-        (
-            ErrorCode::Forbidden,
-            format!(
-                "{} may not copy files {} target {}{}: no policy permits it",
-                caller.user.name,
-                match spec.direction {
-                    Direction::Upload => "to",
-                    Direction::Download => "from",
-                },
-                target.name,
-                spec.run_as
-                    .as_deref()
-                    .map(|u| format!(" as {u}"))
-                    .unwrap_or_default()
-            ),
-        )
-    })?;
+    .map_err(crate::authz::channel_refusal)?;
     let agent = crate::client_link::online_agent(
         state,
         &target,

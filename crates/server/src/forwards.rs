@@ -200,15 +200,7 @@ async fn broker(
         &facts,
     )
     .await
-    .map_err(|_| {
-        (
-            ErrorCode::Forbidden,
-            format!(
-                "{} may not forward to {dest} through target {}: no policy permits it",
-                caller.user.name, target.name
-            ),
-        )
-    })?;
+    .map_err(crate::authz::channel_refusal)?;
     let agent = crate::client_link::online_agent(
         state,
         &target,
@@ -348,7 +340,7 @@ async fn pump(mut from: ChannelReceiver, to: ChannelSender, out: &mut Pumped) {
     to.close();
 }
 
-fn dest_display(host: &str, port: u16) -> String {
+pub(crate) fn dest_display(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

@@ -181,6 +181,129 @@ async fn policy_matrix_through_the_cli() -> Result<()> {
     Ok(())
 }
 
+/// docs/POLICY.md's developer policies: on dev targets, never as root.
+const DEV_POLICY: &str = r#"@id("admins")
+permit(principal, action, resource) when { principal.admin };
+
+@id("everyone-lists")
+permit(principal, action == Wicket::Action::"list_targets", resource);
+
+@id("devs-on-dev-targets")
+permit (
+  principal in Wicket::Group::"developers",
+  action in [Wicket::Action::"connect", Wicket::Action::"exec", Wicket::Action::"copy"],
+  resource
+)
+when { resource.hasTag("env") && resource.getTag("env") == "dev" };
+
+@id("devs-never-root")
+forbid (principal in Wicket::Group::"developers", action, resource is Wicket::Target)
+when { context.run_as == "root" };
+"#;
+
+/// With no `--user` and no `default_run_as`, a session runs as the agent's own user (root
+/// here): the policy must decide on that user, not on "nobody named", and the audit must
+/// record it. A developer under "never root" is refused, told a policy forbids it; the same
+/// developer naming an unprivileged user gets in as that user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_user_named_is_decided_as_the_agents_own_user() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: the agent must run as root for this test");
+        return Ok(());
+    }
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent_tagged("vm", &["env=dev"]).await?;
+    let dev = h.user("dana", "dana-password-1").await?;
+    h.admin.set_policies(DEV_POLICY).await?;
+    h.admin
+        .ok(&["admin", "groups", "create", "developers"])
+        .await?;
+    h.admin
+        .ok(&["admin", "groups", "add-member", "developers", "dana"])
+        .await?;
+
+    let out = exec(&dev, "vm", None, "id -un; head -c 40 /etc/shadow").await?;
+    assert!(denied(&out), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("as root") && err.contains("forbidden by policy devs-never-root"),
+        "{}",
+        show(&out)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("root"));
+    let local = tempfile::tempdir()?;
+    let dest = local.path().join("shadow");
+    let out = dev
+        .run(
+            &["cp", "vm:/etc/shadow", dest.to_str().unwrap_or_default()],
+            None,
+        )
+        .await?;
+    assert!(!out.status.success() && !dest.exists(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("devs-never-root"),
+        "{}",
+        show(&out)
+    );
+    // explain resolves the run-as user the same way.
+    let out = h
+        .admin
+        .run(
+            &[
+                "admin", "policies", "explain", "--user", "dana", "--action", "exec", "--target",
+                "vm",
+            ],
+            None,
+        )
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("DENY") && text.contains("devs-never-root") && text.contains("root"),
+        "{}",
+        show(&out)
+    );
+
+    // Naming an unprivileged user works, as that user.
+    let out = exec(&dev, "vm", Some("nobody"), "id -un").await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "nobody\n",
+        "{}",
+        show(&out)
+    );
+
+    // An admin's session without --user runs as root, and the record says so.
+    let out = exec(&h.admin, "vm", None, "id -un").await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "root\n",
+        "{}",
+        show(&out)
+    );
+    let events: Vec<serde_json::Value> = serde_json::from_str(
+        &h.admin
+            .ok(&[
+                "audit",
+                "search",
+                "--action",
+                "session.start",
+                "--output",
+                "json",
+            ])
+            .await?,
+    )?;
+    let run_as: Vec<String> = events
+        .iter()
+        .filter_map(|e| {
+            let d = e["details"].as_str()?;
+            let d: serde_json::Value = serde_json::from_str(d).ok()?;
+            d["run_as"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert_eq!(run_as, ["nobody", "root"], "{events:?}");
+    Ok(())
+}
+
 /// Starts `sleep` on web-1 as `cli`, and returns the running `wicket` once the session is up.
 async fn live_session(cli: &Cli) -> Result<tokio::process::Child> {
     let child = cli

@@ -765,7 +765,7 @@ permit(principal == Wicket::User::"bob", action == Wicket::Action::"copy", resou
     assert!(!out.status.success(), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!(
-            "bob may not copy files to target web-1 as {RUN_AS}: no policy permits it"
+            "bob may not copy files on target web-1 as {RUN_AS}: no policy permits it"
         )),
         "{}",
         show(&out)
@@ -850,11 +850,23 @@ async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
     let mut old = h.old_agent("old-2", 2).await?;
     let local = h.dir.path().join("f.txt");
     fs::write(&local, b"data")?;
-    let out = h.admin.run(&["cp", s(&local), "old-2:/tmp/"], None).await?;
+    let out = h
+        .admin
+        .run(&["cp", "--user", "root", s(&local), "old-2:/tmp/"], None)
+        .await?;
     assert!(!out.status.success(), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("speaks protocol version 2") && err.contains("upgrade wicket-agent"),
+        "{}",
+        show(&out)
+    );
+    // Without --user, an agent that predates reporting its user gets no copy as "nobody
+    // named" either.
+    let out = h.admin.run(&["cp", s(&local), "old-2:/tmp/"], None).await?;
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("name the user to run as"),
         "{}",
         show(&out)
     );
