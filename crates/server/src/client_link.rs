@@ -323,8 +323,9 @@ pub fn resolve_run_as(
             (
                 ErrorCode::Forbidden,
                 format!(
-                    "target {}'s agent does not say which user it runs as (it predates that): \
-                     name the user to run as (--user), or upgrade wicket-agent there",
+                    "target {}'s agent has not said which user it runs as (it has not \
+                     connected yet, or predates that): name the user to run as (--user), or \
+                     upgrade wicket-agent there",
                     target.name
                 ),
             )
