@@ -48,6 +48,14 @@ async fn settled(cli: &Cli) -> Result<Vec<serde_json::Value>> {
     anyhow::bail!("the newest session never ended in the history")
 }
 
+/// Makes a local recording store unwritable, as a full disk would: the folder is moved aside
+/// and a file takes its place.
+fn break_store(store: &std::path::Path) -> Result<()> {
+    std::fs::rename(store, store.with_extension("moved"))?;
+    std::fs::write(store, b"the store is gone")?;
+    Ok(())
+}
+
 /// Every chunk file of a session's recording in a local store.
 fn chunks(store: &std::path::Path, id: &str) -> Result<Vec<std::path::PathBuf>> {
     let dir = store.join("recordings").join(id);
@@ -507,8 +515,7 @@ async fn a_store_outage_refuses_sessions_ends_live_ones_and_recovers() -> Result
         .kill_on_drop(true)
         .spawn()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    std::fs::rename(&store, store_dir.path().join("moved"))?;
-    std::fs::write(&store, b"the store is gone")?;
+    break_store(&store)?;
     let status = tokio::time::timeout(Duration::from_secs(20), running.wait())
         .await
         .context("a session outlived its recording store")??;
@@ -569,19 +576,22 @@ async fn output_never_runs_far_ahead_of_a_failed_store() -> Result<()> {
             "rec-4",
             "--no-compress",
             "--",
-            "sleep 1; yes wicket | head -c 8000000",
+            "echo started; sleep 2; yes wicket | head -c 8000000",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    // The store goes (as a full disk would) while the command sleeps.
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    std::fs::rename(&store, store_dir.path().join("moved"))?;
-    std::fs::write(&store, b"the store is gone")?;
-    let mut out = Vec::new();
+    // The store goes (as a full disk would) once the session runs, while the command sleeps.
     let mut stdout = session.stdout.take().context("stdout")?;
+    let mut first = [0u8; 8];
+    tokio::time::timeout(Duration::from_secs(30), stdout.read_exact(&mut first))
+        .await
+        .context("the session did not start")??;
+    ensure!(&first == b"started\n");
+    break_store(&store)?;
+    let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stdout.read_to_end(&mut out))
         .await
         .context("the session outlived its store")??;
