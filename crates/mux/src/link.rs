@@ -257,15 +257,19 @@ impl Inner {
         // Stop the writer: it holds the sink, and nothing more will be sent.
         let _ = self.out.send(Out::Close(None));
         let table = std::mem::take(&mut *self.lock());
+        let code = why.code.unwrap_or(ErrorCode::PeerGone);
+        let reason = format!("link lost: {}", why.reason);
         for (_, entry) in table.channels {
             let _ = entry.events.send(Event::Error {
-                code: why.code.unwrap_or(ErrorCode::PeerGone),
-                reason: format!("link lost: {}", why.reason),
+                code,
+                reason: reason.clone(),
             });
+            entry.shared.cut(code, reason.clone());
             entry.shared.shut();
         }
         for (_, (tx, entry)) in table.pending {
             let _ = tx.send(Err(MuxError::LinkClosed(why.clone())));
+            entry.shared.cut(code, reason.clone());
             entry.shared.shut();
         }
     }
@@ -515,7 +519,7 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let remove = match t.channels.get_mut(&channel) {
                 Some(e) => {
                     e.remote_closed = true;
-                    e.shared.shut();
+                    e.shared.peer_closed();
                     // Dropping the sender ends the receiver's stream after what is queued.
                     let (dead, _) = mpsc::unbounded_channel();
                     e.events = dead;
@@ -543,10 +547,14 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let t = inner.lock();
             // Frames for a channel already closed on our side are late, not wrong: drop them.
             if let Some(e) = t.channels.get(&channel) {
-                if let Event::Data(d) | Event::ExtData(d) | Event::ZData(d) = &event {
-                    e.shared
+                match &event {
+                    Event::Data(d) | Event::ExtData(d) | Event::ZData(d) => e
+                        .shared
                         .on_data(d.len())
-                        .map_err(|err| violation(format!("channel {channel}: {err}")))?;
+                        .map_err(|err| violation(format!("channel {channel}: {err}")))?,
+                    Event::Eof | Event::Exit(_) => e.shared.peer_finished(),
+                    Event::Error { code, reason } => e.shared.cut(*code, reason.clone()),
+                    _ => {}
                 }
                 let _ = e.events.send(event);
             }

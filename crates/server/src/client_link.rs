@@ -640,16 +640,17 @@ impl Pump<'_> {
                 let _ = self.failed.send(Some(e.to_string()));
                 return;
             }
+            // Data from a cut channel does not wait for the other side's credit.
             let sent = match ev {
-                Event::Data(d) => to.data(d).await,
-                Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
+                Event::Data(d) => from.unless_cut(to.data(d)).await,
+                Event::ExtData(d) if self.from_agent => from.unless_cut(to.ext_data(d)).await,
                 Event::ZData(d)
                     if self.from_agent && self.taps.user_reads_zdata && to.fits_zdata(d.len()) =>
                 {
-                    to.zdata(d).await
+                    from.unless_cut(to.zdata(d)).await
                 }
                 Event::ZData(d) if self.from_agent => match wicket_proto::zdata::decompress(&d) {
-                    Ok(plain) => to.data(plain.into()).await,
+                    Ok(plain) => from.unless_cut(to.data(plain.into())).await,
                     Err(e) => to.error(ErrorCode::Protocol, &format!("the agent sent {e}")),
                 },
                 Event::Eof => to.eof(),
@@ -663,7 +664,11 @@ impl Pump<'_> {
                 // Frames that make no sense in this direction are dropped, not relayed.
                 _ => Ok(()),
             };
-            if sent.is_err() {
+            if let Err(e) = sent {
+                // The source was cut: tell the other side why, as its queued ERROR would have.
+                if let MuxError::Cut(cut) = e {
+                    let _ = to.error(cut.code, &cut.reason);
+                }
                 break;
             }
         }

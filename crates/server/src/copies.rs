@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
 use wicket_proto::copy::{Decoder, Item};
 use wicket_proto::{CopySpec, Direction, ErrorCode, OpenSpec};
 
@@ -322,9 +322,9 @@ async fn pump(
         let sent = match ev {
             Event::Data(d) => {
                 observe(&d);
-                to.data(d).await
+                from.unless_cut(to.data(d)).await
             }
-            Event::ExtData(d) if from_agent => to.ext_data(d).await,
+            Event::ExtData(d) if from_agent => from.unless_cut(to.ext_data(d)).await,
             Event::Exit(s) if from_agent => to.exit(s),
             Event::Eof => to.eof(),
             Event::Error { code, reason } => {
@@ -334,7 +334,13 @@ async fn pump(
             }
             _ => Ok(()),
         };
-        if sent.is_err() {
+        if let Err(e) = sent {
+            // The source was cut: tell the other side why, as its queued ERROR would have.
+            if let MuxError::Cut(cut) = e {
+                let mut e = error.lock().unwrap_or_else(|p| p.into_inner());
+                e.get_or_insert_with(|| cut.reason.clone());
+                let _ = to.error(cut.code, &cut.reason);
+            }
             break;
         }
     }

@@ -424,3 +424,121 @@ async fn forward_to_a_version_1_agent_is_refused_clearly() -> Result<()> {
     assert!(!old.mux.is_closed(), "the old agent's link was dropped");
     Ok(())
 }
+
+/// A destination that accepts every connection and never reads: what a forward pushes at it
+/// fills every window on the way and stays there. The accepted connections are kept.
+async fn never_reading_server() -> Result<(u16, std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>)> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let port = l.local_addr()?.port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            keep.lock().expect("lock").push(s);
+        }
+    });
+    Ok((port, held))
+}
+
+/// How many of the accepted connections there are now.
+fn accepted(held: &std::sync::Mutex<Vec<TcpStream>>) -> usize {
+    held.lock().map(|v| v.len()).unwrap_or(0)
+}
+
+/// Whether the TCP connection from 127.0.0.1:`local` to 127.0.0.1:`remote` is ESTABLISHED,
+/// as the kernel lists it (`/proc/net/tcp`): how the agent's side of a forwarded connection is
+/// seen without touching the agent.
+fn established(local: u16, remote: u16) -> Result<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    let want = (
+        format!("0100007F:{local:04X}"),
+        format!("0100007F:{remote:04X}"),
+    );
+    Ok(table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == want.0 && f[2] == want.1 && f[3] == "01"
+    }))
+}
+
+/// Writes into `s` until nothing is taken for a second (or `most` bytes went in).
+async fn fill(s: &mut TcpStream, most: usize) -> Result<usize> {
+    let chunk = vec![7u8; 64 * 1024];
+    let mut n = 0;
+    while n < most {
+        match tokio::time::timeout(Duration::from_secs(1), s.write(&chunk)).await {
+            Ok(Ok(k)) => n += k,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
+    Ok(n)
+}
+
+/// When a user's link goes while its forwarded connections are stalled (the destination does
+/// not read, so every window is full), the agent's connections to the destination are reset
+/// at once rather than left established with their buffers for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_forward_link_closes_the_agents_stalled_connections() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let (dest, held) = never_reading_server().await?;
+    let spec = format!("0:127.0.0.1:{dest}");
+    let mut fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut s = fwd.connect(0).await?;
+        let n = fill(&mut s, 64 << 20).await?;
+        assert!(
+            n > 4 << 20,
+            "only {n} bytes went in before the forward stalled"
+        );
+        clients.push(s);
+    }
+    assert!(
+        wicket_testkit::wait_until(Duration::from_secs(10), || accepted(&held) == 4).await,
+        "the destination has {} connections",
+        accepted(&held)
+    );
+    // The agent's ends, as the destination sees them.
+    let agent_ports: Vec<u16> = held
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|s| s.peer_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()?;
+    for &p in &agent_ports {
+        assert!(established(p, dest)?, "agent port {p} not established");
+    }
+
+    // The user's link goes.
+    fwd.child.start_kill()?;
+    fwd.child.wait().await?;
+    drop(clients);
+
+    let gone = wicket_testkit::wait_until(Duration::from_secs(10), || {
+        agent_ports
+            .iter()
+            .all(|&p| !established(p, dest).unwrap_or(true))
+    });
+    assert!(
+        gone.await,
+        "the agent kept its connections to the destination established after the link went"
+    );
+    // And the destination, reading at last, finds each connection ended.
+    let conns: Vec<TcpStream> = std::mem::take(&mut *held.lock().expect("lock"));
+    for mut s in conns {
+        let mut buf = vec![0u8; 1 << 20];
+        let end = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "a destination connection did not end");
+    }
+    Ok(())
+}

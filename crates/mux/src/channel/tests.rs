@@ -414,3 +414,87 @@ async fn zdata_frames_wait_for_whole_credit_and_arrive_whole() {
     assert_eq!(frames, 100);
     let _ = sender.await.unwrap();
 }
+
+/// Opens a channel of `spec` from `client` and accepts it on `incoming`: (opener's, acceptor's).
+async fn open_pair(
+    client: &Mux,
+    incoming: &mut tokio::sync::mpsc::Receiver<crate::IncomingChannel>,
+    spec: OpenSpec,
+) -> (crate::Channel, crate::Channel) {
+    let (opened, accepted) = tokio::join!(client.open(spec), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    (opened.unwrap(), accepted)
+}
+
+/// Waits up to 100 ms for `rx` to be cut.
+async fn cut_soon(rx: &crate::ChannelReceiver) -> Option<crate::Cut> {
+    tokio::time::timeout(Duration::from_millis(100), rx.cut())
+        .await
+        .ok()
+}
+
+/// A lost link, an `ERROR`, or a `CLOSE` before `EOF`/`EXIT` cut a channel at once, however
+/// much is still queued on it; a `CLOSE` after the end of the stream does not.
+#[tokio::test]
+async fn a_channel_is_cut_by_link_loss_error_or_an_early_close_and_not_by_an_orderly_end() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+
+    let (orderly, orderly_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = orderly.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.eof().unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = orderly_in.split();
+    assert_eq!(cut_soon(&in_rx).await, None, "an orderly close is no cut");
+
+    let (exited, exited_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = exited.split();
+    tx.exit(ExitStatus::Code(0)).unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = exited_in.split();
+    assert_eq!(cut_soon(&in_rx).await, None, "a close after EXIT is no cut");
+
+    let (early, early_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = early.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = early_in.split();
+    let cut = cut_soon(&in_rx).await.expect("a close before EOF cuts");
+    assert_eq!(cut.code, ErrorCode::PeerGone);
+
+    let (failed, failed_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = failed.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.error(ErrorCode::ConnectFailed, "connection reset")
+        .unwrap();
+    let (_in_tx, in_rx) = failed_in.split();
+    let cut = cut_soon(&in_rx).await.expect("an ERROR cuts");
+    assert_eq!(
+        (cut.code, cut.reason.as_str()),
+        (ErrorCode::ConnectFailed, "connection reset")
+    );
+
+    // Work that would wait for ever is given up once the channel is cut by a lost link.
+    let (lost, lost_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = lost.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    let (_in_tx, in_rx) = lost_in.split();
+    let waiting = tokio::spawn(async move {
+        in_rx
+            .unless_cut(std::future::pending::<Result<(), MuxError>>())
+            .await
+    });
+    client.close(ErrorCode::Shutdown, "client stopping");
+    let given_up = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("unless_cut returned")
+        .unwrap();
+    match given_up {
+        Err(MuxError::Cut(c)) => assert!(c.reason.contains("link lost"), "{}", c.reason),
+        other => panic!("{other:?}"),
+    }
+    drop(server);
+}
