@@ -11,7 +11,7 @@ use wicket_proto::{
 };
 
 use crate::error::MuxError;
-use crate::link::{Entry, Mux};
+use crate::link::{Entry, Held, Mux};
 
 /// Something that arrived on a channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -455,6 +455,7 @@ impl IncomingChannel {
                 events: p.events_tx,
                 shared: p.shared.clone(),
                 remote_closed: false,
+                _held: Held { _token: None },
             },
         );
         p.mux.inner.send(Frame::Accept {
@@ -466,6 +467,7 @@ impl IncomingChannel {
 
     pub fn reject(mut self, code: ErrorCode, reason: &str) {
         if let Some(p) = self.parts.take() {
+            p.mux.inner.unoffer();
             let _ = p.mux.inner.send(Frame::Reject {
                 channel: p.shared.id,
                 code,
@@ -478,6 +480,7 @@ impl IncomingChannel {
 impl Drop for IncomingChannel {
     fn drop(&mut self) {
         if let Some(p) = self.parts.take() {
+            p.mux.inner.unoffer();
             let _ = p.mux.inner.send(Frame::Reject {
                 channel: p.shared.id,
                 code: ErrorCode::Internal,

@@ -32,8 +32,8 @@ pub struct MuxConfig {
     /// Receive window granted to each byte-stream channel (TCP forwards): bulk transfers want
     /// more bytes in flight than interactive sessions.
     pub stream_window: u32,
-    /// Channels open on this link at once, in both directions; a peer's open beyond it is
-    /// rejected.
+    /// Channels open on this link at once, in both directions, counting the peer's opens not
+    /// yet answered; a peer's open beyond it is rejected.
     pub max_channels: usize,
     /// Send a ping this often (the dialer's side of the heartbeat).
     pub ping_interval: Option<Duration>,
@@ -64,6 +64,13 @@ impl MuxConfig {
     }
 }
 
+/// What a channel keeps while it occupies the table, released whichever way it leaves (both
+/// sides closed it, the peer refused it, the link was lost).
+pub(crate) struct Held {
+    /// The opener's token, from [`Mux::open_holding`].
+    pub(crate) _token: Option<Box<dyn Send>>,
+}
+
 /// What the writer task is asked to do.
 pub(crate) enum Out {
     Frame(Frame),
@@ -76,12 +83,16 @@ pub(crate) struct Entry {
     pub(crate) events: mpsc::UnboundedSender<Event>,
     pub(crate) shared: Arc<ChannelShared>,
     pub(crate) remote_closed: bool,
+    pub(crate) _held: Held,
 }
 
 #[derive(Default)]
 pub(crate) struct Table {
     pub(crate) channels: HashMap<u32, Entry>,
     pending: HashMap<u32, (oneshot::Sender<Result<u32, MuxError>>, Entry)>,
+    /// The peer's opens handed to the application and not yet accepted or rejected: they
+    /// count against `max_channels` like open ones, or a peer could queue any number.
+    pub(crate) offered: usize,
 }
 
 pub(crate) struct Inner {
@@ -141,6 +152,18 @@ impl Mux {
 
     /// Opens a channel and waits for the peer to accept or reject it.
     pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
+        self.open_holding(spec, ()).await
+    }
+
+    /// Opens a channel as [`Mux::open`] does and keeps `token` for as long as the channel
+    /// occupies the link's table: until both sides have closed it, the peer refused it or the
+    /// link was lost, whatever the tasks using it do. A count the opener keeps of its channels
+    /// (a quota) is thus released on every path, exactly when the channel's slot is.
+    pub async fn open_holding(
+        &self,
+        spec: OpenSpec,
+        token: impl Send + 'static,
+    ) -> Result<Channel, MuxError> {
         let mut closed = self.inner.closed.subscribe();
         let _slot = tokio::select! {
             s = self.inner.open_slots.acquire() => s.map_err(|_| self.link_error())?,
@@ -160,6 +183,9 @@ impl Mux {
                 events: events_tx,
                 shared: shared.clone(),
                 remote_closed: false,
+                _held: Held {
+                    _token: Some(Box::new(token)),
+                },
             };
             t.pending.insert(id, (tx, entry));
         }
@@ -293,7 +319,15 @@ impl Inner {
 
     /// Registers an accepted incoming channel.
     pub(crate) fn insert(&self, id: u32, entry: Entry) {
-        self.lock().channels.insert(id, entry);
+        let mut t = self.lock();
+        t.offered = t.offered.saturating_sub(1);
+        t.channels.insert(id, entry);
+    }
+
+    /// An offered incoming channel was refused or dropped unanswered.
+    pub(crate) fn unoffer(&self) {
+        let mut t = self.lock();
+        t.offered = t.offered.saturating_sub(1);
     }
 
     fn peer_parity_ok(&self, id: u32) -> bool {
@@ -451,24 +485,28 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                     "peer opened channel {channel} of our parity"
                 )));
             }
-            let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let ours = inner.config.window_for(&spec);
-            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
             {
-                let t = inner.lock();
+                let mut t = inner.lock();
                 if t.channels.contains_key(&channel) {
                     return Err(violation(format!("channel {channel} is already open")));
                 }
-                if t.channels.len() >= inner.config.max_channels {
+                if t.channels.len() + t.offered >= inner.config.max_channels {
                     drop(t);
                     let _ = inner.send(Frame::Reject {
                         channel,
                         code: ErrorCode::TooManyChannels,
-                        reason: format!("at most {} channels", inner.config.max_channels),
+                        reason: format!(
+                            "at most {} channels on one link",
+                            inner.config.max_channels
+                        ),
                     });
                     return Ok(());
                 }
+                t.offered += 1;
             }
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let ours = inner.config.window_for(&spec);
+            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
             let pending =
                 IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec, ours);
             if let Err(e) = incoming.try_send(pending) {

@@ -41,7 +41,8 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
         Ok((_, h)) => h.version,
         Err(r) => return refuse(&mut t, r).await,
     };
-    let Some((mux, mut incoming)) = welcome(&state, t, version).await else {
+    let max_channels = state.config().max_channels_per_user_link;
+    let Some((mux, mut incoming)) = welcome(&state, t, version, max_channels).await else {
         return;
     };
     tracing::debug!(user = %caller.user.name, "user link up");
@@ -429,7 +430,9 @@ async fn broker(
         dest: None,
     };
     let compressed = spec.compress_output;
-    let opened = agent.mux.open(OpenSpec::Session(spec)).await;
+    let opened = agent
+        .open(&caller.user.id, &target.name, OpenSpec::Session(spec))
+        .await;
     let agent_channel = match opened {
         Ok(c) => c,
         Err(e) => {

@@ -240,8 +240,7 @@ async fn broker(
         dest: None,
     };
     let channel = agent
-        .mux
-        .open(OpenSpec::Copy(spec))
+        .open(&caller.user.id, &target.name, OpenSpec::Copy(spec))
         .await
         .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live, run_as))

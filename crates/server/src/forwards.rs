@@ -228,8 +228,7 @@ async fn broker(
         dest: Some((spec.host.clone(), spec.port)),
     };
     let channel = agent
-        .mux
-        .open(OpenSpec::Tcp(spec))
+        .open(&caller.user.id, &target.name, OpenSpec::Tcp(spec))
         .await
         .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live))

@@ -474,6 +474,81 @@ async fn fill(s: &mut TcpStream, most: usize) -> Result<usize> {
     Ok(n)
 }
 
+/// A user's share of a target's channels: with 16 channels per user per agent, the 17th
+/// forwarded connection is refused with the limit named, and so is a session; another user
+/// still connects to the same target; connections that end give the share back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_over_their_channel_share_is_refused_and_others_still_connect() -> Result<()> {
+    let mut h =
+        Harness::start_with(bins!(), &[("WICKET_MAX_USER_CHANNELS_PER_AGENT", "16")]).await?;
+    h.add_agent("web-1").await?;
+    h.admin
+        .set_policies("@id(\"all\")\npermit(principal, action, resource);\n")
+        .await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    let (dest, held) = never_reading_server().await?;
+    let spec = format!("0:127.0.0.1:{dest}");
+    let fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+
+    // 16 connections reach the destination and stay open.
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(fwd.connect(0).await?);
+    }
+    let all_in = wicket_testkit::wait_until(Duration::from_secs(20), || accepted(&held) == 16);
+    assert!(
+        all_in.await,
+        "{} of 16 reached the destination",
+        accepted(&held)
+    );
+
+    // The 17th to 20th are refused, saying why.
+    for _ in 0..4 {
+        assert_reset(fwd.connect(0).await)
+            .await
+            .context("over the share")?;
+    }
+    let want = "you already have 16 channels open to web-1 (the limit per user is 16)";
+    let told = wicket_testkit::wait_until(Duration::from_secs(5), || fwd.stderr().contains(want));
+    assert!(told.await, "no refusal naming the limit: {}", fwd.stderr());
+    assert_eq!(
+        accepted(&held),
+        16,
+        "a refused connection reached the destination"
+    );
+
+    // Sessions count too: admin's own session is refused the same way...
+    let out = h
+        .admin
+        .run(&["connect", "web-1", "--", "echo hi"], None)
+        .await?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(want), "{err}");
+    // ...while another user connects to the same target.
+    let out = bob
+        .run(&["connect", "web-1", "--", "echo hi"], None)
+        .await?;
+    assert!(out.status.success(), "{}", wicket_testkit::cli::show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+
+    // Once those connections end (at both ends), the share is given back.
+    open.clear();
+    held.lock().expect("lock").clear();
+    let mut reopened = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while reopened.len() < 16 {
+        let before = accepted(&held);
+        let s = fwd.connect(0).await?;
+        if wicket_testkit::wait_until(Duration::from_secs(2), || accepted(&held) > before).await {
+            reopened.push(s);
+        } else if std::time::Instant::now() > deadline {
+            bail!("the share was not given back: {}", fwd.stderr());
+        }
+    }
+    Ok(())
+}
+
 /// When a user's link goes while its forwarded connections are stalled (the destination does
 /// not read, so every window is full), the agent's connections to the destination are reset
 /// at once rather than left established with their buffers for ever.

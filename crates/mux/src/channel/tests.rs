@@ -498,3 +498,97 @@ async fn a_channel_is_cut_by_link_loss_error_or_an_early_close_and_not_by_an_ord
     }
     drop(server);
 }
+
+/// Opens the application has not answered yet count against `max_channels`: a peer cannot
+/// queue any number of them.
+#[tokio::test]
+async fn unanswered_opens_count_against_the_channel_limit() {
+    let (a, b) = mem_pair();
+    let cfg = MuxConfig {
+        max_channels: 2,
+        ..MuxConfig::default()
+    };
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, cfg);
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let opens: Vec<_> = (0..2)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.open(spec()).await.map(|_| ()) })
+        })
+        .collect();
+    let first = incoming.recv().await.unwrap();
+    let second = incoming.recv().await.unwrap();
+    let err = client.open(spec()).await.err().unwrap();
+    assert_eq!(
+        err,
+        MuxError::Rejected {
+            code: ErrorCode::TooManyChannels,
+            reason: "at most 2 channels on one link".into()
+        }
+    );
+    // An answer frees the slot.
+    first.reject(ErrorCode::Forbidden, "no");
+    drop(second);
+    for o in opens {
+        assert!(o.await.unwrap().is_err());
+    }
+    let third = tokio::spawn({
+        let c = client.clone();
+        async move { c.open(spec()).await.map(|_| ()) }
+    });
+    incoming.recv().await.unwrap().accept().unwrap();
+    third.await.unwrap().unwrap();
+}
+
+/// The token given to `open_holding` is kept while the channel holds its slot and dropped
+/// when it leaves the table, whichever way: refused, closed by both sides, link lost.
+#[tokio::test]
+async fn an_open_holds_its_token_until_the_channel_leaves_the_table() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let token = Arc::new(());
+    let held = || Arc::strong_count(&token) - 1;
+
+    // Refused.
+    let (opened, _) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming
+            .recv()
+            .await
+            .unwrap()
+            .reject(ErrorCode::Forbidden, "no")
+    });
+    assert!(opened.is_err());
+    assert_eq!(held(), 0);
+
+    // Closed by both sides: held until the second close.
+    let (opened, accepted) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    let (tx, rx) = opened.unwrap().split();
+    tx.eof().unwrap();
+    drop((tx, rx));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(held(), 1, "released before the peer closed");
+    drop(accepted);
+    assert!(wait(|| held() == 0).await, "kept after both closed");
+
+    // Link lost.
+    let (opened, _accepted) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    let _kept = opened.unwrap();
+    assert_eq!(held(), 1);
+    server.close(ErrorCode::Shutdown, "going");
+    assert!(wait(|| held() == 0).await, "kept after the link was lost");
+}
+
+async fn wait(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
