@@ -11,7 +11,7 @@ use wicket_proto::{
 };
 
 use crate::error::MuxError;
-use crate::link::{Entry, Held, Mux};
+use crate::link::{Entry, Held, Mux, StreamLease};
 
 /// Something that arrived on a channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -415,14 +415,15 @@ struct IncomingParts {
     shared: Arc<ChannelShared>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    lease: Option<StreamLease>,
 }
 
 impl IncomingChannel {
     pub(crate) fn new(
         mux: Mux,
         shared: Arc<ChannelShared>,
-        events_tx: mpsc::UnboundedSender<Event>,
-        events_rx: mpsc::UnboundedReceiver<Event>,
+        (events_tx, events_rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+        lease: Option<StreamLease>,
         spec: OpenSpec,
         window: u32,
     ) -> Self {
@@ -433,6 +434,7 @@ impl IncomingChannel {
                 shared,
                 events_tx,
                 events_rx,
+                lease,
             }),
             spec,
         }
@@ -455,7 +457,10 @@ impl IncomingChannel {
                 events: p.events_tx,
                 shared: p.shared.clone(),
                 remote_closed: false,
-                _held: Held { _token: None },
+                _held: Held {
+                    _lease: p.lease,
+                    _token: None,
+                },
             },
         );
         p.mux.inner.send(Frame::Accept {

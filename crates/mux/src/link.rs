@@ -1,7 +1,7 @@
 //! The [`Mux`]: one link, its channel table and the tasks that drive it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use wicket_proto::{
     ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, MAX_PENDING_OPENS, STREAM_WINDOW,
+    STREAM_WINDOW_CHANNELS,
 };
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
@@ -29,9 +30,16 @@ pub enum Role {
 pub struct MuxConfig {
     /// Receive window granted to each session channel.
     pub window: u32,
-    /// Receive window granted to each byte-stream channel (TCP forwards): bulk transfers want
-    /// more bytes in flight than interactive sessions.
+    /// Receive window granted to a byte-stream channel (TCP forwards, copies) while fewer than
+    /// `stream_windows` others hold it: bulk transfers want more bytes in flight than
+    /// interactive sessions.
     pub stream_window: u32,
+    /// Byte-stream channels that hold `stream_window` at once on this link; further ones get
+    /// `window` until one of those closes. What a peer can make us buffer is one window per
+    /// channel and direction, so this keeps hundreds of forwarded connections into
+    /// destinations that never read to a few stream windows and many small ones, while the
+    /// few bulk transfers a link usually carries keep the large window.
+    pub stream_windows: usize,
     /// Channels open on this link at once, in both directions, counting the peer's opens not
     /// yet answered; a peer's open beyond it is rejected.
     pub max_channels: usize,
@@ -46,6 +54,7 @@ impl Default for MuxConfig {
         MuxConfig {
             window: DEFAULT_WINDOW,
             stream_window: STREAM_WINDOW,
+            stream_windows: STREAM_WINDOW_CHANNELS,
             max_channels: 1024,
             ping_interval: None,
             idle_timeout: None,
@@ -53,20 +62,20 @@ impl Default for MuxConfig {
     }
 }
 
-impl MuxConfig {
-    /// The receive window this side grants a channel opened for `spec`.
-    pub fn window_for(&self, spec: &OpenSpec) -> u32 {
-        if spec.is_stream() {
-            self.stream_window
-        } else {
-            self.window
-        }
+/// One of a link's [`MuxConfig::stream_windows`] large windows, held by a channel while it is
+/// in the table; dropping it gives the window to the next stream channel.
+pub(crate) struct StreamLease(Arc<AtomicUsize>);
+
+impl Drop for StreamLease {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// What a channel keeps while it occupies the table, released whichever way it leaves (both
 /// sides closed it, the peer refused it, the link was lost).
 pub(crate) struct Held {
+    pub(crate) _lease: Option<StreamLease>,
     /// The opener's token, from [`Mux::open_holding`].
     pub(crate) _token: Option<Box<dyn Send>>,
 }
@@ -104,6 +113,8 @@ pub(crate) struct Inner {
     role: Role,
     /// One permit per `OPEN` we may have unanswered: the peer queues no more than that.
     open_slots: tokio::sync::Semaphore,
+    /// Stream channels holding the large window now (see [`MuxConfig::stream_windows`]).
+    stream_leases: Arc<AtomicUsize>,
 }
 
 /// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
@@ -134,6 +145,7 @@ impl Mux {
             config,
             role,
             open_slots: tokio::sync::Semaphore::new(MAX_PENDING_OPENS),
+            stream_leases: Arc::new(AtomicUsize::new(0)),
         });
         let mux = Mux { inner };
         let last_rx = Arc::new(Mutex::new(Instant::now()));
@@ -170,7 +182,7 @@ impl Mux {
             _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
         };
         let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
-        let window = self.inner.config.window_for(&spec);
+        let (window, lease) = self.inner.window_for(&spec);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let shared = ChannelShared::new(id, RecvWindow::new(window), 0);
         let (tx, rx) = oneshot::channel();
@@ -184,6 +196,7 @@ impl Mux {
                 shared: shared.clone(),
                 remote_closed: false,
                 _held: Held {
+                    _lease: lease,
                     _token: Some(Box::new(token)),
                 },
             };
@@ -252,6 +265,27 @@ fn unknown_close() -> LinkClosed {
 }
 
 impl Inner {
+    /// The receive window this side grants a channel opened for `spec`, with the lease of a
+    /// large stream window when it got one.
+    pub(crate) fn window_for(&self, spec: &OpenSpec) -> (u32, Option<StreamLease>) {
+        if !spec.is_stream() {
+            return (self.config.window, None);
+        }
+        let most = self.config.stream_windows;
+        let leased = self
+            .stream_leases
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < most).then_some(n + 1)
+            });
+        match leased {
+            Ok(_) => (
+                self.config.stream_window,
+                Some(StreamLease(self.stream_leases.clone())),
+            ),
+            Err(_) => (self.config.window, None),
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock would be a bug in this crate; the table itself stays
         // consistent, so carry on rather than poison every later caller.
@@ -505,10 +539,16 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                 t.offered += 1;
             }
             let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let ours = inner.config.window_for(&spec);
+            let (ours, lease) = inner.window_for(&spec);
             let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
-            let pending =
-                IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec, ours);
+            let pending = IncomingChannel::new(
+                mux.clone(),
+                shared,
+                (events_tx, events_rx),
+                lease,
+                spec,
+                ours,
+            );
             if let Err(e) = incoming.try_send(pending) {
                 // Nobody accepts channels here, or the queue is full: refuse, don't buffer.
                 let p = match e {

@@ -499,6 +499,47 @@ async fn a_channel_is_cut_by_link_loss_error_or_an_early_close_and_not_by_an_ord
     drop(server);
 }
 
+/// Only `stream_windows` byte-stream channels hold the large window at once; the next gets the
+/// session window, and a closed one gives its large window to a later channel.
+#[tokio::test]
+async fn a_link_grants_the_stream_window_to_a_few_channels_at_once() {
+    let (a, b) = mem_pair();
+    let cfg = MuxConfig {
+        window: 1000,
+        stream_window: 5000,
+        stream_windows: 2,
+        ..MuxConfig::default()
+    };
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, cfg.clone());
+    let (client, _) = Mux::start(a, Role::Dialer, cfg);
+    // What the acceptor granted: a sender gets exactly that, then waits.
+    async fn granted(ch: crate::Channel) -> (usize, crate::ChannelSender) {
+        let (tx, _rx) = ch.split();
+        let mut n = 0;
+        while tokio::time::timeout(Duration::from_millis(50), tx.data(Bytes::from_static(b"x")))
+            .await
+            .is_ok()
+        {
+            n += 1;
+        }
+        (n, tx)
+    }
+    let mut kept = Vec::new();
+    for want in [5000, 5000, 1000] {
+        let (ch, ch_in) = open_pair(&client, &mut incoming, tcp_spec()).await;
+        let (n, tx) = granted(ch).await;
+        assert_eq!(n, want);
+        kept.push((tx, ch_in));
+    }
+    // The first closes on both sides: its large window goes to the next channel.
+    let (tx, ch_in) = kept.remove(0);
+    tx.close();
+    drop(ch_in);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (ch, _ch_in) = open_pair(&client, &mut incoming, tcp_spec()).await;
+    assert_eq!(granted(ch).await.0, 5000);
+}
+
 /// Opens the application has not answered yet count against `max_channels`: a peer cannot
 /// queue any number of them.
 #[tokio::test]
