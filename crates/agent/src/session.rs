@@ -268,13 +268,26 @@ async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessC
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Data(d) => {
-                let ok = match input.as_mut() {
-                    Some(Input::Pty(w)) => w.write_all(&d).await.is_ok(),
-                    Some(Input::Pipe(w)) => w.write_all(&d).await.is_ok(),
-                    None => true,
+                let wrote = async {
+                    match input.as_mut() {
+                        Some(Input::Pty(w)) => w.write_all(&d).await,
+                        Some(Input::Pipe(w)) => w.write_all(&d).await,
+                        None => Ok(()),
+                    }
                 };
-                if !ok {
-                    input = None;
+                // A process that does not read its input must not keep a cut channel open.
+                let cut = tokio::select! {
+                    biased;
+                    r = wrote => {
+                        if r.is_err() {
+                            input = None;
+                        }
+                        false
+                    }
+                    _ = rx.cut() => true,
+                };
+                if cut {
+                    break;
                 }
             }
             Event::Eof => {

@@ -1,7 +1,8 @@
 //! One channel: its credit, its events, and the handles a user holds.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
@@ -10,7 +11,7 @@ use wicket_proto::{
 };
 
 use crate::error::MuxError;
-use crate::link::{Entry, Mux};
+use crate::link::{Entry, Held, Mux, StreamLease};
 
 /// Something that arrived on a channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +37,17 @@ pub enum Event {
     },
 }
 
+/// Why a channel was cut: its link was lost, the peer reported that it failed (`ERROR`), or the
+/// peer closed it before saying it had finished sending (`EOF` or `EXIT`). What is still queued
+/// on a cut channel will never be followed by anything; a task passing it on somewhere that
+/// does not take it (a destination that never reads, a full window on another link) must stop
+/// waiting, or it holds the channel, its buffers and its far end for ever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
 /// State both the link tasks and the channel's handles touch.
 pub(crate) struct ChannelShared {
     id: u32,
@@ -47,6 +59,11 @@ pub(crate) struct ChannelShared {
     shut: AtomicBool,
     window: Mutex<RecvWindow>,
     local_closed: AtomicBool,
+    /// The peer sent `EOF` or `EXIT`: a `CLOSE` after it is an orderly end, not a cut.
+    peer_finished: AtomicBool,
+    /// Set once, when the channel is cut; [`ChannelShared::cut_changed`] wakes the waiters.
+    cut: OnceLock<Cut>,
+    cut_changed: Notify,
 }
 
 impl ChannelShared {
@@ -59,7 +76,44 @@ impl ChannelShared {
             shut: AtomicBool::new(false),
             window: Mutex::new(window),
             local_closed: AtomicBool::new(false),
+            peer_finished: AtomicBool::new(false),
+            cut: OnceLock::new(),
+            cut_changed: Notify::new(),
         })
+    }
+
+    /// Marks the channel cut (the first reason wins) and wakes whoever waits on it.
+    pub(crate) fn cut(&self, code: ErrorCode, reason: String) {
+        if self.cut.set(Cut { code, reason }).is_ok() {
+            self.cut_changed.notify_waiters();
+        }
+    }
+
+    /// The peer has said it sends no more (`EOF`, `EXIT`).
+    pub(crate) fn peer_finished(&self) {
+        self.peer_finished.store(true, Ordering::SeqCst);
+    }
+
+    /// The peer closed the channel: a cut unless it had finished sending first.
+    pub(crate) fn peer_closed(&self) {
+        if !self.peer_finished.load(Ordering::SeqCst) {
+            self.cut(
+                ErrorCode::PeerGone,
+                "the peer closed the channel before the end of its stream".into(),
+            );
+        }
+        self.shut();
+    }
+
+    /// Resolves once the channel is cut.
+    async fn wait_cut(&self) -> Cut {
+        loop {
+            let changed = self.cut_changed.notified();
+            if let Some(c) = self.cut.get() {
+                return c.clone();
+            }
+            changed.await;
+        }
     }
 
     pub(crate) fn grant_initial(&self, peer_window: u32) {
@@ -326,6 +380,27 @@ impl ChannelReceiver {
         }
         Some(ev)
     }
+
+    /// Resolves once the channel is cut (see [`Cut`]), whatever is still queued.
+    pub async fn cut(&self) -> Cut {
+        self.shared.wait_cut().await
+    }
+
+    /// Runs `work` (passing on what this channel delivered: a write to a socket, a send on
+    /// another channel) unless the channel is cut first. What came from a cut channel is not
+    /// worth waiting for a slow or stalled destination: giving up frees the buffers and lets
+    /// the caller close both ends, where waiting would hold them as long as the destination
+    /// stalls.
+    pub async fn unless_cut<T, E: From<Cut>>(
+        &self,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        tokio::select! {
+            biased;
+            r = work => r,
+            c = self.shared.wait_cut() => Err(c.into()),
+        }
+    }
 }
 
 /// A channel the peer asked to open; accept or reject it. Dropping it rejects it.
@@ -340,14 +415,15 @@ struct IncomingParts {
     shared: Arc<ChannelShared>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
+    lease: Option<StreamLease>,
 }
 
 impl IncomingChannel {
     pub(crate) fn new(
         mux: Mux,
         shared: Arc<ChannelShared>,
-        events_tx: mpsc::UnboundedSender<Event>,
-        events_rx: mpsc::UnboundedReceiver<Event>,
+        (events_tx, events_rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+        lease: Option<StreamLease>,
         spec: OpenSpec,
         window: u32,
     ) -> Self {
@@ -358,6 +434,7 @@ impl IncomingChannel {
                 shared,
                 events_tx,
                 events_rx,
+                lease,
             }),
             spec,
         }
@@ -380,6 +457,10 @@ impl IncomingChannel {
                 events: p.events_tx,
                 shared: p.shared.clone(),
                 remote_closed: false,
+                _held: Held {
+                    _lease: p.lease,
+                    _token: None,
+                },
             },
         );
         p.mux.inner.send(Frame::Accept {
@@ -391,6 +472,7 @@ impl IncomingChannel {
 
     pub fn reject(mut self, code: ErrorCode, reason: &str) {
         if let Some(p) = self.parts.take() {
+            p.mux.inner.unoffer();
             let _ = p.mux.inner.send(Frame::Reject {
                 channel: p.shared.id,
                 code,
@@ -403,6 +485,7 @@ impl IncomingChannel {
 impl Drop for IncomingChannel {
     fn drop(&mut self) {
         if let Some(p) = self.parts.take() {
+            p.mux.inner.unoffer();
             let _ = p.mux.inner.send(Frame::Reject {
                 channel: p.shared.id,
                 code: ErrorCode::Internal,

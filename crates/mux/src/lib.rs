@@ -23,7 +23,7 @@ pub mod link;
 pub mod stream;
 pub mod transport;
 
-pub use channel::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
+pub use channel::{Channel, ChannelReceiver, ChannelSender, Cut, Event, IncomingChannel};
 pub use error::{LinkClosed, MuxError};
 pub use link::{Mux, MuxConfig, Role};
 pub use stream::{splice, Spliced};

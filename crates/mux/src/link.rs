@@ -1,7 +1,7 @@
 //! The [`Mux`]: one link, its channel table and the tasks that drive it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use wicket_proto::{
     ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, MAX_PENDING_OPENS, STREAM_WINDOW,
+    STREAM_WINDOW_CHANNELS,
 };
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
@@ -29,11 +30,18 @@ pub enum Role {
 pub struct MuxConfig {
     /// Receive window granted to each session channel.
     pub window: u32,
-    /// Receive window granted to each byte-stream channel (TCP forwards): bulk transfers want
-    /// more bytes in flight than interactive sessions.
+    /// Receive window granted to a byte-stream channel (TCP forwards, copies) while fewer than
+    /// `stream_windows` others hold it: bulk transfers want more bytes in flight than
+    /// interactive sessions.
     pub stream_window: u32,
-    /// Channels open on this link at once, in both directions; a peer's open beyond it is
-    /// rejected.
+    /// Byte-stream channels that hold `stream_window` at once on this link; further ones get
+    /// `window` until one of those closes. What a peer can make us buffer is one window per
+    /// channel and direction, so this keeps hundreds of forwarded connections into
+    /// destinations that never read to a few stream windows and many small ones, while the
+    /// few bulk transfers a link usually carries keep the large window.
+    pub stream_windows: usize,
+    /// Channels open on this link at once, in both directions, counting the peer's opens not
+    /// yet answered; a peer's open beyond it is rejected.
     pub max_channels: usize,
     /// Send a ping this often (the dialer's side of the heartbeat).
     pub ping_interval: Option<Duration>,
@@ -46,6 +54,7 @@ impl Default for MuxConfig {
         MuxConfig {
             window: DEFAULT_WINDOW,
             stream_window: STREAM_WINDOW,
+            stream_windows: STREAM_WINDOW_CHANNELS,
             max_channels: 1024,
             ping_interval: None,
             idle_timeout: None,
@@ -53,15 +62,22 @@ impl Default for MuxConfig {
     }
 }
 
-impl MuxConfig {
-    /// The receive window this side grants a channel opened for `spec`.
-    pub fn window_for(&self, spec: &OpenSpec) -> u32 {
-        if spec.is_stream() {
-            self.stream_window
-        } else {
-            self.window
-        }
+/// One of a link's [`MuxConfig::stream_windows`] large windows, held by a channel while it is
+/// in the table; dropping it gives the window to the next stream channel.
+pub(crate) struct StreamLease(Arc<AtomicUsize>);
+
+impl Drop for StreamLease {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// What a channel keeps while it occupies the table, released whichever way it leaves (both
+/// sides closed it, the peer refused it, the link was lost).
+pub(crate) struct Held {
+    pub(crate) _lease: Option<StreamLease>,
+    /// The opener's token, from [`Mux::open_holding`].
+    pub(crate) _token: Option<Box<dyn Send>>,
 }
 
 /// What the writer task is asked to do.
@@ -76,12 +92,16 @@ pub(crate) struct Entry {
     pub(crate) events: mpsc::UnboundedSender<Event>,
     pub(crate) shared: Arc<ChannelShared>,
     pub(crate) remote_closed: bool,
+    pub(crate) _held: Held,
 }
 
 #[derive(Default)]
 pub(crate) struct Table {
     pub(crate) channels: HashMap<u32, Entry>,
     pending: HashMap<u32, (oneshot::Sender<Result<u32, MuxError>>, Entry)>,
+    /// The peer's opens handed to the application and not yet accepted or rejected: they
+    /// count against `max_channels` like open ones, or a peer could queue any number.
+    pub(crate) offered: usize,
 }
 
 pub(crate) struct Inner {
@@ -93,6 +113,8 @@ pub(crate) struct Inner {
     role: Role,
     /// One permit per `OPEN` we may have unanswered: the peer queues no more than that.
     open_slots: tokio::sync::Semaphore,
+    /// Stream channels holding the large window now (see [`MuxConfig::stream_windows`]).
+    stream_leases: Arc<AtomicUsize>,
 }
 
 /// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
@@ -123,6 +145,7 @@ impl Mux {
             config,
             role,
             open_slots: tokio::sync::Semaphore::new(MAX_PENDING_OPENS),
+            stream_leases: Arc::new(AtomicUsize::new(0)),
         });
         let mux = Mux { inner };
         let last_rx = Arc::new(Mutex::new(Instant::now()));
@@ -141,13 +164,25 @@ impl Mux {
 
     /// Opens a channel and waits for the peer to accept or reject it.
     pub async fn open(&self, spec: OpenSpec) -> Result<Channel, MuxError> {
+        self.open_holding(spec, ()).await
+    }
+
+    /// Opens a channel as [`Mux::open`] does and keeps `token` for as long as the channel
+    /// occupies the link's table: until both sides have closed it, the peer refused it or the
+    /// link was lost, whatever the tasks using it do. A count the opener keeps of its channels
+    /// (a quota) is thus released on every path, exactly when the channel's slot is.
+    pub async fn open_holding(
+        &self,
+        spec: OpenSpec,
+        token: impl Send + 'static,
+    ) -> Result<Channel, MuxError> {
         let mut closed = self.inner.closed.subscribe();
         let _slot = tokio::select! {
             s = self.inner.open_slots.acquire() => s.map_err(|_| self.link_error())?,
             _ = closed.wait_for(|c| c.is_some()) => return Err(self.link_error()),
         };
         let id = self.inner.next_id.fetch_add(2, Ordering::Relaxed);
-        let window = self.inner.config.window_for(&spec);
+        let (window, lease) = self.inner.window_for(&spec);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let shared = ChannelShared::new(id, RecvWindow::new(window), 0);
         let (tx, rx) = oneshot::channel();
@@ -160,6 +195,10 @@ impl Mux {
                 events: events_tx,
                 shared: shared.clone(),
                 remote_closed: false,
+                _held: Held {
+                    _lease: lease,
+                    _token: Some(Box::new(token)),
+                },
             };
             t.pending.insert(id, (tx, entry));
         }
@@ -226,6 +265,27 @@ fn unknown_close() -> LinkClosed {
 }
 
 impl Inner {
+    /// The receive window this side grants a channel opened for `spec`, with the lease of a
+    /// large stream window when it got one.
+    pub(crate) fn window_for(&self, spec: &OpenSpec) -> (u32, Option<StreamLease>) {
+        if !spec.is_stream() {
+            return (self.config.window, None);
+        }
+        let most = self.config.stream_windows;
+        let leased = self
+            .stream_leases
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < most).then_some(n + 1)
+            });
+        match leased {
+            Ok(_) => (
+                self.config.stream_window,
+                Some(StreamLease(self.stream_leases.clone())),
+            ),
+            Err(_) => (self.config.window, None),
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock would be a bug in this crate; the table itself stays
         // consistent, so carry on rather than poison every later caller.
@@ -257,15 +317,19 @@ impl Inner {
         // Stop the writer: it holds the sink, and nothing more will be sent.
         let _ = self.out.send(Out::Close(None));
         let table = std::mem::take(&mut *self.lock());
+        let code = why.code.unwrap_or(ErrorCode::PeerGone);
+        let reason = format!("link lost: {}", why.reason);
         for (_, entry) in table.channels {
             let _ = entry.events.send(Event::Error {
-                code: why.code.unwrap_or(ErrorCode::PeerGone),
-                reason: format!("link lost: {}", why.reason),
+                code,
+                reason: reason.clone(),
             });
+            entry.shared.cut(code, reason.clone());
             entry.shared.shut();
         }
         for (_, (tx, entry)) in table.pending {
             let _ = tx.send(Err(MuxError::LinkClosed(why.clone())));
+            entry.shared.cut(code, reason.clone());
             entry.shared.shut();
         }
     }
@@ -289,7 +353,15 @@ impl Inner {
 
     /// Registers an accepted incoming channel.
     pub(crate) fn insert(&self, id: u32, entry: Entry) {
-        self.lock().channels.insert(id, entry);
+        let mut t = self.lock();
+        t.offered = t.offered.saturating_sub(1);
+        t.channels.insert(id, entry);
+    }
+
+    /// An offered incoming channel was refused or dropped unanswered.
+    pub(crate) fn unoffer(&self) {
+        let mut t = self.lock();
+        t.offered = t.offered.saturating_sub(1);
     }
 
     fn peer_parity_ok(&self, id: u32) -> bool {
@@ -447,26 +519,36 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                     "peer opened channel {channel} of our parity"
                 )));
             }
-            let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let ours = inner.config.window_for(&spec);
-            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
             {
-                let t = inner.lock();
+                let mut t = inner.lock();
                 if t.channels.contains_key(&channel) {
                     return Err(violation(format!("channel {channel} is already open")));
                 }
-                if t.channels.len() >= inner.config.max_channels {
+                if t.channels.len() + t.offered >= inner.config.max_channels {
                     drop(t);
                     let _ = inner.send(Frame::Reject {
                         channel,
                         code: ErrorCode::TooManyChannels,
-                        reason: format!("at most {} channels", inner.config.max_channels),
+                        reason: format!(
+                            "at most {} channels on one link",
+                            inner.config.max_channels
+                        ),
                     });
                     return Ok(());
                 }
+                t.offered += 1;
             }
-            let pending =
-                IncomingChannel::new(mux.clone(), shared, events_tx, events_rx, spec, ours);
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let (ours, lease) = inner.window_for(&spec);
+            let shared = ChannelShared::new(channel, RecvWindow::new(ours), window);
+            let pending = IncomingChannel::new(
+                mux.clone(),
+                shared,
+                (events_tx, events_rx),
+                lease,
+                spec,
+                ours,
+            );
             if let Err(e) = incoming.try_send(pending) {
                 // Nobody accepts channels here, or the queue is full: refuse, don't buffer.
                 let p = match e {
@@ -515,7 +597,7 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let remove = match t.channels.get_mut(&channel) {
                 Some(e) => {
                     e.remote_closed = true;
-                    e.shared.shut();
+                    e.shared.peer_closed();
                     // Dropping the sender ends the receiver's stream after what is queued.
                     let (dead, _) = mpsc::unbounded_channel();
                     e.events = dead;
@@ -543,10 +625,14 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let t = inner.lock();
             // Frames for a channel already closed on our side are late, not wrong: drop them.
             if let Some(e) = t.channels.get(&channel) {
-                if let Event::Data(d) | Event::ExtData(d) | Event::ZData(d) = &event {
-                    e.shared
+                match &event {
+                    Event::Data(d) | Event::ExtData(d) | Event::ZData(d) => e
+                        .shared
                         .on_data(d.len())
-                        .map_err(|err| violation(format!("channel {channel}: {err}")))?;
+                        .map_err(|err| violation(format!("channel {channel}: {err}")))?,
+                    Event::Eof | Event::Exit(_) => e.shared.peer_finished(),
+                    Event::Error { code, reason } => e.shared.cut(*code, reason.clone()),
+                    _ => {}
                 }
                 let _ = e.events.send(event);
             }

@@ -116,10 +116,15 @@ async fn downstream<W: AsyncWrite + Unpin>(
                 let wrote = async {
                     writer.write_all(&d).await?;
                     writer.flush().await
-                }
-                .await;
-                if let Err(e) = wrote {
-                    return Err((format!("local write failed: {e}"), Some(writer)));
+                };
+                // A local end that does not read must not hold a channel that was cut.
+                let failed = tokio::select! {
+                    biased;
+                    r = wrote => r.err().map(|e| format!("local write failed: {e}")),
+                    cut = rx.cut() => Some(cut.reason),
+                };
+                if let Some(e) = failed {
+                    return Err((e, Some(writer)));
                 }
             }
             Event::Eof => {

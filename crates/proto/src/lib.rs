@@ -61,6 +61,14 @@ pub const DEFAULT_WINDOW: u32 = 512 * 1024;
 /// flight.
 pub const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
 
+/// Byte-stream channels one side of a link grants [`STREAM_WINDOW`] at once; it grants further
+/// ones [`DEFAULT_WINDOW`] until one of those closes. A link rarely carries more than a few bulk
+/// transfers, but it may carry hundreds of forwarded connections, each of which can hold a
+/// full window at a destination that stops reading: 16 large windows and 512 KiB for the rest
+/// hold 200 such connections to about 125 MiB of windows on each side instead of 400 MiB
+/// (`bench/forward-pressure.sh`).
+pub const STREAM_WINDOW_CHANNELS: usize = 16;
+
 /// `OPEN`s a peer queues unanswered per link; further ones are refused. An opener keeps at most
 /// this many of its own `OPEN`s unanswered, so a burst (hundreds of forwarded connections at
 /// once) waits for answers instead of being refused.

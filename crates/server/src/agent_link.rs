@@ -72,7 +72,9 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
         return refuse(&mut t, Refusal(ErrorCode::Internal, e.message)).await;
     }
     // Agents open no channels towards the server; dropping the receiver refuses any attempt.
-    let Some((mux, incoming)) = welcome(&state, t, version).await else {
+    // Agents open no channels; the limit only matters to a broken one.
+    let max_channels = wicket_mux::MuxConfig::default().max_channels;
+    let Some((mux, incoming)) = welcome(&state, t, version, max_channels).await else {
         return;
     };
     drop(incoming);

@@ -41,7 +41,8 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
         Ok((_, h)) => h.version,
         Err(r) => return refuse(&mut t, r).await,
     };
-    let Some((mux, mut incoming)) = welcome(&state, t, version).await else {
+    let max_channels = state.config().max_channels_per_user_link;
+    let Some((mux, mut incoming)) = welcome(&state, t, version, max_channels).await else {
         return;
     };
     tracing::debug!(user = %caller.user.name, "user link up");
@@ -473,7 +474,9 @@ async fn broker(
         dest: None,
     };
     let compressed = spec.compress_output;
-    let opened = agent.mux.open(OpenSpec::Session(spec)).await;
+    let opened = agent
+        .open(&caller.user.id, &target.name, OpenSpec::Session(spec))
+        .await;
     let agent_channel = match opened {
         Ok(c) => c,
         Err(e) => {
@@ -684,16 +687,17 @@ impl Pump<'_> {
                 let _ = self.failed.send(Some(e.to_string()));
                 return;
             }
+            // Data from a cut channel does not wait for the other side's credit.
             let sent = match ev {
-                Event::Data(d) => to.data(d).await,
-                Event::ExtData(d) if self.from_agent => to.ext_data(d).await,
+                Event::Data(d) => from.unless_cut(to.data(d)).await,
+                Event::ExtData(d) if self.from_agent => from.unless_cut(to.ext_data(d)).await,
                 Event::ZData(d)
                     if self.from_agent && self.taps.user_reads_zdata && to.fits_zdata(d.len()) =>
                 {
-                    to.zdata(d).await
+                    from.unless_cut(to.zdata(d)).await
                 }
                 Event::ZData(d) if self.from_agent => match wicket_proto::zdata::decompress(&d) {
-                    Ok(plain) => to.data(plain.into()).await,
+                    Ok(plain) => from.unless_cut(to.data(plain.into())).await,
                     Err(e) => to.error(ErrorCode::Protocol, &format!("the agent sent {e}")),
                 },
                 Event::Eof => to.eof(),
@@ -707,7 +711,11 @@ impl Pump<'_> {
                 // Frames that make no sense in this direction are dropped, not relayed.
                 _ => Ok(()),
             };
-            if sent.is_err() {
+            if let Err(e) = sent {
+                // The source was cut: tell the other side why, as its queued ERROR would have.
+                if let MuxError::Cut(cut) = e {
+                    let _ = to.error(cut.code, &cut.reason);
+                }
                 break;
             }
         }

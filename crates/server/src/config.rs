@@ -12,6 +12,10 @@ use crate::oidc::OidcConfig;
 use crate::recordings::{FailMode, RecordingConfig};
 use crate::settings::{SessionOverride, SessionSettings};
 
+/// Channels an agent's link holds at once, on the agent's side (`wicket_mux::MuxConfig`'s
+/// default, which the agent uses): the per-user share must leave room for other users.
+const AGENT_LINK_CHANNELS: usize = 1024;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -32,6 +36,13 @@ pub struct ServerConfig {
     /// How often links ping; a link silent for three times this is dropped.
     #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
+    /// Channels (sessions, forwarded connections, copies) one user may have open to one target
+    /// at once. An agent's link has 1,024 for all its users, so this must stay below that:
+    /// one user must not be able to make a target unreachable for everyone else.
+    pub max_user_channels_per_agent: usize,
+    /// Channels one user link (one `wicket` process) may have open or being opened at once;
+    /// further opens are refused on that link.
+    pub max_channels_per_user_link: usize,
     /// OS user a session runs as when the user does not ask for one. Unset: the agent's own.
     pub default_run_as: Option<String>,
     /// Global session settings (idle timeout 20m and maximum 12h unless set here).
@@ -89,6 +100,8 @@ impl Default for ServerConfig {
             tls_names: Vec::new(),
             token_ttl: Duration::from_secs(12 * 3600),
             heartbeat: Duration::from_secs(20),
+            max_user_channels_per_agent: 256,
+            max_channels_per_user_link: 512,
             replica_timeout: Duration::from_secs(30),
             default_run_as: None,
             session: SessionSettings::default(),
@@ -128,6 +141,20 @@ impl ServerConfig {
                 humantime::format_duration(self.replica_timeout)
             )));
         }
+        if !(1..AGENT_LINK_CHANNELS).contains(&self.max_user_channels_per_agent) {
+            return Err(ServerError::Config(format!(
+                "max_user_channels_per_agent must be 1 to {} (an agent's link has {} channels \
+                 for all its users; got {})",
+                AGENT_LINK_CHANNELS - 1,
+                AGENT_LINK_CHANNELS,
+                self.max_user_channels_per_agent
+            )));
+        }
+        if self.max_channels_per_user_link == 0 {
+            return Err(ServerError::Config(
+                "max_channels_per_user_link must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -166,6 +193,16 @@ impl ServerConfig {
         if let Some(v) = get("WICKET_HEARTBEAT") {
             self.heartbeat = humantime::parse_duration(&v)
                 .map_err(|e| bad("WICKET_HEARTBEAT", e.to_string()))?;
+        }
+        if let Some(v) = get("WICKET_MAX_USER_CHANNELS_PER_AGENT") {
+            self.max_user_channels_per_agent = v
+                .parse()
+                .map_err(|e| bad("WICKET_MAX_USER_CHANNELS_PER_AGENT", format!("{e}")))?;
+        }
+        if let Some(v) = get("WICKET_MAX_CHANNELS_PER_USER_LINK") {
+            self.max_channels_per_user_link = v
+                .parse()
+                .map_err(|e| bad("WICKET_MAX_CHANNELS_PER_USER_LINK", format!("{e}")))?;
         }
         if let Some(v) = get("WICKET_SESSION_IDLE_TIMEOUT") {
             self.session.idle_timeout = Some(
@@ -316,6 +353,22 @@ mod tests {
         assert_eq!(oidc.client_secret.as_deref(), Some("s3cret"));
         assert_eq!(oidc.groups["idp-ops"], vec!["operators"]);
         assert_eq!(oidc.username_claim, "preferred_username");
+    }
+
+    #[test]
+    fn channel_limits_from_file_and_env_and_a_share_that_would_fill_an_agent_is_refused() {
+        let mut c: ServerConfig = toml::from_str("max_user_channels_per_agent = 100\n").unwrap();
+        assert_eq!(c.max_user_channels_per_agent, 100);
+        assert_eq!(c.max_channels_per_user_link, 512);
+        c.apply_env(|k| (k == "WICKET_MAX_CHANNELS_PER_USER_LINK").then(|| "64".to_string()))
+            .unwrap();
+        assert_eq!(c.max_channels_per_user_link, 64);
+        assert!(c.validate().is_ok());
+        c.max_user_channels_per_agent = 1024;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("1 to 1023"), "{e}");
+        c.max_user_channels_per_agent = 0;
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
 use wicket_proto::copy::{Decoder, Item};
 use wicket_proto::{CopySpec, ErrorCode, OpenSpec};
 
@@ -243,8 +243,7 @@ async fn broker(
         dest: None,
     };
     let channel = agent
-        .mux
-        .open(OpenSpec::Copy(spec))
+        .open(&caller.user.id, &target.name, OpenSpec::Copy(spec))
         .await
         .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live, run_as))
@@ -350,9 +349,9 @@ async fn pump(
         let sent = match ev {
             Event::Data(d) => {
                 observe(&d);
-                to.data(d).await
+                from.unless_cut(to.data(d)).await
             }
-            Event::ExtData(d) if from_agent => to.ext_data(d).await,
+            Event::ExtData(d) if from_agent => from.unless_cut(to.ext_data(d)).await,
             Event::Exit(s) if from_agent => to.exit(s),
             Event::Eof => to.eof(),
             Event::Error { code, reason } => {
@@ -362,7 +361,13 @@ async fn pump(
             }
             _ => Ok(()),
         };
-        if sent.is_err() {
+        if let Err(e) = sent {
+            // Cut while passing data on (its link went, or it failed): tell the other side
+            // why, as its queued ERROR would have, and end as failed.
+            if let MuxError::Cut(cut) = e {
+                let _ = to.error(cut.code, &cut.reason);
+                return Ended::Failed(cut.reason);
+            }
             return Ended::Cut;
         }
     }

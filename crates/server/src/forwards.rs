@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
 use wicket_proto::{ErrorCode, OpenSpec, TcpSpec};
 
 use crate::auth::Caller;
@@ -220,8 +220,7 @@ async fn broker(
         dest: Some((spec.host.clone(), spec.port)),
     };
     let channel = agent
-        .mux
-        .open(OpenSpec::Tcp(spec))
+        .open(&caller.user.id, &target.name, OpenSpec::Tcp(spec))
         .await
         .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
     Ok((channel, live))
@@ -323,7 +322,7 @@ async fn pump(mut from: ChannelReceiver, to: ChannelSender, out: &mut Pumped) {
         let sent = match ev {
             Event::Data(d) => {
                 out.bytes += d.len() as u64;
-                to.data(d).await
+                from.unless_cut(to.data(d)).await
             }
             Event::Eof => to.eof(),
             Event::Error { code, reason } => {
@@ -333,7 +332,13 @@ async fn pump(mut from: ChannelReceiver, to: ChannelSender, out: &mut Pumped) {
             // Nothing else belongs on a tcp channel.
             _ => Ok(()),
         };
-        if sent.is_err() {
+        if let Err(e) = sent {
+            // The source was cut: tell the other side why, as its queued ERROR would have (the
+            // far end resets its connection).
+            if let MuxError::Cut(cut) = e {
+                out.error.get_or_insert_with(|| cut.reason.clone());
+                let _ = to.error(cut.code, &cut.reason);
+            }
             break;
         }
     }

@@ -67,11 +67,13 @@ pub async fn refuse(t: &mut Transport, Refusal(code, reason): Refusal) {
 }
 
 /// Ends the handshake with Welcome and starts the mux; a link silent for three heartbeats is
-/// dropped. `None` when the peer is already gone.
+/// dropped, and the peer may have at most `max_channels` channels open or being opened on it.
+/// `None` when the peer is already gone.
 pub async fn welcome(
     state: &AppState,
     mut t: Transport,
     version: u16,
+    max_channels: usize,
 ) -> Option<(Mux, mpsc::Receiver<IncomingChannel>)> {
     let heartbeat = state.config().heartbeat;
     let welcome = Frame::Welcome(Welcome {
@@ -81,6 +83,7 @@ pub async fn welcome(
     t.send_frame(&welcome).await.ok()?;
     let config = MuxConfig {
         idle_timeout: Some(heartbeat * 3),
+        max_channels,
         ..MuxConfig::default()
     };
     Some(Mux::start(t, Role::Acceptor, config))

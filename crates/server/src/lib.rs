@@ -25,7 +25,9 @@
 //! - [`ratelimit`]: failed-login limits per user name and source address (in memory).
 //! - [`api`]: the JSON handlers.
 //! - [`agent_link`]: the agents' WebSocket endpoint.
-//! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]).
+//! - [`registry`]: the agents connected to this process ([`registry::AgentRegistry`]), and
+//!   [`registry::AgentConn::open`], the one way a channel is opened on an agent.
+//! - [`quota`]: each user's share of an agent link's channels.
 //! - [`replicas`]: this process among the replicas on one database; dead ones' sessions ended.
 //! - [`state`]: [`AppState`], what every handler shares.
 //! - [`sessions`]: live sessions, re-checked whenever access may have been taken away.
@@ -51,6 +53,7 @@ pub mod forwards;
 pub mod handshake;
 pub mod limits;
 pub mod oidc;
+pub mod quota;
 pub mod ratelimit;
 pub mod recordings;
 pub mod registry;

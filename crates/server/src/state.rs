@@ -50,8 +50,8 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 store,
+                agents: AgentRegistry::new(config.max_user_channels_per_agent),
                 config,
-                agents: AgentRegistry::default(),
                 sessions: SessionRegistry::default(),
                 recordings,
                 ca_fingerprint,

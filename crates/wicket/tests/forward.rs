@@ -424,3 +424,196 @@ async fn forward_to_a_version_1_agent_is_refused_clearly() -> Result<()> {
     assert!(!old.mux.is_closed(), "the old agent's link was dropped");
     Ok(())
 }
+
+/// A destination that accepts every connection and never reads: what a forward pushes at it
+/// fills every window on the way and stays there. The accepted connections are kept.
+async fn never_reading_server() -> Result<(u16, std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>)> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let port = l.local_addr()?.port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            keep.lock().expect("lock").push(s);
+        }
+    });
+    Ok((port, held))
+}
+
+/// How many of the accepted connections there are now.
+fn accepted(held: &std::sync::Mutex<Vec<TcpStream>>) -> usize {
+    held.lock().map(|v| v.len()).unwrap_or(0)
+}
+
+/// Whether the TCP connection from 127.0.0.1:`local` to 127.0.0.1:`remote` is ESTABLISHED,
+/// as the kernel lists it (`/proc/net/tcp`): how the agent's side of a forwarded connection is
+/// seen without touching the agent.
+fn established(local: u16, remote: u16) -> Result<bool> {
+    let table = std::fs::read_to_string("/proc/net/tcp")?;
+    let want = (
+        format!("0100007F:{local:04X}"),
+        format!("0100007F:{remote:04X}"),
+    );
+    Ok(table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == want.0 && f[2] == want.1 && f[3] == "01"
+    }))
+}
+
+/// Writes into `s` until nothing is taken for a second (or `most` bytes went in).
+async fn fill(s: &mut TcpStream, most: usize) -> Result<usize> {
+    let chunk = vec![7u8; 64 * 1024];
+    let mut n = 0;
+    while n < most {
+        match tokio::time::timeout(Duration::from_secs(1), s.write(&chunk)).await {
+            Ok(Ok(k)) => n += k,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
+    Ok(n)
+}
+
+/// A user's share of a target's channels: with 16 channels per user per agent, the 17th
+/// forwarded connection is refused with the limit named, and so is a session; another user
+/// still connects to the same target; connections that end give the share back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_over_their_channel_share_is_refused_and_others_still_connect() -> Result<()> {
+    let mut h =
+        Harness::start_with(bins!(), &[("WICKET_MAX_USER_CHANNELS_PER_AGENT", "16")]).await?;
+    h.add_agent("web-1").await?;
+    h.admin
+        .set_policies("@id(\"all\")\npermit(principal, action, resource);\n")
+        .await?;
+    let bob = h.user("bob", "bob-password-123").await?;
+    let (dest, held) = never_reading_server().await?;
+    let spec = format!("0:127.0.0.1:{dest}");
+    let fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+
+    // 16 connections reach the destination and stay open.
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(fwd.connect(0).await?);
+    }
+    let all_in = wicket_testkit::wait_until(Duration::from_secs(20), || accepted(&held) == 16);
+    assert!(
+        all_in.await,
+        "{} of 16 reached the destination",
+        accepted(&held)
+    );
+
+    // The 17th to 20th are refused, saying why.
+    for _ in 0..4 {
+        assert_reset(fwd.connect(0).await)
+            .await
+            .context("over the share")?;
+    }
+    let want = "you already have 16 channels open to web-1 (the limit per user is 16)";
+    let told = wicket_testkit::wait_until(Duration::from_secs(5), || fwd.stderr().contains(want));
+    assert!(told.await, "no refusal naming the limit: {}", fwd.stderr());
+    assert_eq!(
+        accepted(&held),
+        16,
+        "a refused connection reached the destination"
+    );
+
+    // Sessions count too: admin's own session is refused the same way...
+    let out = h
+        .admin
+        .run(&["connect", "web-1", "--", "echo hi"], None)
+        .await?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(want), "{err}");
+    // ...while another user connects to the same target.
+    let out = bob
+        .run(&["connect", "web-1", "--", "echo hi"], None)
+        .await?;
+    assert!(out.status.success(), "{}", wicket_testkit::cli::show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+
+    // Once those connections end (at both ends), the share is given back.
+    open.clear();
+    held.lock().expect("lock").clear();
+    let mut reopened = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while reopened.len() < 16 {
+        let before = accepted(&held);
+        let s = fwd.connect(0).await?;
+        if wicket_testkit::wait_until(Duration::from_secs(2), || accepted(&held) > before).await {
+            reopened.push(s);
+        } else if std::time::Instant::now() > deadline {
+            bail!("the share was not given back: {}", fwd.stderr());
+        }
+    }
+    Ok(())
+}
+
+/// When a user's link goes while its forwarded connections are stalled (the destination does
+/// not read, so every window is full), the agent's connections to the destination are reset
+/// at once rather than left established with their buffers for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_forward_link_closes_the_agents_stalled_connections() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let (dest, held) = never_reading_server().await?;
+    let spec = format!("0:127.0.0.1:{dest}");
+    let mut fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut s = fwd.connect(0).await?;
+        let n = fill(&mut s, 64 << 20).await?;
+        assert!(
+            n > 4 << 20,
+            "only {n} bytes went in before the forward stalled"
+        );
+        clients.push(s);
+    }
+    assert!(
+        wicket_testkit::wait_until(Duration::from_secs(10), || accepted(&held) == 4).await,
+        "the destination has {} connections",
+        accepted(&held)
+    );
+    // The agent's ends, as the destination sees them.
+    let agent_ports: Vec<u16> = held
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|s| s.peer_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()?;
+    for &p in &agent_ports {
+        assert!(established(p, dest)?, "agent port {p} not established");
+    }
+
+    // The user's link goes.
+    fwd.child.start_kill()?;
+    fwd.child.wait().await?;
+    drop(clients);
+
+    let gone = wicket_testkit::wait_until(Duration::from_secs(10), || {
+        agent_ports
+            .iter()
+            .all(|&p| !established(p, dest).unwrap_or(true))
+    });
+    assert!(
+        gone.await,
+        "the agent kept its connections to the destination established after the link went"
+    );
+    // And the destination, reading at last, finds each connection ended.
+    let conns: Vec<TcpStream> = std::mem::take(&mut *held.lock().expect("lock"));
+    for mut s in conns {
+        let mut buf = vec![0u8; 1 << 20];
+        let end = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "a destination connection did not end");
+    }
+    Ok(())
+}

@@ -414,3 +414,222 @@ async fn zdata_frames_wait_for_whole_credit_and_arrive_whole() {
     assert_eq!(frames, 100);
     let _ = sender.await.unwrap();
 }
+
+/// Opens a channel of `spec` from `client` and accepts it on `incoming`: (opener's, acceptor's).
+async fn open_pair(
+    client: &Mux,
+    incoming: &mut tokio::sync::mpsc::Receiver<crate::IncomingChannel>,
+    spec: OpenSpec,
+) -> (crate::Channel, crate::Channel) {
+    let (opened, accepted) = tokio::join!(client.open(spec), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    (opened.unwrap(), accepted)
+}
+
+/// Waits up to 100 ms for `rx` to be cut.
+async fn cut_soon(rx: &crate::ChannelReceiver) -> Option<crate::Cut> {
+    tokio::time::timeout(Duration::from_millis(100), rx.cut())
+        .await
+        .ok()
+}
+
+/// A lost link, an `ERROR`, or a `CLOSE` before `EOF`/`EXIT` cut a channel at once, however
+/// much is still queued on it; a `CLOSE` after the end of the stream does not.
+#[tokio::test]
+async fn a_channel_is_cut_by_link_loss_error_or_an_early_close_and_not_by_an_orderly_end() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+
+    let (orderly, orderly_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = orderly.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.eof().unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = orderly_in.split();
+    assert_eq!(cut_soon(&in_rx).await, None, "an orderly close is no cut");
+
+    let (exited, exited_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = exited.split();
+    tx.exit(ExitStatus::Code(0)).unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = exited_in.split();
+    assert_eq!(cut_soon(&in_rx).await, None, "a close after EXIT is no cut");
+
+    let (early, early_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = early.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.close();
+    let (_in_tx, in_rx) = early_in.split();
+    let cut = cut_soon(&in_rx).await.expect("a close before EOF cuts");
+    assert_eq!(cut.code, ErrorCode::PeerGone);
+
+    let (failed, failed_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = failed.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    tx.error(ErrorCode::ConnectFailed, "connection reset")
+        .unwrap();
+    let (_in_tx, in_rx) = failed_in.split();
+    let cut = cut_soon(&in_rx).await.expect("an ERROR cuts");
+    assert_eq!(
+        (cut.code, cut.reason.as_str()),
+        (ErrorCode::ConnectFailed, "connection reset")
+    );
+
+    // Work that would wait for ever is given up once the channel is cut by a lost link.
+    let (lost, lost_in) = open_pair(&client, &mut incoming, spec()).await;
+    let (tx, _rx) = lost.split();
+    tx.data(Bytes::from_static(b"queued")).await.unwrap();
+    let (_in_tx, in_rx) = lost_in.split();
+    let waiting = tokio::spawn(async move {
+        in_rx
+            .unless_cut(std::future::pending::<Result<(), MuxError>>())
+            .await
+    });
+    client.close(ErrorCode::Shutdown, "client stopping");
+    let given_up = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("unless_cut returned")
+        .unwrap();
+    match given_up {
+        Err(MuxError::Cut(c)) => assert!(c.reason.contains("link lost"), "{}", c.reason),
+        other => panic!("{other:?}"),
+    }
+    drop(server);
+}
+
+/// Only `stream_windows` byte-stream channels hold the large window at once; the next gets the
+/// session window, and a closed one gives its large window to a later channel.
+#[tokio::test]
+async fn a_link_grants_the_stream_window_to_a_few_channels_at_once() {
+    let (a, b) = mem_pair();
+    let cfg = MuxConfig {
+        window: 1000,
+        stream_window: 5000,
+        stream_windows: 2,
+        ..MuxConfig::default()
+    };
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, cfg.clone());
+    let (client, _) = Mux::start(a, Role::Dialer, cfg);
+    // What the acceptor granted: a sender gets exactly that, then waits.
+    async fn granted(ch: crate::Channel) -> (usize, crate::ChannelSender) {
+        let (tx, _rx) = ch.split();
+        let mut n = 0;
+        while tokio::time::timeout(Duration::from_millis(50), tx.data(Bytes::from_static(b"x")))
+            .await
+            .is_ok()
+        {
+            n += 1;
+        }
+        (n, tx)
+    }
+    let mut kept = Vec::new();
+    for want in [5000, 5000, 1000] {
+        let (ch, ch_in) = open_pair(&client, &mut incoming, tcp_spec()).await;
+        let (n, tx) = granted(ch).await;
+        assert_eq!(n, want);
+        kept.push((tx, ch_in));
+    }
+    // The first closes on both sides: its large window goes to the next channel.
+    let (tx, ch_in) = kept.remove(0);
+    tx.close();
+    drop(ch_in);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (ch, _ch_in) = open_pair(&client, &mut incoming, tcp_spec()).await;
+    assert_eq!(granted(ch).await.0, 5000);
+}
+
+/// Opens the application has not answered yet count against `max_channels`: a peer cannot
+/// queue any number of them.
+#[tokio::test]
+async fn unanswered_opens_count_against_the_channel_limit() {
+    let (a, b) = mem_pair();
+    let cfg = MuxConfig {
+        max_channels: 2,
+        ..MuxConfig::default()
+    };
+    let (_server, mut incoming) = Mux::start(b, Role::Acceptor, cfg);
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let opens: Vec<_> = (0..2)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.open(spec()).await.map(|_| ()) })
+        })
+        .collect();
+    let first = incoming.recv().await.unwrap();
+    let second = incoming.recv().await.unwrap();
+    let err = client.open(spec()).await.err().unwrap();
+    assert_eq!(
+        err,
+        MuxError::Rejected {
+            code: ErrorCode::TooManyChannels,
+            reason: "at most 2 channels on one link".into()
+        }
+    );
+    // An answer frees the slot.
+    first.reject(ErrorCode::Forbidden, "no");
+    drop(second);
+    for o in opens {
+        assert!(o.await.unwrap().is_err());
+    }
+    let third = tokio::spawn({
+        let c = client.clone();
+        async move { c.open(spec()).await.map(|_| ()) }
+    });
+    incoming.recv().await.unwrap().accept().unwrap();
+    third.await.unwrap().unwrap();
+}
+
+/// The token given to `open_holding` is kept while the channel holds its slot and dropped
+/// when it leaves the table, whichever way: refused, closed by both sides, link lost.
+#[tokio::test]
+async fn an_open_holds_its_token_until_the_channel_leaves_the_table() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let token = Arc::new(());
+    let held = || Arc::strong_count(&token) - 1;
+
+    // Refused.
+    let (opened, _) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming
+            .recv()
+            .await
+            .unwrap()
+            .reject(ErrorCode::Forbidden, "no")
+    });
+    assert!(opened.is_err());
+    assert_eq!(held(), 0);
+
+    // Closed by both sides: held until the second close.
+    let (opened, accepted) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    let (tx, rx) = opened.unwrap().split();
+    tx.eof().unwrap();
+    drop((tx, rx));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(held(), 1, "released before the peer closed");
+    drop(accepted);
+    assert!(wait(|| held() == 0).await, "kept after both closed");
+
+    // Link lost.
+    let (opened, _accepted) = tokio::join!(client.open_holding(spec(), token.clone()), async {
+        incoming.recv().await.unwrap().accept().unwrap()
+    });
+    let _kept = opened.unwrap();
+    assert_eq!(held(), 1);
+    server.close(ErrorCode::Shutdown, "going");
+    assert!(wait(|| held() == 0).await, "kept after the link was lost");
+}
+
+async fn wait(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}

@@ -17,8 +17,7 @@ pub async fn revoke(
         .map_err(|(_, m)| ApiError::not_found(m))?;
     state.store().revoke_target(&target.id, now_ms()).await?;
     if let Some(link) = state.agents().get(&target.id) {
-        link.mux
-            .close(ErrorCode::Unauthorized, "this agent has been revoked");
+        link.close(ErrorCode::Unauthorized, "this agent has been revoked");
     }
     tracing::info!(target = %target.id, name = %target.name, "agent revoked");
     Ok(Json(
