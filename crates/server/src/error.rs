@@ -12,7 +12,9 @@ pub enum ServerError {
     Config(String),
     #[error("TLS: {0}")]
     Tls(#[from] wicket_tls::TlsError),
-    #[error("database: {0}")]
+    /// The store's own message says what failed ("database error: ...", or a damaged
+    /// database and what to do): said once, not again as a cause.
+    #[error(transparent)]
     Store(#[from] wicket_store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),

@@ -2,8 +2,9 @@
 //! applies it ([`field`]).
 //!
 //! Whatever a client, an agent or an unauthenticated stranger sends is bounded here before it
-//! is stored, recorded or logged: a login name of a million characters is refused with a 400
-//! (and recorded cut to [`AUDIT_TEXT`]), never written to the audit chain whole. The audit
+//! is stored, recorded or logged: a login body over [`BODY`] is refused with a 413 and a login
+//! name over [`NAME`] with a 400, each recorded only as an API call, never written to the
+//! audit chain whole. The audit
 //! writer cuts every string again as a last line ([`crate::audit::event`]), so a field that
 //! slips past a handler still cannot grow the chain by more than a few KiB per event.
 //! docs/SECURITY.md lists these bounds.
@@ -212,5 +213,43 @@ mod tests {
             err.contains("invalid tag key") && !err.contains('\x1b'),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_agents_inventory_is_cut_and_escaped() {
+        let mut inv = Inventory {
+            hostname: "h".repeat(100_000),
+            agent_version: "1.0\x1b]52;c;SGk=\x07".into(),
+            addresses: vec!["10.0.0.1".into(); 1000],
+            ..Inventory::default()
+        };
+        inventory(&mut inv);
+        assert!(inv.hostname.len() <= INVENTORY_FIELD);
+        assert_eq!(inv.agent_version, "1.0\\u{1b}]52;c;SGk=\\u{7}");
+        assert_eq!(inv.addresses.len(), INVENTORY_ADDRESSES);
+    }
+
+    #[test]
+    fn channel_requests_are_bounded_before_anything_else() {
+        use wicket_proto::SessionSpec;
+        let ok = OpenSpec::Session(SessionSpec {
+            target: Some("web-1".into()),
+            command: Some("for i in 1 2; do\n  echo $i\ndone".into()),
+            ..SessionSpec::default()
+        });
+        assert!(open_spec(&ok).is_ok());
+        let long = OpenSpec::Session(SessionSpec {
+            command: Some("x".repeat(COMMAND + 1)),
+            ..SessionSpec::default()
+        });
+        assert!(open_spec(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("command is too long"));
+        let sneaky = OpenSpec::Session(SessionSpec {
+            run_as: Some("root\u{202e}".into()),
+            ..SessionSpec::default()
+        });
+        assert!(open_spec(&sneaky).is_err());
     }
 }

@@ -110,13 +110,18 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if !in_memory {
         private_files(SqliteConnectOptions::from_str(url)?.get_filename())?;
+        // Opening reads the schema, so a file damaged where SQLite reads first fails here,
+        // before the quick check: it gets the same message.
         let mut conn = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .connect()
-            .await?;
-        conn.execute("SELECT 1").await?;
+            .await
+            .map_err(|e| damaged_or(e, url))?;
+        conn.execute("SELECT 1")
+            .await
+            .map_err(|e| damaged_or(e, url))?;
         quick_check(&mut conn, url).await?;
         conn.close().await?;
     }
@@ -185,12 +190,7 @@ fn private_files(db: &std::path::Path) -> Result<(), StoreError> {
 /// database missing part of its audit chain.
 async fn quick_check(conn: &mut sqlx::SqliteConnection, url: &str) -> Result<(), StoreError> {
     use sqlx::Row;
-    let damaged = |detail: String| {
-        StoreError::Damaged(format!(
-            "the database {url} is damaged ({detail}). wicketd will not start on it: restore \
-             it from a backup, or move it aside to start with an empty one"
-        ))
-    };
+    let damaged = |detail: String| damaged(url, &detail);
     let rows = match sqlx::query("PRAGMA quick_check(5)")
         .fetch_all(&mut *conn)
         .await
@@ -207,6 +207,33 @@ async fn quick_check(conn: &mut sqlx::SqliteConnection, url: &str) -> Result<(),
         Ok(())
     } else {
         Err(damaged(problems.join("; ")))
+    }
+}
+
+/// The message for a damaged SQLite file, with what to do.
+fn damaged(url: &str, detail: &str) -> StoreError {
+    StoreError::Damaged(format!(
+        "the database {url} is damaged ({detail}). wicketd will not start on it: restore it \
+         from a backup, or move it aside to start with an empty one"
+    ))
+}
+
+/// `e`, or [`StoreError::Damaged`] when SQLite says the file is corrupt (`SQLITE_CORRUPT`,
+/// 11, and its extended codes) or not a database at all (`SQLITE_NOTADB`, 26).
+fn damaged_or(e: sqlx::Error, url: &str) -> StoreError {
+    let corrupt = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 11 | 26));
+    if corrupt {
+        let detail = e
+            .as_database_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or_default();
+        damaged(url, &detail)
+    } else {
+        e.into()
     }
 }
 

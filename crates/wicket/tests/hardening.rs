@@ -7,8 +7,8 @@
 //! - item 4: escape sequences sent from the network never reach an admin's terminal raw, and a
 //!   tag cannot hold a text-direction override;
 //! - item 5: the data dir, database and recordings are readable by wicketd's user only;
-//! - item 9: a damaged database (emptied, truncated, overwritten) does not start (and, ignored
-//!   until fixed, says what to do whatever the damage);
+//! - item 9: a damaged database (emptied, truncated, overwritten) does not start, and says
+//!   what to do whatever the damage;
 //! - item 10: a connection that trickles its headers, or idles, is cut off;
 //! - item 11: a login name cannot forge a line in wicketd's log;
 //! - item 13: failed logins lock out the source, not the account;
@@ -634,15 +634,9 @@ async fn damaged_database_does_not_start() -> Result<()> {
 }
 
 /// Item 9, the message: a database damaged where SQLite reads first (a truncated file, pages
-/// of the schema overwritten) must be refused the way quick_check's findings are, saying it is
-/// damaged and to restore it from a backup. It is refused, but with SQLite's error four times
-/// over and nothing about what to do: opening the file (`connect()`, which sets the journal
-/// mode and so reads the schema, in `open_sqlite`, crates/store/src/db.rs) fails before
-/// `quick_check` runs, and that error is not mapped to `StoreError::Damaged`.
+/// of the schema overwritten) fails already when the file is opened, before the quick check;
+/// it must be refused the same way, saying it is damaged and to restore it from a backup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug in the #18 fix: a database damaged where SQLite reads first fails in connect() \
-            before quick_check and is refused with the raw \"database disk image is malformed\" \
-            error, not the damaged-database message that says to restore a backup"]
 async fn damaged_database_message_says_what_to_do() -> Result<()> {
     if on_postgres() {
         eprintln!("item 9: the damaged-file checks are SQLite's; nothing to do on PostgreSQL");
