@@ -320,16 +320,17 @@ pub fn resolve_run_as(
         .filter(|r| !r.is_empty())
         .or_else(|| state.config().default_run_as.clone())
         .or_else(agent_user)
-        .ok_or_else(|| {
-            (
+        .ok_or_else(|| match online_agent(state, target, 1, "sessions") {
+            // Never connected: offline is what the user needs to hear.
+            Err(offline) => offline,
+            Ok(_) => (
                 ErrorCode::Forbidden,
                 format!(
-                    "target {}'s agent has not said which user it runs as (it has not \
-                     connected yet, or predates that): name the user to run as (--user), or \
-                     upgrade wicket-agent there",
+                    "target {}'s agent does not say which user it runs as (it predates that): \
+                     name the user to run as (--user), or upgrade wicket-agent there",
                     target.name
                 ),
-            )
+            ),
         })
 }
 
