@@ -314,6 +314,13 @@ async fn record(
             () = queue.ready() => Why::Batch,
             _ = tick.tick() => Why::Now,
             () = progress.kick.notified() => Why::Now,
+            // An upload ended: take its result now, not at the next flush. A failure ends the
+            // task here, which is what tells a handle waiting for the store that it failed;
+            // otherwise that handle could wait for ever for a flush nothing would start.
+            uploaded = upload.uploaded(), if upload.uploading() => {
+                upload.settled(uploaded)?;
+                continue;
+            }
             _ = &mut done => Why::Done,
         };
         if let Why::Done = why {
@@ -438,13 +445,36 @@ impl Upload {
 
     /// Waits for the chunk being uploaded, if any, and takes the hash back.
     async fn settle(&mut self) -> Result<(), RecordingError> {
-        if let Some(task) = self.in_flight.take() {
-            let (hash, buffer) = task
-                .await
-                .map_err(|e| RecordingError::Closed(format!("upload task: {e}")))??;
-            self.hash = Some(hash);
-            self.spare = Some(buffer);
+        if self.uploading() {
+            let uploaded = self.uploaded().await;
+            self.settled(uploaded)?;
         }
+        Ok(())
+    }
+
+    /// Whether a chunk is being uploaded.
+    fn uploading(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Resolves when the chunk being uploaded is done (pending for ever if none is).
+    async fn uploaded(&mut self) -> Result<Uploaded, tokio::task::JoinError> {
+        match self.in_flight.as_mut() {
+            Some(task) => task.await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes a finished upload's hash and buffer back, or its error.
+    fn settled(
+        &mut self,
+        uploaded: Result<Uploaded, tokio::task::JoinError>,
+    ) -> Result<(), RecordingError> {
+        self.in_flight = None;
+        let (hash, buffer) =
+            uploaded.map_err(|e| RecordingError::Closed(format!("upload task: {e}")))??;
+        self.hash = Some(hash);
+        self.spare = Some(buffer);
         Ok(())
     }
 

@@ -178,6 +178,36 @@ async fn a_failed_store_refuses_to_start_and_stops_a_live_recording() {
     assert!(store.probe().await.is_err());
 }
 
+/// Fail closed, bounded: with the store gone, a writer is stopped once two chunks are not in
+/// it (not after the next timer, not never), and `sync` reports the failure rather than wait.
+#[tokio::test]
+async fn a_writer_ahead_of_a_failed_store_is_stopped_and_sync_fails() {
+    let config = RecorderConfig {
+        // No timer to rescue a stuck recorder: only the bound and the kick move it.
+        flush_interval: Duration::from_secs(3600),
+        ..small_chunks()
+    };
+    for (what, size) in [("sync", 500), ("bound", 2500)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let store = RecordingStore::local(&root).unwrap();
+        let rec = Recorder::start(store, header("ses_bound"), config.clone())
+            .await
+            .unwrap();
+        let h = rec.handle();
+        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::write(&root, b"not a folder").unwrap();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+            h.output(Bytes::from(vec![b'x'; size])).await?;
+            h.sync().await
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the writer waited for ever on a dead store"));
+        assert!(stopped.is_err(), "{what}: the dead store was not reported");
+        assert!(rec.finish().await.is_err());
+    }
+}
+
 #[tokio::test]
 async fn retention_finds_old_sessions_and_delete_removes_them() {
     let dir = tempfile::tempdir().unwrap();

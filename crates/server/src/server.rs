@@ -237,10 +237,10 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-/// Creates the data directory, or takes an existing one, private to this user (mode 0700):
-/// it holds the database (password hashes, TOTP secrets), keys and recordings, which no other
-/// local user may read.
-fn private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
+/// Creates a data directory, or takes an existing one, private to this user (mode 0700): it
+/// holds the database (password hashes, TOTP secrets), keys and recordings (or, under `wicketd
+/// dev`, an agent's key and log), which no other local user may read.
+pub fn private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let failed = |e: std::io::Error| ServerError::Config(format!("{}: {e}", dir.display()));
     std::fs::DirBuilder::new()

@@ -34,7 +34,9 @@ pub async fn run(args: DevArgs) -> Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    std::fs::create_dir_all(&data_dir)?;
+    // Everything under it (the server's data dir, the agent's key, the agent's log) is this
+    // user's alone, as wicketd's own data dir is.
+    wicket_server::server::private_dir(&data_dir)?;
     let data_dir = data_dir.canonicalize()?;
     // Embedded defaults; `WICKET_*` variables still apply (a recording store, say), except
     // where the dev command decides: the address, the data dir and a short heartbeat.
@@ -69,7 +71,15 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let agent_dir = data_dir.join("agent");
     let identity = ensure_enrolled(&state, &agent_bin, &agent_dir, &url, &fingerprint).await?;
     let log_path = data_dir.join("agent.log");
-    let log = std::fs::File::create(&log_path)?;
+    let log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&log_path)?
+    };
     let mut agent = tokio::process::Command::new(&agent_bin)
         .arg("--state-dir")
         .arg(&agent_dir)
