@@ -435,6 +435,40 @@ async fn a_file_the_run_as_user_may_not_write_is_refused() -> Result<()> {
     Ok(())
 }
 
+/// Starts `wicket cp` (as the admin, run as [`RUN_AS`]) uploading `local` to `big.bin` in
+/// `remote`, and returns it once the temporary file there holds more than `min` bytes.
+async fn upload_under_way(
+    h: &Harness,
+    local: &Path,
+    remote: &RemoteDir,
+    min: u64,
+) -> Result<tokio::process::Child> {
+    let child = h
+        .admin
+        .command()
+        .args([
+            "cp",
+            "--user",
+            RUN_AS,
+            s(local),
+            &format!("web-1:{}/big.bin", s(&remote.0)),
+        ])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        names(&remote.0).iter().any(|n| {
+            n.starts_with(".wicket-cp.big.bin.")
+                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > min)
+        })
+    })
+    .await;
+    if !started {
+        bail!("the copy never started: {:?}", names(&remote.0));
+    }
+    Ok(child)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> {
     let Some(uid) = run_as_user() else {
@@ -447,27 +481,7 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
     big_file(&local, 512)?;
 
     // Upload, killed once the temporary file is growing.
-    let mut child = h
-        .admin
-        .command()
-        .args([
-            "cp",
-            "--user",
-            RUN_AS,
-            s(&local),
-            &format!("web-1:{}/big.bin", s(&remote.0)),
-        ])
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
-        names(&remote.0).iter().any(|n| {
-            n.starts_with(".wicket-cp.big.bin.")
-                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 1 << 20)
-        })
-    })
-    .await;
-    assert!(started, "the copy never started: {:?}", names(&remote.0));
+    let mut child = upload_under_way(&h, &local, &remote, 1 << 20).await?;
     child.kill().await?;
     // The helper sees its input end and removes the temporary file.
     let clean =
@@ -554,27 +568,7 @@ async fn a_killed_upload_is_audited_once() -> Result<()> {
     let remote = RemoteDir::new(uid)?;
     let local = h.dir.path().join("big.bin");
     big_file(&local, 512)?;
-    let mut child = h
-        .admin
-        .command()
-        .args([
-            "cp",
-            "--user",
-            RUN_AS,
-            s(&local),
-            &format!("web-1:{}/big.bin", s(&remote.0)),
-        ])
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
-        names(&remote.0).iter().any(|n| {
-            n.starts_with(".wicket-cp.big.bin.")
-                && fs::metadata(remote.0.join(n)).is_ok_and(|m| m.len() > 8 << 20)
-        })
-    })
-    .await;
-    assert!(started, "the copy never started: {:?}", names(&remote.0));
+    let mut child = upload_under_way(&h, &local, &remote, 8 << 20).await?;
     child.kill().await?;
     let killed = std::time::Instant::now();
     let clean =
