@@ -5,7 +5,7 @@ Runs CLIENT... under a fresh local PTY (as a person's terminal would), waits unt
 `cat` answers, then sends one byte at a time and times until that byte comes back. Prints
 `p50_ms p99_ms n` on stdout. The remote side must echo each byte exactly once (run
 `stty raw -echo; cat` there). `--on`, `--mid` and `--off` run a shell command just before
-the first timed keystroke, halfway, and just after the last (bench/symbol-order.sh profiles
+the first timed keystroke, halfway, and just after the last (to profile or trace exactly
 those windows).
 
     echo_latency.py [--samples N] [--on CMD] [--mid CMD] [--off CMD] -- CLIENT ARGS...

@@ -27,14 +27,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Login(args) => login::login(profile, args).await,
         Command::Logout => login::logout(profile).await,
         Command::Targets(args) => targets::list(profile, args).await,
-        // Boxed as a trait object so the session loop compiles to its own small functions:
-        // inlined here, a keystroke's code would be spread over this whole state machine.
-        Command::Connect(args) => {
-            let session: std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<i32>> + Send + '_>,
-            > = Box::pin(connect::connect(profile, args));
-            session.await
-        }
+        Command::Connect(args) => connect::connect(profile, args).await,
         Command::Forward(args) => forward::forward(profile, args).await,
         Command::Cp(args) => cp::cp(profile, args).await,
         Command::Proxy(args) => proxy::proxy(profile, args).await,
