@@ -69,7 +69,7 @@ async fn serve_agent(state: AppState, mut t: Transport, source: Option<std::net:
         }),
     );
     if let Err(e) = state.audit().append(connected).await {
-        return refuse(&mut t, Refusal(ErrorCode::Internal, e.message)).await;
+        return refuse(&mut t, Refusal(ErrorCode::Internal, e.to_string())).await;
     }
     // Agents open no channels towards the server; dropping the receiver refuses any attempt.
     // Agents open no channels; the limit only matters to a broken one.

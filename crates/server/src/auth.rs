@@ -1,16 +1,12 @@
 //! Authentication: the one place that turns a request's bearer token into a [`Caller`].
 //!
-//! [`crate::routes`] wraps every route in [`require`] with the route's [`Access`]; a handler
-//! behind `User` or `Admin` access can rely on a `Caller` in the request extensions.
+//! [`crate::routes`] wraps every route in [`crate::middleware::require`] with the route's
+//! [`Access`]; a handler behind `User` or `Admin` access can rely on a `Caller` in the request
+//! extensions.
 
-use axum::extract::Request;
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use wicket_policy::Action;
 use wicket_store::User;
 
-use crate::audit::Actor;
-use crate::authz::{authorize, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::secrets::sha256;
@@ -27,7 +23,7 @@ pub enum Access {
     /// Any signed-in user.
     User,
     /// A signed-in user whom the policy allows this admin action on the server (checked
-    /// through [`authorize`]).
+    /// through [`crate::authz::authorize`]).
     Admin(Action),
 }
 
@@ -42,44 +38,6 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the token's login proved a second factor; policies see it as `context.mfa`.
     pub mfa: bool,
-}
-
-/// Middleware: authenticates the bearer token when `access` needs one and stores the caller.
-pub async fn require(access: Access, state: AppState, mut req: Request, next: Next) -> Response {
-    match access {
-        Access::Public | Access::SelfAuthenticated => next.run(req).await,
-        Access::User | Access::Admin(_) => {
-            let header = req
-                .headers()
-                .get(AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let source_ip = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip());
-            let mut caller = match authenticate(&state, header.as_deref()).await {
-                Ok(c) => c,
-                Err(e) => return e.into_response(),
-            };
-            caller.source_ip = source_ip;
-            // The audit middleware around this one records who made the request.
-            let actor = Actor(caller.user.name.clone());
-            if let Access::Admin(action) = access {
-                if let Err(e) =
-                    authorize(&state, &caller, action, Resource::Server, &Facts::default()).await
-                {
-                    let mut response = e.into_response();
-                    response.extensions_mut().insert(actor);
-                    return response;
-                }
-            }
-            req.extensions_mut().insert(caller);
-            let mut response = next.run(req).await;
-            response.extensions_mut().insert(actor);
-            response
-        }
-    }
 }
 
 /// Checks `Authorization: Bearer <token>`. Every failure is a 401 with a message that says

@@ -13,9 +13,30 @@ use wicket_store::Target;
 
 pub use wicket_policy::{Action, Decision};
 
+use crate::audit::AuditUnavailable;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Why [`authorize`] refused: a policy's no, or a decision that could not be recorded. The
+/// two stay apart all the way to the user (a 403 and a 503 over HTTP).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthzError {
+    /// The text names who may not do what, and the policy that says so when one does.
+    #[error("{0}")]
+    Denied(String),
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditUnavailable),
+}
+
+impl From<AuthzError> for ApiError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Denied(why) => ApiError::forbidden(why),
+            AuthzError::AuditUnavailable(e) => e.into(),
+        }
+    }
+}
 
 /// What an action is done to.
 #[derive(Clone, Copy)]
@@ -37,15 +58,15 @@ pub struct Facts {
 }
 
 /// Decides, logs and records the decision (an `authz.decision` audit event, waited for), and
-/// turns a refusal into a 403 that names what was refused. If the decision cannot be recorded,
-/// the request is refused with a 503 whatever the decision was.
+/// turns a refusal into [`AuthzError::Denied`] naming what was refused. If the decision cannot
+/// be recorded, the request is refused ([`AuthzError::AuditUnavailable`]) whatever it was.
 pub async fn authorize(
     state: &AppState,
     caller: &Caller,
     action: Action,
     resource: Resource<'_>,
     facts: &Facts,
-) -> Result<Decision, ApiError> {
+) -> Result<Decision, AuthzError> {
     let facts = &Facts {
         mfa: caller.mfa,
         ..facts.clone()
@@ -114,29 +135,17 @@ pub async fn authorize(
         let request = match (action, resource, &facts.dest_host) {
             (Action::Forward, Resource::Target(t), Some(host)) => format!(
                 "forward to {} through target {}",
-                crate::forwards::dest_display(host, facts.dest_port.unwrap_or(0)),
+                crate::limits::host_port(host, facts.dest_port.unwrap_or(0)),
                 t.name
             ),
             (Action::Copy, Resource::Target(t), _) => format!("copy files on target {}", t.name),
             _ => format!("{} {what}", action.as_str()),
         };
-        Err(ApiError::forbidden(format!(
+        Err(AuthzError::Denied(format!(
             "{} may not {request}{as_user}: {why}",
             caller.user.name,
         )))
     }
-}
-
-/// How a refusal from [`authorize`] reaches a user whose channel it refuses: a policy's no
-/// as `Forbidden` with its words, anything else (the audit log cannot record the decision)
-/// as what it is, never as a policy denial.
-pub fn channel_refusal(e: ApiError) -> (wicket_proto::ErrorCode, String) {
-    let code = if e.status == axum::http::StatusCode::FORBIDDEN {
-        wicket_proto::ErrorCode::Forbidden
-    } else {
-        wicket_proto::ErrorCode::Internal
-    };
-    (code, e.message)
 }
 
 /// The decision alone, for `policies explain` and for re-checking live sessions.

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::error::ServerError;
 use crate::oidc::OidcConfig;
-use crate::recordings::{FailMode, RecordingConfig};
 use crate::settings::{SessionOverride, SessionSettings};
+use wicket_recording::{RecorderConfig, StoreConfig};
 
 /// Channels an agent's link holds at once, on the agent's side (`wicket_mux::MuxConfig`'s
 /// default, which the agent uses): the per-user share must leave room for other users.
@@ -87,6 +87,47 @@ impl Default for AuditConfig {
             segment_size: 1000,
         }
     }
+}
+
+/// `[recording]` in the server configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Where recordings go. Unset: the folder `recordings` in the data dir.
+    pub store: Option<StoreConfig>,
+    /// `closed` (the default) refuses sessions that cannot be recorded; `open` lets them run
+    /// unrecorded.
+    pub on_store_failure: FailMode,
+    /// Recordings older than this are deleted (and the deletion audited). Unset: kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// The longest a recorded byte waits before it is uploaded: what a crash can lose.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Upload a chunk once this many bytes are waiting. Larger chunks mean fewer objects (a
+    /// local store creates and renames a file per chunk, S3 bills a PUT per chunk); a busy
+    /// session holds up to two chunks in memory.
+    pub chunk_size: usize,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            store: None,
+            on_store_failure: FailMode::Closed,
+            retention: None,
+            flush_interval: RecorderConfig::default().flush_interval,
+            chunk_size: RecorderConfig::default().chunk_bytes,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    #[default]
+    Closed,
+    Open,
 }
 
 impl Default for ServerConfig {
@@ -332,10 +373,7 @@ mod tests {
             toml::from_str(include_str!("../../../dist/wicketd.example.toml")).unwrap();
         assert_eq!(c.session.idle_timeout, Some(Duration::from_secs(1200)));
         assert_eq!(c.session_overrides[0].tag, "env=prod");
-        assert_eq!(
-            c.recording.on_store_failure,
-            crate::recordings::FailMode::Closed
-        );
+        assert_eq!(c.recording.on_store_failure, FailMode::Closed);
         assert_eq!(c.audit.sink.as_deref(), Some("stdout"));
         assert_eq!(c.audit.checkpoint_interval, Duration::from_secs(60));
         // The [oidc] example is commented out; uncommented, it must parse and validate too.

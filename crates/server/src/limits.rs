@@ -71,11 +71,6 @@ pub fn length(name: &'static str, value: &str, max: usize) -> Result<(), ApiErro
     Ok(())
 }
 
-/// As [`field`], for an optional value.
-pub fn optional(name: &'static str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
-    value.map_or(Ok(()), |v| field(name, v, max))
-}
-
 /// Tags of a target or an activation: at most [`TAGS`]; keys of letters, digits and `-_./`
 /// up to [`TAG_KEY`]; values up to [`TAG_VALUE`] with no control or text-direction character
 /// (a value that reads backwards in `wicket targets` would lie to whoever reads it).
@@ -191,6 +186,15 @@ pub fn inventory(inv: &mut Inventory) {
 /// A value from the network as an error message may quote it: cut short, escaped.
 pub fn shown(value: &str) -> String {
     text::display(&text::bounded(value, 80)).into_owned()
+}
+
+/// A destination as people write it: `host:port`, `[v6]:port`.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 #[cfg(test)]

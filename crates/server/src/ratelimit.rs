@@ -157,7 +157,8 @@ impl LoginLimiter {
         Self::new(max_per_user, max_per_ip, window)
     }
 
-    pub fn window(&self) -> Duration {
+    #[cfg(test)]
+    fn window(&self) -> Duration {
         self.window
     }
 

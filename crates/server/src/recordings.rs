@@ -7,57 +7,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
 use wicket_audit::Outcome;
-use wicket_proto::{ErrorCode, PtySpec};
+use wicket_proto::PtySpec;
 use wicket_recording::{
-    Header, Recorder, RecorderConfig, RecordingError, RecordingStore, SessionMeta, StoreConfig,
+    Header, Recorder, RecorderConfig, RecordingError, RecordingStore, SessionMeta,
 };
 
-use crate::config::ServerConfig;
+use crate::config::{FailMode, ServerConfig};
 use crate::error::ServerError;
 use crate::state::AppState;
-
-/// `[recording]` in the server configuration.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RecordingConfig {
-    /// Where recordings go. Unset: the folder `recordings` in the data dir.
-    pub store: Option<StoreConfig>,
-    /// `closed` (the default) refuses sessions that cannot be recorded; `open` lets them run
-    /// unrecorded.
-    pub on_store_failure: FailMode,
-    /// Recordings older than this are deleted (and the deletion audited). Unset: kept.
-    #[serde(with = "humantime_serde")]
-    pub retention: Option<Duration>,
-    /// The longest a recorded byte waits before it is uploaded: what a crash can lose.
-    #[serde(with = "humantime_serde")]
-    pub flush_interval: Duration,
-    /// Upload a chunk once this many bytes are waiting. Larger chunks mean fewer objects (a
-    /// local store creates and renames a file per chunk, S3 bills a PUT per chunk); a busy
-    /// session holds up to two chunks in memory.
-    pub chunk_size: usize,
-}
-
-impl Default for RecordingConfig {
-    fn default() -> Self {
-        RecordingConfig {
-            store: None,
-            on_store_failure: FailMode::Closed,
-            retention: None,
-            flush_interval: RecorderConfig::default().flush_interval,
-            chunk_size: RecorderConfig::default().chunk_bytes,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailMode {
-    #[default]
-    Closed,
-    Open,
-}
 
 /// Opens the configured store (a local folder is created if needed).
 pub fn open_store(config: &ServerConfig) -> Result<RecordingStore, ServerError> {
@@ -72,7 +30,7 @@ pub fn open_store(config: &ServerConfig) -> Result<RecordingStore, ServerError> 
 pub enum Start {
     Recording(Recorder),
     /// Fail-open and the store is down: the session runs, marked unrecorded.
-    Unrecorded(String),
+    Unrecorded,
 }
 
 /// Starts recording a session, applying the fail mode.
@@ -80,7 +38,7 @@ pub async fn start(
     state: &AppState,
     meta: SessionMeta,
     pty: Option<&PtySpec>,
-) -> Result<Start, (ErrorCode, String)> {
+) -> Result<Start, String> {
     let (cols, rows, term) = match pty {
         Some(p) => (p.cols, p.rows, p.term.as_str()),
         None => (80, 24, "dumb"),
@@ -104,14 +62,12 @@ pub async fn start(
     }
 }
 
-fn refuse_or_continue(state: &AppState, e: &RecordingError) -> Result<Start, (ErrorCode, String)> {
+/// The session runs unrecorded (fail-open), or is refused with the store's error.
+fn refuse_or_continue(state: &AppState, e: &RecordingError) -> Result<Start, String> {
     tracing::warn!(error = %e, "session recording store unavailable");
     match state.config().recording.on_store_failure {
-        FailMode::Closed => Err((
-            ErrorCode::RecordingUnavailable,
-            format!("session refused: it cannot be recorded ({e})"),
-        )),
-        FailMode::Open => Ok(Start::Unrecorded(e.to_string())),
+        FailMode::Closed => Err(e.to_string()),
+        FailMode::Open => Ok(Start::Unrecorded),
     }
 }
 

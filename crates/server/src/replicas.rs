@@ -20,7 +20,7 @@ pub const STALLED: &str = "this wicketd stalled for longer than replica_timeout 
 
 /// Registers this process; called once before it serves.
 pub async fn register(state: &AppState) -> Result<(), ServerError> {
-    let name = crate::server::hostname().unwrap_or_default();
+    let name = hostname().unwrap_or_default();
     state
         .store()
         .register_replica(state.replica(), &name, now_ms())
@@ -96,4 +96,10 @@ pub async fn retire(state: &AppState) {
     if let Err(e) = state.store().retire_replica(state.replica()).await {
         tracing::warn!(error = %e, "could not retire this replica");
     }
+}
+
+/// This machine's name, as the kernel has it.
+pub(crate) fn hostname() -> Result<String, std::io::Error> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname")?;
+    Ok(h.trim().to_string())
 }

@@ -7,8 +7,9 @@ use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{middleware, Router};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::auth::{require, Access};
+use crate::auth::Access;
 use crate::authz::Action;
+use crate::middleware::{audit, require};
 use crate::state::AppState;
 use crate::{agent_link, api, client_link};
 
@@ -257,7 +258,7 @@ pub fn router(state: AppState) -> Router {
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 move |axum::extract::State(s): axum::extract::State<AppState>, req, next| {
-                    crate::audit::middleware(access, path, s, req, next)
+                    audit(access, path, s, req, next)
                 },
             ));
         match merged.iter_mut().find(|(p, _)| *p == spec.path) {

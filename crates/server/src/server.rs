@@ -42,7 +42,7 @@ impl Server {
             (Some(cert), Some(key)) => ServerIdentity::from_pem_files(cert, key)?,
             (None, None) => {
                 let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-                if let Ok(h) = hostname() {
+                if let Ok(h) = crate::replicas::hostname() {
                     names.push(h);
                 }
                 names.extend(config.tls_names.iter().cloned());
@@ -213,7 +213,7 @@ async fn housekeeping(state: AppState) {
     for n in 0u64.. {
         tick.tick().await;
         if !state.sessions().is_empty() {
-            state.sessions().end_requested(&state).await;
+            crate::broker::end_requested(&state).await;
         }
         if n % replicas == 0 {
             crate::replicas::tick(&state).await;
@@ -232,7 +232,7 @@ async fn housekeeping(state: AppState) {
             }
         }
         if !state.sessions().is_empty() {
-            state.sessions().recheck(&state).await;
+            crate::broker::recheck(&state).await;
         }
     }
 }
@@ -249,9 +249,4 @@ pub fn private_dir(dir: &std::path::Path) -> Result<(), ServerError> {
         .create(dir)
         .map_err(failed)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
-}
-
-pub(crate) fn hostname() -> Result<String, std::io::Error> {
-    let h = std::fs::read_to_string("/proc/sys/kernel/hostname")?;
-    Ok(h.trim().to_string())
 }

@@ -2,7 +2,7 @@
 //!
 //! Each brokered session registers who opened it, with which token, on what, and how. Whenever
 //! something that could take access away happens (a user disabled or deleted, a token revoked,
-//! a group membership changed, a new policy set) [`SessionRegistry::recheck`] authenticates and
+//! a group membership changed, a new policy set) [`crate::broker::recheck`] authenticates and
 //! authorizes every live session again and ends those no longer allowed, telling the user why.
 //! A periodic recheck covers changes made by another replica.
 
@@ -13,8 +13,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
-use crate::authz::{evaluate, principal, Action, Facts, Resource};
-use crate::state::AppState;
+use wicket_policy::Action;
 
 /// What a live session was allowed as.
 #[derive(Clone, Debug)]
@@ -139,95 +138,12 @@ impl SessionRegistry {
         self.len() == 0
     }
 
-    /// Ends every live session that is no longer allowed; returns how many ended.
-    pub async fn recheck(&self, state: &AppState) -> usize {
-        let sessions: Vec<LiveSession> = self.lock().values().map(|e| e.session.clone()).collect();
-        let mut ended = 0;
-        for s in sessions {
-            if let Some(reason) = still_denied(state, &s).await {
-                if let Some(e) = self.lock().get(&s.id) {
-                    let _ = e.end.send(Some(reason.clone()));
-                }
-                tracing::info!(session = %s.id, %reason, "session ended by revocation");
-                ended += 1;
-            }
-        }
-        ended
-    }
-
-    /// Ends the live sessions here that another replica was asked to terminate (the request
-    /// waits in the store: see `api::sessions::terminate`); returns how many ended.
-    pub async fn end_requested(&self, state: &AppState) -> usize {
-        let requests = match state.store().termination_requests().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading termination requests");
-                return 0;
-            }
-        };
-        let mut ended = 0;
-        for (id, reason) in requests {
-            if self.end(&id, &reason) {
-                tracing::info!(session = %id, %reason, "session terminated through another replica");
-                ended += 1;
-            }
-        }
-        ended
+    /// What is live here now.
+    pub fn live(&self) -> Vec<LiveSession> {
+        self.lock().values().map(|e| e.session.clone()).collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Why `s` is no longer allowed, if it is not. Store errors keep the session: a database
-/// hiccup must not cut everyone off (the next recheck decides).
-async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
-    let store = state.store();
-    let now = crate::now_ms();
-    let user = match store.user_by_id(&s.user_id).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return Some("your user was deleted".into()),
-        Err(_) => return None,
-    };
-    if user.disabled {
-        return Some("your user was disabled".into());
-    }
-    // The session's MFA flag is its token's, which never changes: a recheck sees the same
-    // value the session was allowed with. A token that cannot be read now counts as without.
-    let mfa = match store.token_by_id(&s.token_id).await {
-        Ok(Some(t)) if t.revoked_at.is_some() => return Some("your token was revoked".into()),
-        Ok(Some(t)) if t.expires_at <= now => return Some("your token expired".into()),
-        Ok(None) => return Some("your token was revoked".into()),
-        Ok(Some(t)) => t.mfa,
-        Err(_) => return None,
-    };
-    let target = match store.target_by_id(&s.target_id).await {
-        Ok(Some(t)) if t.revoked_at.is_none() => t,
-        Ok(_) => return Some("the target was revoked".into()),
-        Err(_) => return None,
-    };
-    let groups = store.groups_of_user(&user.id).await.ok()?;
-    let caller = crate::auth::Caller {
-        user,
-        token_id: s.token_id.clone(),
-        groups,
-        source_ip: s.source_ip,
-        mfa,
-    };
-    let facts = Facts {
-        run_as: s.run_as.clone(),
-        mfa: caller.mfa,
-        dest_host: s.dest.as_ref().map(|(h, _)| h.clone()),
-        dest_port: s.dest.as_ref().map(|(_, p)| *p),
-    };
-    let d = evaluate(
-        &state.policies(),
-        &principal(&caller),
-        s.action,
-        Resource::Target(&target),
-        s.source_ip,
-        &facts,
-    );
-    (!d.allowed).then(|| "access was revoked by a policy or group change".to_string())
 }

@@ -36,7 +36,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     };
     // Everything under it (the server's data dir, the agent's key, the agent's log) is this
     // user's alone, as wicketd's own data dir is.
-    wicket_server::server::private_dir(&data_dir)?;
+    wicket_server::private_dir(&data_dir)?;
     let data_dir = data_dir.canonicalize()?;
     // Embedded defaults; `WICKET_*` variables still apply (a recording store, say), except
     // where the dev command decides: the address, the data dir and a short heartbeat.

@@ -12,9 +12,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let target = crate::client_link::find_target(&state, &id)
-        .await
-        .map_err(|(_, m)| ApiError::not_found(m))?;
+    let target = crate::broker::find_target(&state, &id).await?;
     state.store().revoke_target(&target.id, now_ms()).await?;
     if let Some(link) = state.agents().get(&target.id) {
         link.close(ErrorCode::Unauthorized, "this agent has been revoked");

@@ -77,7 +77,7 @@ pub async fn remove_member(
             "{user} is not a member of {group}"
         )));
     }
-    let ended = state.sessions().recheck(&state).await;
+    let ended = crate::broker::recheck(&state).await;
     tracing::info!(%group, %user, sessions_ended = ended, "member removed");
     Ok(Json(
         serde_json::json!({ "group": group, "user": user, "member": false, "sessions_ended": ended }),

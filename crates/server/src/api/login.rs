@@ -209,7 +209,7 @@ pub(crate) async fn issue_token(
         .await?;
     if let Err(e) = state.audit().append(issued(&stored.id, expires_at)).await {
         let _ = state.store().revoke_token(&stored.id, now_ms()).await;
-        return Err(e);
+        return Err(e.into());
     }
     Ok(LoginResponse {
         token,

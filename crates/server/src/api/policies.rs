@@ -105,7 +105,7 @@ pub async fn set(
     };
     let ids = set.ids();
     state.set_policies(stored.version, Arc::new(set));
-    let ended = state.sessions().recheck(&state).await;
+    let ended = crate::broker::recheck(&state).await;
     tracing::info!(version = stored.version, by = %caller.user.name, sessions_ended = ended, "policy set activated");
     Ok(Json(serde_json::json!({
         "version": stored.version,
@@ -162,11 +162,7 @@ pub async fn explain(
         mfa: false,
     };
     let target = match &req.target {
-        Some(t) => Some(
-            crate::client_link::find_target(&state, t)
-                .await
-                .map_err(|(_, m)| ApiError::not_found(m))?,
-        ),
+        Some(t) => Some(crate::broker::find_target(&state, t).await?),
         None => None,
     };
     let resource = match &target {
@@ -175,10 +171,11 @@ pub async fn explain(
     };
     // The run-as user a session would really get: the same resolution as a connect.
     let run_as = match &target {
-        Some(t) => Some(
-            crate::client_link::resolve_run_as(&state, t, req.run_as.clone())
-                .map_err(|(_, m)| ApiError::bad_request(m))?,
-        ),
+        Some(t) => Some(crate::broker::resolve_run_as(
+            &state,
+            t,
+            req.run_as.clone(),
+        )?),
         None => req
             .run_as
             .clone()

@@ -156,7 +156,7 @@ pub async fn complete(
         .set_sso_groups(&user.id, &groups, now_ms())
         .await?;
     if !change.removed.is_empty() {
-        let ended = state.sessions().recheck(&state).await;
+        let ended = crate::broker::recheck(&state).await;
         tracing::info!(user = %user.name, removed = ?change.removed, sessions_ended = ended, "SSO groups removed");
     }
     if !change.created.is_empty() {

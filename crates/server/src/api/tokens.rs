@@ -46,7 +46,7 @@ pub async fn revoke(
     if !state.store().revoke_token(&id, now_ms()).await? {
         return Err(ApiError::not_found(format!("no live token {id}")));
     }
-    let ended = state.sessions().recheck(&state).await;
+    let ended = crate::broker::recheck(&state).await;
     // Taking access away is never refused for want of an audit record: recorded, not awaited.
     state
         .audit()

@@ -123,7 +123,7 @@ async fn set_disabled(
         return Err(ApiError::not_found(format!("no user named {name:?}")));
     }
     let ended = if disabled {
-        state.sessions().recheck(&state).await
+        crate::broker::recheck(&state).await
     } else {
         0
     };
@@ -140,7 +140,7 @@ pub async fn delete(
     if !state.store().delete_user(&name).await? {
         return Err(ApiError::not_found(format!("no user named {name:?}")));
     }
-    let ended = state.sessions().recheck(&state).await;
+    let ended = crate::broker::recheck(&state).await;
     tracing::info!(user = %name, sessions_ended = ended, "user deleted");
     Ok(Json(
         serde_json::json!({ "name": name, "deleted": true, "sessions_ended": ended }),

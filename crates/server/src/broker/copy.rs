@@ -1,30 +1,32 @@
-//! File copies (`wicket cp`): a `copy` channel on a user's link, checked against the `copy`
+//! File copies (`wicket cp`): a `copy` channel, checked against the `copy`
 //! policy action with `run_as` in the context, opened on the target's agent (protocol version 3
 //! or later) and relayed. The agent runs the file IO as the run-as user.
 //!
 //! The server does not trust either end's account of a copy: it decodes the records going
 //! through (`wicket_proto::copy`, headers only; content is only counted) to learn the files,
-//! sizes and SHA-256s, and the receiver's verdict. Each copy is registered in the
-//! [`crate::sessions::SessionRegistry`] so a revocation ends it, and ends in one `copy.file`
-//! audit event.
+//! sizes and SHA-256s, and the receiver's verdict. Each copy ends in one `copy.file` audit event.
 //!
 //! The verdict of a download comes from the user, after the agent's helper has sent everything
 //! and exited: so when the agent's side ends, the relay half-closes the user's channel (`EOF`)
 //! and waits for the user's verdict and close; only a failed agent side closes it outright.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use wicket_audit::Outcome;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, IncomingChannel, MuxError};
+use wicket_mux::{Channel, Event, IncomingChannel};
 use wicket_proto::copy::{Decoder, Item};
-use wicket_proto::{CopySpec, ErrorCode, OpenSpec};
+use wicket_proto::{CopySpec, OpenSpec};
 
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
-use crate::client_link::find_target;
-use crate::forwards::current;
 use crate::sessions::LiveSession;
 use crate::state::AppState;
+
+use super::access::current;
+use super::relay::{relay, Ended, Kind, Side, Stop, Tap};
+use super::target::{find_target, online_agent, resolve_run_as};
+use super::Refusal;
 
 /// What the records going through said.
 #[derive(Default)]
@@ -90,7 +92,12 @@ impl Seen {
 
 /// Checks a copy request, opens it on the agent, relays until both ends close or access is
 /// taken away, and records the outcome.
-pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel, spec: CopySpec) {
+pub(super) async fn open(
+    state: AppState,
+    caller: Caller,
+    request: IncomingChannel,
+    spec: CopySpec,
+) {
     let started = Instant::now();
     let id = format!("cp_{}", hex::encode(crate::secrets::random_bytes::<8>()));
     let target = spec.target.clone().unwrap_or_default();
@@ -102,13 +109,13 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
         "recursive": spec.recursive,
     });
     let (outcome, end, reason, seen) = match broker(&state, &caller, spec.clone(), &id).await {
-        Err((code, reason)) => {
-            request.reject(code, &reason);
-            let o = if code == ErrorCode::Forbidden {
-                Outcome::Denied
-            } else {
-                Outcome::Failure
+        Err(refusal) => {
+            let o = match refusal {
+                Refusal::Denied(_) => Outcome::Denied,
+                _ => Outcome::Failure,
             };
+            let reason = refusal.to_string();
+            refusal.reject(request, &caller, "copy");
             (o, "refused", reason, Seen::default())
         }
         Ok((agent_channel, live, run_as)) => {
@@ -125,8 +132,21 @@ pub async fn open_copy(state: AppState, caller: Caller, request: IncomingChannel
                 }
                 Ok(user_channel) => {
                     let guard = state.sessions().register(live);
-                    let (seen, revoked, error) =
-                        relay(user_channel, agent_channel, guard.ended.clone()).await;
+                    let tap = Decoded::default();
+                    let relayed = relay(
+                        user_channel,
+                        agent_channel,
+                        guard.ended.clone(),
+                        std::future::pending(),
+                        &tap,
+                    )
+                    .await;
+                    let error = match relayed.agent {
+                        Some(Ended::Failed(reason)) => Some(reason),
+                        _ => None,
+                    };
+                    let revoked = relayed.stopped.map(|s| s.reason);
+                    let seen = tap.seen.into_inner().unwrap_or_else(|e| e.into_inner());
                     let (outcome, end, reason) = conclude(&seen, revoked, error);
                     (outcome, end, reason, seen)
                 }
@@ -195,21 +215,17 @@ async fn broker(
     caller: &Caller,
     mut spec: CopySpec,
     id: &str,
-) -> Result<(Channel, LiveSession, Option<String>), (ErrorCode, String)> {
-    let wanted = spec.target.take().ok_or((
-        ErrorCode::UnknownTarget,
-        "no target named in the request".into(),
-    ))?;
+) -> Result<(Channel, LiveSession, Option<String>), Refusal> {
+    let wanted = spec
+        .target
+        .take()
+        .ok_or_else(|| Refusal::BadRequest("no target named in the request".into()))?;
     let caller = &current(state, caller).await?;
     let target = find_target(state, &wanted).await?;
     if spec.path.is_empty() || spec.path.contains('\0') {
-        return Err((ErrorCode::Protocol, "bad path".into()));
+        return Err(Refusal::BadRequest("bad path".into()));
     }
-    spec.run_as = Some(crate::client_link::resolve_run_as(
-        state,
-        &target,
-        spec.run_as.take(),
-    )?);
+    spec.run_as = Some(resolve_run_as(state, &target, spec.run_as.take())?);
     let facts = Facts {
         run_as: spec.run_as.clone(),
         ..Facts::default()
@@ -221,14 +237,9 @@ async fn broker(
         Resource::Target(&target),
         &facts,
     )
-    .await
-    .map_err(crate::authz::channel_refusal)?;
-    let agent = crate::client_link::online_agent(
-        state,
-        &target,
-        OpenSpec::Copy(spec.clone()).min_version(),
-        "file copy",
-    )?;
+    .await?;
+    let needed = OpenSpec::Copy(spec.clone()).min_version();
+    let agent = online_agent(state, &target, needed, "file copy")?;
     spec.user = Some(caller.user.name.clone());
     spec.copy_id = Some(id.to_string());
     let run_as = spec.run_as.clone();
@@ -245,135 +256,46 @@ async fn broker(
     let channel = agent
         .open(&caller.user.id, &target.name, OpenSpec::Copy(spec))
         .await
-        .map_err(|e| crate::client_link::open_failed(&target.name, e))?;
+        .map_err(|e| Refusal::agent(&target.name, e))?;
     Ok((channel, live, run_as))
 }
 
-/// Relays both ways, decoding the records: the sender's stream one way, the receiver's
-/// verdict the other. Returns what was seen, the revocation reason if access was taken away,
-/// and the agent's channel error if one ended the copy.
-async fn relay(
-    user: Channel,
-    agent: Channel,
-    mut ended: tokio::sync::watch::Receiver<Option<String>>,
-) -> (Seen, Option<String>, Option<String>) {
-    let (user_tx, user_rx) = user.split();
-    let (agent_tx, agent_rx) = agent.split();
-    let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
-    let mut seen = Seen::default();
-    let mut error = None;
-    let revoked = {
-        let seen = std::sync::Mutex::new(&mut seen);
-        let (mut up, mut down) = (Decoder::new(), Decoder::new());
-        let user_side = async {
-            let end = pump(user_rx, &agent_tx, false, |d| {
-                let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-                s.feed(&mut up, d)
-            })
-            .await;
-            let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-            if s.verdict.is_none() {
-                s.user_quit = match end {
-                    Ended::Failed(_) => Some(USER_LINK_CLOSED),
-                    Ended::Closed => Some(USER_CLOSED),
-                    Ended::Cut => None,
-                };
-            }
-            drop(s);
-            // The user is gone, or the agent is: either way the helper's input ends, and it
-            // removes the file it was writing.
-            agent_tx.close();
-        };
-        let agent_side = async {
-            let end = pump(agent_rx, &user_tx, true, |d| {
-                let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-                s.feed(&mut down, d)
-            })
-            .await;
-            match end {
-                // The helper is done: what the user still has to say (a download's verdict)
-                // comes after this.
-                Ended::Closed => {
-                    let _ = user_tx.eof();
-                }
-                Ended::Failed(reason) => {
-                    error = Some(reason);
-                    user_tx.close();
-                }
-                Ended::Cut => user_tx.close(),
-            }
-        };
-        let revoked = async {
-            let reason = ended
-                .wait_for(|r| r.is_some())
-                .await
-                .map(|r| r.clone().unwrap_or_default());
-            match reason {
-                Ok(r) => format!("access revoked: {r}"),
-                Err(_) => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = async { tokio::join!(user_side, agent_side) } => None,
-            r = revoked => Some(r),
-        }
-    };
-    if let Some(reason) = &revoked {
-        let _ = cut_user.error(ErrorCode::Forbidden, reason);
-        cut_user.close();
-        cut_agent.close();
-    }
-    (seen, revoked, error)
+/// A copy's tap: decodes the records each way (the sender's stream one way, the receiver's
+/// verdict the other), and notes why the user's side ended if it ended before any verdict.
+#[derive(Default)]
+struct Decoded {
+    seen: Mutex<Seen>,
+    /// The user's records (an upload's files, a download's verdict).
+    up: Mutex<Decoder>,
+    /// The agent's records (a download's files, an upload's verdict).
+    down: Mutex<Decoder>,
 }
 
-/// How one side's half of a copy ended.
-enum Ended {
-    /// The side closed its channel.
-    Closed,
-    /// The side sent an `ERROR`, or its link was lost (the mux reports that as an error).
-    Failed(String),
-    /// The other side's channel is closed: nothing more can be passed on.
-    Cut,
-}
+impl Tap for Decoded {
+    const KIND: Kind = Kind::Copy;
 
-/// Passes one side's events to the other until the side ends; the caller decides what that
-/// means for the other side's channel.
-async fn pump(
-    mut from: ChannelReceiver,
-    to: &ChannelSender,
-    from_agent: bool,
-    mut observe: impl FnMut(&[u8]),
-) -> Ended {
-    let mut failed = None;
-    while let Some(ev) = from.recv().await {
-        let sent = match ev {
-            Event::Data(d) => {
-                observe(&d);
-                from.unless_cut(to.data(d)).await
-            }
-            Event::ExtData(d) if from_agent => from.unless_cut(to.ext_data(d)).await,
-            Event::Exit(s) if from_agent => to.exit(s),
-            Event::Eof => to.eof(),
-            Event::Error { code, reason } => {
-                let sent = to.error(code, &reason);
-                failed.get_or_insert(reason);
-                sent
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = sent {
-            // Cut while passing data on (its link went, or it failed): tell the other side
-            // why, as its queued ERROR would have, and end as failed.
-            if let MuxError::Cut(cut) = e {
-                let _ = to.error(cut.code, &cut.reason);
-                return Ended::Failed(cut.reason);
-            }
-            return Ended::Cut;
+    async fn event(&self, from: Side, ev: &Event) -> Result<(), Stop> {
+        if let Event::Data(d) = ev {
+            let decoder = match from {
+                Side::User => &self.up,
+                Side::Agent => &self.down,
+            };
+            let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            seen.feed(&mut decoder, d);
         }
+        Ok(())
     }
-    match failed {
-        Some(reason) => Ended::Failed(reason),
-        None => Ended::Closed,
+
+    fn ended(&self, side: Side, how: &Ended) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if side == Side::User && seen.verdict.is_none() {
+            seen.user_quit = match how {
+                Ended::Failed(_) => Some(USER_LINK_CLOSED),
+                Ended::Closed => Some(USER_CLOSED),
+                Ended::Cut => None,
+            };
+        }
     }
 }
 

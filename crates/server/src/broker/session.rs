@@ -1,0 +1,538 @@
+//! Sessions (`wicket connect`, a shell or a command): a `session` channel, checked against
+//! the `connect` or `exec` policy action with `run_as` in the context, recorded from the first
+//! byte, kept in the session history, and relayed until it exits or a limit ends it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use wicket_audit::Outcome;
+use wicket_mux::{Channel, ChannelSender, Event, IncomingChannel};
+use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec};
+use wicket_recording::recorder::RecorderHandle;
+use wicket_recording::SessionMeta;
+use wicket_store::SessionRecord;
+
+use crate::audit;
+use crate::auth::Caller;
+use crate::authz::{authorize, Action, Facts, Resource};
+use crate::recordings::{self, Start};
+use crate::sessions::LiveSession;
+use crate::settings::{effective, SessionSettings};
+use crate::state::AppState;
+
+use super::access::current;
+use super::relay::{relay, Kind, Relayed, Side, Stop, Tap};
+use super::target::{find_target, online_agent, resolve_run_as};
+use super::Refusal;
+
+/// Checks a session request, opens it on the agent, and relays until both ends close or access
+/// is taken away. The session is recorded from the first byte and kept in the history.
+pub(super) async fn open(
+    state: AppState,
+    caller: Caller,
+    request: IncomingChannel,
+    spec: SessionSpec,
+) {
+    let brokered = match broker(&state, &caller, spec).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal.reject(request, &caller, "session"),
+    };
+    let Brokered {
+        agent_channel,
+        live,
+        settings,
+        mut record,
+        recording,
+        compressed,
+    } = brokered;
+    let resource = format!("target:{}", record.target_name);
+    let session_event = |action: &str, outcome, details| {
+        audit::event(
+            &caller.user.name,
+            caller.source_ip,
+            action,
+            &resource,
+            outcome,
+            details,
+        )
+    };
+    // Fail closed: a session that is not on record does not start.
+    let start = session_event(
+        "session.start",
+        Outcome::Success,
+        serde_json::json!({
+            "session_id": live.id,
+            "target_id": live.target_id,
+            "kind": live.action.as_str(),
+            "run_as": live.run_as,
+            "command": record.command,
+            "pty": record.tty,
+            "recording": record.recording,
+        }),
+    );
+    if state.audit().append(start).await.is_err() {
+        agent_channel.split().0.close();
+        discard_recording(&state, recording, &live.id).await;
+        request.reject(
+            ErrorCode::Internal,
+            "the audit log is unavailable; the session was not started",
+        );
+        return;
+    }
+    let user_channel = match request.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "user left before the session opened");
+            agent_channel.split().0.close();
+            discard_recording(&state, recording, &live.id).await;
+            state
+                .audit()
+                .record(session_event(
+                    "session.end",
+                    Outcome::Failure,
+                    serde_json::json!({
+                        "session_id": live.id,
+                        "bytes_in": 0,
+                        "bytes_out": 0,
+                        "reason": "the user left before the session opened",
+                    }),
+                ))
+                .await;
+            return;
+        }
+    };
+    let id = live.id.clone();
+    if let Err(e) = state.store().insert_session(&record).await {
+        tracing::warn!(session = %id, error = %e, "could not write the session history");
+    }
+    let guard = state.sessions().register(live);
+    let (recorder, handle) = match recording {
+        Start::Recording(r) => {
+            let h = r.handle();
+            (Some(r), Some(h))
+        }
+        Start::Unrecorded => (None, None),
+    };
+    let tap = Recorded {
+        recorder: handle,
+        watchers: guard.output.clone(),
+        input: AtomicU64::new(0),
+        output: AtomicU64::new(0),
+        user_reads_zdata: compressed,
+        activity: Mutex::new(Instant::now()),
+        exit: Mutex::new(None),
+        banner: banner(&settings, record.tty),
+    };
+    let relayed = relay(
+        user_channel,
+        agent_channel,
+        guard.ended.clone(),
+        watchdog(&settings, &tap.activity),
+        &tap,
+    )
+    .await;
+    drop(guard);
+    let outcome = ending(relayed, tap.exit_status());
+    let (bytes_in, bytes_out) = (tap.input.into_inner(), tap.output.into_inner());
+    drop(tap.recorder);
+    let manifest = match recorder {
+        Some(r) => r.finish().await.map_err(|e| e.to_string()),
+        None => Err(String::new()),
+    };
+    record.recording = match (&manifest, record.recording.as_str()) {
+        (_, "unrecorded") => "unrecorded".into(),
+        (Ok(_), _) if outcome.recording_failed.is_none() => "recorded".into(),
+        _ => "failed".into(),
+    };
+    let manifest = manifest.ok();
+    let end = wicket_store::SessionEnd {
+        ended_at: crate::now_ms(),
+        reason: outcome.reason.clone(),
+        exit_status: outcome.exit.clone(),
+        bytes_in: bytes_in as i64,
+        bytes_out: bytes_out as i64,
+        recording: record.recording.clone(),
+        recording_sha256: manifest.as_ref().map(|m| m.sha256.clone()),
+        recording_bytes: manifest.as_ref().map(|m| m.bytes as i64),
+    };
+    tracing::info!(
+        session = %id,
+        reason = %end.reason,
+        bytes_in = end.bytes_in,
+        bytes_out = end.bytes_out,
+        recording = %end.recording,
+        sha256 = end.recording_sha256.as_deref().unwrap_or("-"),
+        "session ended"
+    );
+    let (exit_code, signal) = match outcome.exit_status {
+        Some(ExitStatus::Code(c)) => (Some(c), None),
+        Some(ExitStatus::Signal(s)) => (None, Some(s)),
+        None => (None, None),
+    };
+    // The recording's hash is sealed into the chain here: altering the recording later, or
+    // this event, is caught by `wicket audit verify --recordings`.
+    let end_outcome = if record.recording == "failed" {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    };
+    state
+        .audit()
+        .record(session_event(
+            "session.end",
+            end_outcome,
+            serde_json::json!({
+                "session_id": id,
+                "exit_code": exit_code,
+                "signal": signal,
+                "bytes_in": end.bytes_in,
+                "bytes_out": end.bytes_out,
+                "reason": end.reason,
+                "recording": end.recording,
+                "recording_sha256": end.recording_sha256,
+                "recording_bytes": end.recording_bytes,
+            }),
+        ))
+        .await;
+    // The history says "ended" only once the chain holds the end (and the sealed hash).
+    state.audit().flush().await;
+    if let Err(e) = state.store().end_session(&id, &end).await {
+        tracing::warn!(session = %id, error = %e, "could not complete the session history");
+    }
+}
+
+/// Drops the recording of a session that never ran.
+async fn discard_recording(state: &AppState, recording: Start, id: &str) {
+    if let Start::Recording(r) = recording {
+        let _ = r.finish().await;
+        let _ = state.recordings().delete(id).await;
+    }
+}
+
+/// A session request that passed every check, with its agent channel open.
+struct Brokered {
+    agent_channel: Channel,
+    live: LiveSession,
+    settings: SessionSettings,
+    /// The history row, written once the user accepted.
+    record: SessionRecord,
+    recording: Start,
+    /// The agent was asked for compressed output (the user's client reads `ZDATA`).
+    compressed: bool,
+}
+
+async fn broker(
+    state: &AppState,
+    caller: &Caller,
+    mut spec: SessionSpec,
+) -> Result<Brokered, Refusal> {
+    let wanted = spec
+        .target
+        .take()
+        .ok_or_else(|| Refusal::BadRequest("no target named in the request".into()))?;
+    // The link may be hours old: judge this session by the user, token and groups of now.
+    let caller = &current(state, caller).await?;
+    let target = find_target(state, &wanted).await?;
+    spec.run_as = Some(resolve_run_as(state, &target, spec.run_as.take())?);
+    // A shell is `connect`; a command is `exec`: policies may allow one and not the other.
+    let action = if spec.command.is_some() {
+        Action::Exec
+    } else {
+        Action::Connect
+    };
+    let facts = Facts {
+        run_as: spec.run_as.clone(),
+        ..Facts::default()
+    };
+    let decision = authorize(state, caller, action, Resource::Target(&target), &facts).await?;
+    let policies = state.policies();
+    let annotations: Vec<_> = decision
+        .policy_ids
+        .iter()
+        .map(|id| policies.annotations(id))
+        .collect();
+    let settings = effective(
+        &state.config().session,
+        &state.config().session_overrides,
+        &target,
+        &annotations,
+    );
+    spec.env
+        .extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if settings.working_dir.is_some() {
+        spec.cwd = settings.working_dir.clone();
+    }
+    let agent = online_agent(state, &target, 1, "sessions")?;
+    // The agent compresses bulk output when the user's client reads it and the agent can:
+    // the server then relays and records compressed bytes as they came.
+    spec.compress_output &= agent.version >= 4;
+    let session_id = format!("ses_{}", hex::encode(crate::secrets::random_bytes::<8>()));
+    spec.user = Some(caller.user.name.clone());
+    spec.session_id = Some(session_id.clone());
+    tracing::info!(
+        user = %caller.user.name,
+        target = %target.name,
+        action = action.as_str(),
+        run_as = spec.run_as.as_deref().unwrap_or(""),
+        session = %session_id,
+        "session opening"
+    );
+    // Recording starts before anything runs on the target: if it cannot, nothing runs.
+    let meta = SessionMeta {
+        session_id: session_id.clone(),
+        user: caller.user.name.clone(),
+        target: target.name.clone(),
+        run_as: spec.run_as.clone(),
+    };
+    let recording = recordings::start(state, meta, spec.pty.as_ref())
+        .await
+        .map_err(Refusal::RecordingUnavailable)?;
+    let record = SessionRecord {
+        id: session_id.clone(),
+        user_id: caller.user.id.clone(),
+        user_name: caller.user.name.clone(),
+        target_id: target.id.clone(),
+        target_name: target.name.clone(),
+        action: action.as_str().to_owned(),
+        run_as: spec.run_as.clone(),
+        command: spec.command.clone(),
+        tty: spec.pty.is_some(),
+        source_ip: caller.source_ip.map(|ip| ip.to_string()),
+        started_at: crate::now_ms(),
+        ended_at: None,
+        end_reason: None,
+        exit_status: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        recording: match &recording {
+            Start::Recording(_) => "recorded".into(),
+            Start::Unrecorded => "unrecorded".into(),
+        },
+        recording_sha256: None,
+        recording_bytes: None,
+        replica: Some(state.replica().to_owned()),
+    };
+    let live = LiveSession {
+        id: session_id,
+        user_id: caller.user.id.clone(),
+        token_id: caller.token_id.clone(),
+        target_id: target.id.clone(),
+        action,
+        run_as: spec.run_as.clone(),
+        source_ip: caller.source_ip,
+        dest: None,
+    };
+    let compressed = spec.compress_output;
+    let opened = agent
+        .open(&caller.user.id, &target.name, OpenSpec::Session(spec))
+        .await;
+    let agent_channel = match opened {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing ran: the header-only recording is not worth keeping.
+            if let Start::Recording(r) = recording {
+                let _ = r.finish().await;
+                let _ = state.recordings().delete(&record.id).await;
+            }
+            return Err(Refusal::agent(&target.name, e));
+        }
+    };
+    Ok(Brokered {
+        agent_channel,
+        live,
+        settings,
+        record,
+        recording,
+        compressed,
+    })
+}
+
+/// A session's tap: the recorder, live watchers, byte counts, activity for the idle
+/// timeout, and the exit status.
+struct Recorded {
+    recorder: Option<RecorderHandle>,
+    watchers: tokio::sync::broadcast::Sender<Bytes>,
+    /// Bytes the user sent to the session.
+    input: AtomicU64,
+    /// Bytes the session sent to the user.
+    output: AtomicU64,
+    /// The user's client asked for `ZDATA`; an agent that sends it unasked (or a payload too
+    /// large for the client's window) is inflated for the client, never passed to one that
+    /// cannot decode it.
+    user_reads_zdata: bool,
+    /// The last input or output, for the idle timeout.
+    activity: Mutex<Instant>,
+    exit: Mutex<Option<ExitStatus>>,
+    /// Shown to the user (and recorded) before the session's own output.
+    banner: Option<(Bytes, bool)>,
+}
+
+impl Recorded {
+    fn exit_status(&self) -> Option<ExitStatus> {
+        *self.exit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records and counts an event, and shows output to watchers. Waits when the recording
+    /// store is behind: that keeps a session's memory bounded, and what reaches the user
+    /// ahead of the store to two recording chunks (fail closed).
+    async fn tap(&self, from: Side, ev: &Event) -> Result<(), wicket_recording::RecordingError> {
+        match (from, ev) {
+            (Side::Agent, Event::Data(d) | Event::ExtData(d)) => {
+                self.output.fetch_add(d.len() as u64, Ordering::Relaxed);
+                let _ = self.watchers.send(d.clone());
+                if let Some(r) = &self.recorder {
+                    r.output(d.clone()).await?;
+                }
+            }
+            (Side::Agent, Event::ZData(z)) => {
+                // Counted as the output it carries (as the agent declares it: only the byte
+                // count rests on that), recorded as it came, inflated only for watchers.
+                let size = wicket_proto::zdata::content_size(z)
+                    .unwrap_or(z.len() as u64)
+                    .min(wicket_proto::zdata::MAX_CONTENT as u64);
+                self.output.fetch_add(size, Ordering::Relaxed);
+                if self.watchers.receiver_count() > 0 {
+                    let shown = match wicket_proto::zdata::decompress(z) {
+                        Ok(d) => Bytes::from(d),
+                        Err(e) => Bytes::from(format!("\r\n[wicket: {e}]\r\n")),
+                    };
+                    let _ = self.watchers.send(shown);
+                }
+                if let Some(r) = &self.recorder {
+                    r.compressed_output(z.clone()).await?;
+                }
+            }
+            (Side::User, Event::Data(d)) => {
+                self.input.fetch_add(d.len() as u64, Ordering::Relaxed);
+                if let Some(r) = &self.recorder {
+                    r.input(d.clone()).await?;
+                }
+            }
+            (Side::User, Event::Resize { cols, rows }) => {
+                if let Some(r) = &self.recorder {
+                    r.resize(*cols, *rows).await?;
+                }
+            }
+            // The user hears the session is over only once the store holds all it showed.
+            (Side::Agent, Event::Exit(s)) => {
+                *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(*s);
+                if let Some(r) = &self.recorder {
+                    r.sync().await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Tap for Recorded {
+    const KIND: Kind = Kind::Session;
+
+    async fn opening(&self, user: &ChannelSender) {
+        let Some((bytes, pty)) = self.banner.clone() else {
+            return;
+        };
+        if let Some(r) = &self.recorder {
+            let _ = r.output(bytes.clone()).await;
+        }
+        let _ = if pty {
+            user.data(bytes).await
+        } else {
+            user.ext_data(bytes).await
+        };
+    }
+
+    async fn event(&self, from: Side, ev: &Event) -> Result<(), Stop> {
+        if let Event::Data(_) | Event::ExtData(_) | Event::ZData(_) = ev {
+            // Input and output both count as activity for the idle timeout.
+            *self.activity.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
+        self.tap(from, ev).await.map_err(|e| Stop {
+            code: ErrorCode::RecordingUnavailable,
+            reason: format!("session ended: the recording failed ({e})"),
+        })
+    }
+
+    fn user_reads_zdata(&self) -> bool {
+        self.user_reads_zdata
+    }
+}
+
+/// The configured banner as the session shows it: with CRLF on a terminal, on stderr
+/// without one.
+fn banner(settings: &SessionSettings, pty: bool) -> Option<(Bytes, bool)> {
+    let banner = settings.banner.as_deref().filter(|b| !b.is_empty())?;
+    let text = if pty {
+        format!("{}\r\n", banner.replace('\n', "\r\n"))
+    } else {
+        format!("{banner}\n")
+    };
+    Some((Bytes::from(text), pty))
+}
+
+/// How a session ended.
+struct SessionEnd {
+    reason: String,
+    /// The exit status in words, for the session history.
+    exit: Option<String>,
+    exit_status: Option<ExitStatus>,
+    /// Set when the recording failed, which ended the session (fail-closed).
+    recording_failed: Option<String>,
+}
+
+fn ending(relayed: Relayed, exit_status: Option<ExitStatus>) -> SessionEnd {
+    let exit = exit_status.map(exit_text);
+    let reason = match (&relayed.stopped, &exit) {
+        (Some(stop), _) => stop.reason.clone(),
+        (None, Some(s)) => format!("exited ({s})"),
+        (None, None) => "closed".into(),
+    };
+    SessionEnd {
+        reason,
+        exit,
+        exit_status,
+        recording_failed: relayed.tap_failed.map(|s| s.reason),
+    }
+}
+
+/// Resolves with the reason once the session has been idle for the idle timeout or has run for
+/// its maximum duration. It sleeps until the next deadline instead of ticking, so an idle
+/// server with many sessions does not wake for nothing.
+async fn watchdog(settings: &SessionSettings, activity: &Mutex<Instant>) -> Stop {
+    let started = Instant::now();
+    let far = started + std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    loop {
+        let last = *activity.lock().unwrap_or_else(|e| e.into_inner());
+        let idle_at = settings.idle_timeout.map_or(far, |t| last + t);
+        let max_at = settings.max_duration.map_or(far, |t| started + t);
+        let now = Instant::now();
+        if now >= max_at {
+            let d = settings.max_duration.unwrap_or_default();
+            return Stop {
+                code: ErrorCode::SessionLimit,
+                reason: format!(
+                    "the maximum session duration of {} was reached",
+                    humantime::format_duration(d)
+                ),
+            };
+        }
+        if now >= idle_at {
+            let d = settings.idle_timeout.unwrap_or_default();
+            return Stop {
+                code: ErrorCode::SessionLimit,
+                reason: format!("idle for {} (idle timeout)", humantime::format_duration(d)),
+            };
+        }
+        tokio::time::sleep_until(idle_at.min(max_at)).await;
+    }
+}
+
+fn exit_text(s: ExitStatus) -> String {
+    match s {
+        ExitStatus::Code(c) => format!("code {c}"),
+        ExitStatus::Signal(n) => format!("signal {n}"),
+    }
+}
