@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use api::*;
-use wicket_server::auth::Access;
+use wicket_server::Access;
 use wicket_testkit::cli::show;
 use wicket_testkit::{bins, Harness};
 
