@@ -1,5 +1,5 @@
-//! JSON handlers, one module per resource. Request and response bodies are plain serde
-//! structs defined beside their handler; the CLI mirrors them.
+//! JSON handlers, one module per resource. Request and response bodies are `wicket-api`'s
+//! types, which the CLI and every other client use too.
 
 pub mod activations;
 pub mod agents;
