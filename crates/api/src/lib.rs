@@ -2,12 +2,14 @@
 //! body, and the OpenAPI 3 document made from them.
 //!
 //! **Architecture invariant:** the server and every client (the `wicket` CLI, the agent's
-//! enrolment, the console) use these types; nobody writes an API body again. Changing a field
-//! here changes it for all of them at once, so the wire stays what this crate says. The
-//! document served at `GET /v1/openapi.json` is generated from the same types ([`openapi`]).
+//! enrolment, the API client's error handling) use these types; nobody writes an API body
+//! again. Changing a field here changes it for all of them at once, so the wire stays what
+//! this crate says. The document served at `GET /v1/openapi.json` is generated from the same
+//! types ([`openapi`]).
 //!
-//! Plain data only: serde and utoipa derives, no IO, no behaviour. Times are unix milliseconds
-//! (`i64`), as everywhere in wicket.
+//! Plain data only: serde and utoipa derives, no IO, no behaviour (but for `openapi::check`,
+//! a test helper behind the `test-util` feature). Times are unix milliseconds (`i64`), as
+//! everywhere in wicket.
 //!
 //! # Layout
 //! One module per resource, like the server's handlers:

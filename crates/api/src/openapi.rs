@@ -33,10 +33,10 @@ pub const BEARER: &str = "bearer";
 #[openapi(
     info(
         title = "wicket",
-        description = "The wicketd HTTP API. Every route but health, login, single sign-on and \
-            enrolment takes `Authorization: Bearer <token>` from a login. Times are unix \
-            milliseconds. The two WebSocket routes carry the binary link protocol \
-            (docs/PROTOCOL.md)."
+        description = "The wicketd HTTP API. Every route but health, login, single sign-on, \
+            enrolment and the agent link takes `Authorization: Bearer <token>` from a login. \
+            Times are unix milliseconds. The two WebSocket routes carry the binary link \
+            protocol (docs/PROTOCOL.md)."
     ),
     paths(
         healthz, readyz, login, sso_begin, sso_complete, logout, whoami, mfa_status, mfa_enroll,
