@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use wicket_api::{RegisterRequest, RegisterResponse};
 use wicket_dial::{ApiClient, ApiError, ServerUrl};
 use wicket_tls::{Fingerprint, Trust};
 
@@ -21,21 +21,6 @@ pub struct RegisterOptions {
     pub name: Option<String>,
     /// Replace an existing identity.
     pub force: bool,
-}
-
-#[derive(Serialize)]
-struct Request<'a> {
-    activation_id: &'a str,
-    activation_code: &'a str,
-    name: &'a str,
-    public_key: String,
-    tags: &'a BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct Response {
-    target_id: String,
-    name: String,
 }
 
 /// Enrols this host and stores the identity in `state_dir`.
@@ -58,22 +43,22 @@ pub async fn register(opts: RegisterOptions, state_dir: &Path) -> Result<Identit
         None => Trust::System,
     };
     let api = ApiClient::new(opts.server.clone(), &trust, None)?;
-    let req = Request {
-        activation_id: &opts.activation_id,
-        activation_code: &opts.activation_code,
-        name: &name,
+    let req = RegisterRequest {
+        activation_id: opts.activation_id,
+        activation_code: opts.activation_code,
+        name,
         public_key: hex::encode(&public),
-        tags: &opts.tags,
+        tags: opts.tags,
     };
-    let resp: Response = api
-        .post("/v1/agents/register", &req)
-        .await
-        .map_err(|e| match e {
-            ApiError::Status { message, .. } | ApiError::Unauthorized(message) => {
-                AgentError::Enrolment(message)
-            }
-            other => AgentError::Api(other),
-        })?;
+    let resp: RegisterResponse =
+        api.post("/v1/agents/register", &req)
+            .await
+            .map_err(|e| match e {
+                ApiError::Status { message, .. } | ApiError::Unauthorized(message) => {
+                    AgentError::Enrolment(message)
+                }
+                other => AgentError::Api(other),
+            })?;
     let identity = Identity::new(
         opts.server.to_string(),
         resp.target_id,

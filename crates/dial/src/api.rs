@@ -151,9 +151,8 @@ impl ByteStream {
 fn check_status(status: StatusCode, text: &str) -> Result<(), ApiError> {
     {
         if status == StatusCode::UNAUTHORIZED {
-            let mfa = serde_json::from_str::<serde_json::Value>(text)
-                .map(|v| v["mfa_required"] == true)
-                .unwrap_or(false);
+            let mfa =
+                serde_json::from_str::<wicket_api::ErrorBody>(text).is_ok_and(|e| e.mfa_required);
             let message = error_message(text);
             return Err(if mfa {
                 ApiError::MfaRequired(message)

@@ -123,13 +123,9 @@ async fn dial_inner(
     Ok(transport(ws))
 }
 
-/// The `error` field of a JSON error body, or the body itself.
+/// The `error` field of a JSON error body ([`wicket_api::ErrorBody`]), or the body itself.
 pub fn error_message(body: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct E {
-        error: String,
-    }
-    serde_json::from_str::<E>(body)
+    serde_json::from_str::<wicket_api::ErrorBody>(body)
         .map(|e| e.error)
         .unwrap_or_else(|_| body.trim().to_string())
 }

@@ -1,5 +1,6 @@
-//! JSON handlers, one module per resource. Request and response bodies are plain serde
-//! structs defined beside their handler; the CLI mirrors them.
+//! JSON handlers, one module per resource. Request and response bodies are `wicket-api`'s
+//! types, which the CLI and every other client use too; [`openapi`] serves the document made
+//! from them.
 
 pub mod activations;
 pub mod agents;
@@ -9,6 +10,7 @@ pub mod groups;
 pub mod health;
 pub mod login;
 pub mod mfa;
+pub mod openapi;
 pub mod policies;
 pub mod sessions;
 pub mod sso;

@@ -1,5 +1,5 @@
-//! Errors: [`ApiError`] becomes an HTTP response with a JSON body `{"error": "..."}` whose text
-//! is meant for the user; [`ServerError`] is what starting the server can fail with.
+//! Errors: [`ApiError`] becomes an HTTP response with a JSON body `{"error": "..."}`
+//! ([`wicket_api::ErrorBody`]) whose text is meant for the user; [`ServerError`] is what starting the server can fail with.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -71,7 +71,7 @@ impl From<wicket_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({ "error": self.message }));
+        let body = Json(wicket_api::ErrorBody::new(self.message));
         (self.status, body).into_response()
     }
 }

@@ -225,6 +225,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             get(agent_link::upgrade),
         ),
         (ws("/v1/link", User), get(client_link::upgrade)),
+        (
+            spec(M::GET, "/v1/openapi.json", User),
+            get(api::openapi::document),
+        ),
     ]
 }
 

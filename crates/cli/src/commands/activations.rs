@@ -1,49 +1,19 @@
 //! `wicket admin activations`.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
+use wicket_api::{ActivationView, CreateActivation, CreatedActivation};
 
 use crate::args::{CreateActivationArgs, Output, OutputArgs};
 use crate::profile::Config;
 
-#[derive(Serialize)]
-struct CreateRequest {
-    tags: BTreeMap<String, String>,
-    expires_in_secs: u64,
-    max_registrations: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Created {
-    id: String,
-    code: String,
-    expires_at: i64,
-    max_registrations: i64,
-    tags: BTreeMap<String, String>,
-    ca_fingerprint: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ActivationView {
-    id: String,
-    tags: BTreeMap<String, String>,
-    expires_at: i64,
-    max_registrations: i64,
-    registrations: i64,
-    created_by: String,
-    created_at: i64,
-}
-
 pub async fn create(profile_name: Option<&str>, args: CreateActivationArgs) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
-    let req = CreateRequest {
+    let req = CreateActivation {
         tags: args.tags.into_iter().collect(),
-        expires_in_secs: args.expires.as_secs().max(1),
-        max_registrations: args.max_registrations,
+        expires_in_secs: Some(args.expires.as_secs().max(1)),
+        max_registrations: Some(args.max_registrations),
     };
-    let created: Created = profile.api()?.post("/v1/activations", &req).await?;
+    let created: CreatedActivation = profile.api()?.post("/v1/activations", &req).await?;
     match args.output {
         Output::Json => crate::stdio::json(&created)?,
         Output::Table => {

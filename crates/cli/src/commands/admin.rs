@@ -3,7 +3,12 @@
 use std::io::BufRead;
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::json;
+use wicket_api::{
+    ActivePolicy, AddMember, AgentRevoked, CreateGroup, CreateUser, CreatedUser, ExplainRequest,
+    Explanation, Group, Membership, MfaReset, PolicyActivated, PolicyText, TokenRevoked, TokenView,
+    UserDeleted, UserDisabled, UserView, Validation,
+};
 use wicket_dial::ApiClient;
 
 use crate::args::{
@@ -24,14 +29,10 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AdminCommand) -> Result<i
         AdminCommand::Tokens { command } => tokens(&api, command).await,
         AdminCommand::Agents { command } => match command {
             AgentCommand::Revoke { target } => {
-                let v: Value = api
+                let v: AgentRevoked = api
                     .post(&format!("/v1/agents/{}/revoke", seg(&target)), &json!({}))
                     .await?;
-                outln!(
-                    "Revoked agent {} ({}); its link is closed.",
-                    v["name"].as_str().unwrap_or(""),
-                    v["id"].as_str().unwrap_or("")
-                );
+                outln!("Revoked agent {} ({}); its link is closed.", v.name, v.id);
                 Ok(0)
             }
         },
@@ -56,10 +57,11 @@ fn seg(s: &str) -> String {
         .collect()
 }
 
-fn ended(v: &Value) -> String {
-    match v["sessions_ended"].as_u64() {
-        Some(0) | None => String::new(),
-        Some(n) => format!(" {n} live session(s) ended."),
+/// What a change that took access away says about the live sessions it ended.
+fn ended(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(" {n} live session(s) ended."),
     }
 }
 
@@ -77,45 +79,37 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
             } else {
                 None
             };
-            let v: Value = api
+            let v: CreatedUser = api
                 .post(
                     "/v1/users",
-                    &json!({ "name": name, "password": password, "admin": admin }),
+                    &CreateUser {
+                        name: name.clone(),
+                        password,
+                        admin,
+                    },
                 )
                 .await?;
             outln!(
                 "Created user {name}{}.",
                 if admin { " (administrator)" } else { "" }
             );
-            if let Some(p) = v["password"].as_str() {
+            if let Some(p) = v.password {
                 outln!("Password (shown once): {p}");
             }
         }
         UserCommand::List(o) => {
-            let v: Value = api.get("/v1/users").await?;
+            let v: Vec<UserView> = api.get("/v1/users").await?;
             if o.output == Output::Json {
                 crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 4]> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|u| {
                         [
-                            u["name"].as_str().unwrap_or("").to_string(),
-                            if u["is_admin"] == true {
-                                "admin"
-                            } else {
-                                "user"
-                            }
-                            .to_string(),
-                            if u["disabled"] == true {
-                                "disabled"
-                            } else {
-                                "enabled"
-                            }
-                            .to_string(),
-                            join(&u["groups"]),
+                            u.name.clone(),
+                            if u.is_admin { "admin" } else { "user" }.to_string(),
+                            if u.disabled { "disabled" } else { "enabled" }.to_string(),
+                            u.groups.join(","),
                         ]
                     })
                     .collect();
@@ -123,36 +117,36 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
             }
         }
         UserCommand::Disable { name } => {
-            let v: Value = api
+            let v: UserDisabled = api
                 .post(&format!("/v1/users/{}/disable", seg(&name)), &json!({}))
                 .await?;
-            outln!("Disabled {name}.{}", ended(&v));
+            outln!("Disabled {name}.{}", ended(v.sessions_ended));
         }
         UserCommand::ResetMfa { name } => {
-            let v: Value = api
+            let v: MfaReset = api
                 .post(&format!("/v1/users/{}/reset-mfa", seg(&name)), &json!({}))
                 .await?;
-            if v["reset"] == true {
+            if v.reset {
                 outln!("Reset multi-factor login of {name}; they can enrol again.");
             } else {
                 outln!("{name} had no multi-factor login to reset.");
             }
         }
         UserCommand::Enable { name } => {
-            let _: Value = api
+            let _: UserDisabled = api
                 .post(&format!("/v1/users/{}/enable", seg(&name)), &json!({}))
                 .await?;
             outln!("Enabled {name}.");
         }
         UserCommand::Delete { name } => {
-            let v: Value = api
+            let v: UserDeleted = api
                 .call(
                     reqwest_method("DELETE")?,
                     &format!("/v1/users/{}", seg(&name)),
                     None::<&()>,
                 )
                 .await?;
-            outln!("Deleted {name}.{}", ended(&v));
+            outln!("Deleted {name}.{}", ended(v.sessions_ended));
         }
     }
     Ok(0)
@@ -161,43 +155,41 @@ async fn users(api: &ApiClient, cmd: UserCommand) -> Result<i32> {
 async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
     match cmd {
         GroupCommand::Create { name } => {
-            let _: Value = api.post("/v1/groups", &json!({ "name": name })).await?;
+            let _: Group = api
+                .post("/v1/groups", &CreateGroup { name: name.clone() })
+                .await?;
             outln!("Created group {name}.");
         }
         GroupCommand::AddMember { group, user } => {
-            let _: Value = api
+            let _: Membership = api
                 .post(
                     &format!("/v1/groups/{}/members", seg(&group)),
-                    &json!({ "user": user }),
+                    &AddMember { user: user.clone() },
                 )
                 .await?;
             outln!("Added {user} to {group}.");
         }
         GroupCommand::RemoveMember { group, user } => {
-            let v: Value = api
+            let v: Membership = api
                 .call(
                     reqwest_method("DELETE")?,
                     &format!("/v1/groups/{}/members/{}", seg(&group), seg(&user)),
                     None::<&()>,
                 )
                 .await?;
-            outln!("Removed {user} from {group}.{}", ended(&v));
+            outln!(
+                "Removed {user} from {group}.{}",
+                ended(v.sessions_ended.unwrap_or(0))
+            );
         }
         GroupCommand::List(o) => {
-            let v: Value = api.get("/v1/groups").await?;
+            let v: Vec<Group> = api.get("/v1/groups").await?;
             if o.output == Output::Json {
                 crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 2]> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|g| {
-                        [
-                            g["name"].as_str().unwrap_or("").to_string(),
-                            join(&g["members"]),
-                        ]
-                    })
+                    .iter()
+                    .map(|g| [g.name.clone(), g.members.join(",")])
                     .collect();
                 print_table(&["GROUP", "MEMBERS"], &rows);
             }
@@ -209,57 +201,51 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
 async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
     match cmd {
         PolicyCommand::Get => {
-            let v: Value = api.get("/v1/policies").await?;
+            let v: ActivePolicy = api.get("/v1/policies").await?;
             errln!(
                 "# version {} ({})",
-                v["version"],
-                if v["version"] == 0 {
+                v.version,
+                if v.version == 0 {
                     "built-in defaults"
                 } else {
                     "set by an administrator"
                 }
             );
-            out!("{}", v["text"].as_str().unwrap_or(""));
+            out!("{}", v.text);
         }
         PolicyCommand::Validate { file } => {
             let text = read(&file)?;
-            let v: Value = api
-                .post("/v1/policies/validate", &json!({ "text": text }))
+            let v: Validation = api
+                .post("/v1/policies/validate", &PolicyText { text })
                 .await?;
-            if v["valid"] == true {
+            if v.valid {
                 outln!(
                     "{}: valid ({} policies: {})",
                     file.display(),
-                    v["policy_ids"].as_array().map(Vec::len).unwrap_or(0),
-                    join(&v["policy_ids"])
+                    v.policy_ids.len(),
+                    v.policy_ids.join(",")
                 );
             } else {
-                for e in v["errors"].as_array().into_iter().flatten() {
-                    errln!(
-                        "{}:{}:{}: {}",
-                        file.display(),
-                        e["line"],
-                        e["column"],
-                        e["message"].as_str().unwrap_or("")
-                    );
+                for e in &v.errors {
+                    errln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
                 }
                 return Ok(1);
             }
         }
         PolicyCommand::Set { file } => {
             let text = read(&file)?;
-            let v: Value = api
+            let v: PolicyActivated = api
                 .call(
                     reqwest_method("PUT")?,
                     "/v1/policies",
-                    Some(&json!({ "text": text })),
+                    Some(&PolicyText { text }),
                 )
                 .await?;
             outln!(
                 "Activated policy set version {} ({}).{}",
-                v["version"],
-                join(&v["policy_ids"]),
-                ended(&v)
+                v.version,
+                v.policy_ids.join(","),
+                ended(v.sessions_ended)
             );
         }
         PolicyCommand::Explain {
@@ -269,41 +255,43 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
             run_as,
             mfa,
         } => {
-            let v: Value = api
+            let v: Explanation = api
                 .post(
                     "/v1/policies/explain",
-                    &json!({ "user": user, "action": action, "target": target, "run_as": run_as, "mfa": mfa }),
+                    &ExplainRequest {
+                        user,
+                        action,
+                        target,
+                        run_as,
+                        mfa,
+                    },
                 )
                 .await?;
-            let decision = if v["allowed"] == true {
-                "ALLOW"
-            } else {
-                "DENY"
-            };
+            let decision = if v.allowed { "ALLOW" } else { "DENY" };
             outln!(
                 "{decision}: {} {} {}{}",
-                v["user"].as_str().unwrap_or(""),
-                v["action"].as_str().unwrap_or(""),
-                v["resource"].as_str().unwrap_or(""),
-                v["run_as"]
-                    .as_str()
+                v.user,
+                v.action,
+                v.resource,
+                v.run_as
+                    .as_deref()
                     .map(|r| format!(" as {r}"))
                     .unwrap_or_default()
             );
-            outln!("  groups:   {}", join(&v["groups"]));
-            let ids = join(&v["policy_ids"]);
-            if v["allowed"] == true {
+            outln!("  groups:   {}", v.groups.join(","));
+            let ids = v.policy_ids.join(",");
+            if v.allowed {
                 outln!("  because:  {ids}");
             } else if ids.is_empty() {
                 outln!("  because:  no policy permits it (default deny)");
             } else {
                 outln!("  because:  forbidden by {ids}");
             }
-            for e in v["errors"].as_array().into_iter().flatten() {
-                outln!("  error:    {}", e.as_str().unwrap_or(""));
+            for e in &v.errors {
+                outln!("  error:    {e}");
             }
-            outln!("  policy set version {}", v["policy_version"]);
-            return Ok(if v["allowed"] == true { 0 } else { 1 });
+            outln!("  policy set version {}", v.policy_version);
+            return Ok(if v.allowed { 0 } else { 1 });
         }
     }
     Ok(0)
@@ -312,22 +300,17 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
 async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
     match cmd {
         TokenCommand::List(o) => {
-            let v: Value = api.get("/v1/tokens").await?;
+            let v: Vec<TokenView> = api.get("/v1/tokens").await?;
             if o.output == Output::Json {
                 crate::stdio::json(&v)?;
             } else {
                 let rows: Vec<[String; 3]> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|t| {
-                        let left = (t["expires_at"].as_i64().unwrap_or(0)
-                            - crate::profile::now_ms())
-                        .max(0)
-                            / 1000;
+                        let left = (t.expires_at - crate::profile::now_ms()).max(0) / 1000;
                         [
-                            t["id"].as_str().unwrap_or("").to_string(),
-                            t["user"].as_str().unwrap_or("").to_string(),
+                            t.id.clone(),
+                            t.user.clone(),
                             format!(
                                 "{}",
                                 humantime::format_duration(std::time::Duration::from_secs(
@@ -341,10 +324,10 @@ async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let v: Value = api
+            let v: TokenRevoked = api
                 .post(&format!("/v1/tokens/{}/revoke", seg(&id)), &json!({}))
                 .await?;
-            outln!("Revoked {id}.{}", ended(&v));
+            outln!("Revoked {id}.{}", ended(v.sessions_ended));
         }
     }
     Ok(0)
@@ -352,17 +335,6 @@ async fn tokens(api: &ApiClient, cmd: TokenCommand) -> Result<i32> {
 
 fn read(path: &std::path::Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn join(v: &Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
 }
 
 fn reqwest_method(m: &str) -> Result<wicket_dial::Method> {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+use wicket_api::{EventPage, PublicKey, SealRequest};
 use wicket_audit::{
     verify_segment, Break, ChainVerifier, ChainedEvent, Checkpoint, KeyHistory, Seal, ADOPT_ACTION,
     GENESIS,
@@ -16,17 +17,6 @@ use crate::args::{AuditCommand, AuditSearchArgs, Output};
 use crate::profile::{now_ms, Config};
 
 use super::targets::print_table;
-
-#[derive(Deserialize)]
-struct EventPage {
-    events: Vec<ChainedEvent>,
-    next_after: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct PublicKey {
-    public_key: String,
-}
 
 pub async fn dispatch(profile_name: Option<&str>, cmd: AuditCommand) -> Result<i32> {
     if let AuditCommand::Verify {
@@ -374,7 +364,10 @@ async fn write_segment(api: &ApiClient, out: &Path, chunk: &[ChainedEvent]) -> R
     let seal: Seal = api
         .post(
             "/v1/audit/seal",
-            &serde_json::json!({ "first_seq": first.event.seq, "last_seq": last.event.seq }),
+            &SealRequest {
+                first_seq: first.event.seq,
+                last_seq: last.event.seq,
+            },
         )
         .await?;
     if seal.first_prev != first.prev_hash || seal.last_hash != last.hash {
@@ -393,6 +386,7 @@ async fn write_segment(api: &ApiClient, out: &Path, chunk: &[ChainedEvent]) -> R
     Ok(())
 }
 
+/// The last line of an export segment file (`wicket_audit::segment_text`); not an API body.
 #[derive(Deserialize)]
 struct SealLine {
     seal: Seal,

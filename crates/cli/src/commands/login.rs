@@ -3,31 +3,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use wicket_api::{LoggedOut, LoginRequest, LoginResponse};
 use wicket_dial::{ApiClient, ApiError, ServerUrl};
 use wicket_tls::{Fingerprint, Trust};
 
 use crate::args::LoginArgs;
 use crate::profile::{Config, Profile};
-
-#[derive(Serialize)]
-struct LoginRequest<'a> {
-    user: &'a str,
-    password: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    totp: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_code: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct LoginResponse {
-    pub token: String,
-    pub expires_at: i64,
-    pub user: String,
-    #[serde(default)]
-    pub mfa: bool,
-}
 
 pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
     let server = ServerUrl::parse(&args.server)?;
@@ -60,12 +41,12 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
     let api = ApiClient::new(server.clone(), &trust, None)?;
     let request = |totp: Option<&'_ str>, recovery: Option<&'_ str>| {
         let api = api.clone();
-        let body = serde_json::json!(LoginRequest {
-            user: &user,
-            password: &password,
-            totp,
-            recovery_code: recovery,
-        });
+        let body = LoginRequest {
+            user: user.clone(),
+            password: password.clone(),
+            totp: totp.map(str::to_owned),
+            recovery_code: recovery.map(str::to_owned),
+        };
         async move { api.post::<_, LoginResponse>("/v1/auth/login", &body).await }
     };
     let first = request(args.totp.as_deref(), args.recovery_code.as_deref()).await;
@@ -163,10 +144,7 @@ pub async fn logout(profile_name: Option<&str>) -> Result<i32> {
     let mut config = Config::load()?;
     let (name, mut profile) = config.selected(profile_name)?;
     if let Ok(api) = profile.api() {
-        if let Err(e) = api
-            .post::<_, serde_json::Value>("/v1/auth/logout", &())
-            .await
-        {
+        if let Err(e) = api.post::<_, LoggedOut>("/v1/auth/logout", &()).await {
             errln!("wicket: could not revoke the token on the server: {e}");
         }
     }

@@ -5,22 +5,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{bail, Context, Result};
 use qrcode::render::unicode::Dense1x2;
 use qrcode::QrCode;
-use serde::Deserialize;
-use serde_json::json;
+use wicket_api::{ConfirmRequest, ConfirmResponse, EnrollRequest, EnrollResponse, MfaStatus};
 
 use crate::args::{MfaCommand, Output};
 use crate::profile::Config;
-
-#[derive(Deserialize)]
-struct EnrollResponse {
-    secret: String,
-    uri: String,
-}
-
-#[derive(Deserialize)]
-struct ConfirmResponse {
-    recovery_codes: Vec<String>,
-}
 
 pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
@@ -36,7 +24,7 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
                 rpassword::prompt_password(format!("Password for {}: ", profile.user))?
             };
             let e: EnrollResponse = api
-                .post("/v1/mfa/enroll", &json!({ "password": password }))
+                .post("/v1/mfa/enroll", &EnrollRequest { password })
                 .await
                 .context("enrolment not started")?;
             outln!("Scan this QR code with an authenticator app (TOTP, 6 digits, 30 s):");
@@ -52,7 +40,12 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
                 bail!("no code given; enrolment is still pending: run `wicket mfa enroll` again");
             }
             let c: ConfirmResponse = api
-                .post("/v1/mfa/confirm", &json!({ "code": code }))
+                .post(
+                    "/v1/mfa/confirm",
+                    &ConfirmRequest {
+                        code: code.to_owned(),
+                    },
+                )
                 .await
                 .context("enrolment not confirmed")?;
             outln!("Multi-factor login enrolled: `wicket login` will ask for a code.");
@@ -66,25 +59,25 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: MfaCommand) -> Result<i32
             Ok(0)
         }
         MfaCommand::Status(o) => {
-            let v: serde_json::Value = api.get("/v1/mfa").await?;
+            let v: MfaStatus = api.get("/v1/mfa").await?;
             if o.output == Output::Json {
                 crate::stdio::json(&v)?;
                 return Ok(0);
             }
-            let user = v["user"].as_str().unwrap_or("");
-            if v["enrolled"] == true {
+            let user = &v.user;
+            if v.enrolled {
                 outln!(
                     "{user}: multi-factor login enrolled; {} recovery code(s) left.",
-                    v["recovery_codes_left"].as_i64().unwrap_or(0)
+                    v.recovery_codes_left
                 );
-            } else if v["pending"] == true {
+            } else if v.pending {
                 outln!("{user}: enrolment started but not confirmed; run `wicket mfa enroll`.");
             } else {
                 outln!("{user}: multi-factor login not enrolled; run `wicket mfa enroll`.");
             }
             outln!(
                 "This login {} a second factor.",
-                if v["token_mfa"] == true {
+                if v.token_mfa {
                     "proved"
                 } else {
                     "did not prove"

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
+use wicket_api::{SessionView, Terminated};
 use wicket_recording::asciicast::{parse_event, parse_header};
 use wicket_recording::compress::StreamDecoder;
 use wicket_recording::{EventKind, Render};
@@ -14,39 +14,17 @@ use super::targets::print_table;
 use crate::args::{Output, ReplayArgs, SessionsArgs, SessionsCommand};
 use crate::profile::Config;
 
-/// A session as the server lists it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SessionView {
-    pub id: String,
-    pub user_name: String,
-    pub target_name: String,
-    pub action: String,
-    pub run_as: Option<String>,
-    pub command: Option<String>,
-    pub tty: bool,
-    pub source_ip: Option<String>,
-    pub started_at: i64,
-    pub ended_at: Option<i64>,
-    pub end_reason: Option<String>,
-    pub exit_status: Option<String>,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
-    pub recording: String,
-    pub recording_sha256: Option<String>,
-    pub live: bool,
-}
-
 pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let api = profile.api()?;
     if let Some(SessionsCommand::Terminate { id }) = args.command {
-        let reply: serde_json::Value = api
+        let reply: Terminated = api
             .post(
                 &format!("/v1/sessions/{}/terminate", path_segment(&id)?),
                 &(),
             )
             .await?;
-        if reply["requested"] == true {
+        if reply.requested {
             // Another wicketd relays it; that one ends it at its next look at the store.
             errln!("session {id} runs on another wicketd: asked it to end the session");
         } else {

@@ -4,8 +4,8 @@
 use anyhow::{Context, Result};
 
 use crate::args::SshConfigArgs;
-use crate::commands::targets::TargetView;
 use crate::profile::Config;
+use wicket_api::TargetView;
 
 pub async fn print(profile_name: Option<&str>, args: SshConfigArgs) -> Result<i32> {
     let (name, profile) = Config::load()?.selected(profile_name)?;

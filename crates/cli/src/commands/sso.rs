@@ -15,37 +15,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wicket_api::{BeginRequest, BeginResponse, CompleteRequest, LoginResponse};
 use wicket_dial::ApiClient;
-
-use crate::commands::login::LoginResponse;
 
 /// How long to wait for the browser (the server forgets the login request after 5 minutes).
 const WAIT: Duration = Duration::from_secs(300);
 /// The largest request head the loopback listener reads.
 const MAX_HEAD: usize = 16 * 1024;
-
-#[derive(Serialize)]
-struct BeginRequest<'a> {
-    redirect_uri: &'a str,
-    code_challenge: &'a str,
-}
-
-#[derive(Deserialize)]
-struct BeginResponse {
-    auth_url: String,
-    request_id: String,
-}
-
-#[derive(Serialize)]
-struct CompleteRequest<'a> {
-    request_id: &'a str,
-    state: &'a str,
-    code: &'a str,
-    code_verifier: &'a str,
-}
 
 pub(crate) async fn login(api: &ApiClient, no_browser: bool) -> Result<LoginResponse> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -59,8 +37,8 @@ pub(crate) async fn login(api: &ApiClient, no_browser: bool) -> Result<LoginResp
         .post(
             "/v1/auth/sso/begin",
             &BeginRequest {
-                redirect_uri: &redirect_uri,
-                code_challenge: &challenge,
+                redirect_uri,
+                code_challenge: challenge,
             },
         )
         .await?;
@@ -90,10 +68,10 @@ pub(crate) async fn login(api: &ApiClient, no_browser: bool) -> Result<LoginResp
         .post(
             "/v1/auth/sso/complete",
             &CompleteRequest {
-                request_id: &begun.request_id,
-                state: &expected_state,
-                code: &code,
-                code_verifier: &verifier,
+                request_id: begun.request_id,
+                state: expected_state,
+                code,
+                code_verifier: verifier,
             },
         )
         .await?;

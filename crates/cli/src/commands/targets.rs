@@ -1,26 +1,10 @@
 //! `wicket targets`.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
+use wicket_api::TargetView;
 
 use crate::args::{Output, OutputArgs};
 use crate::profile::Config;
-
-#[derive(Serialize, Deserialize)]
-pub struct TargetView {
-    pub id: String,
-    pub name: String,
-    pub tags: BTreeMap<String, String>,
-    pub online: bool,
-    pub last_seen: Option<i64>,
-    pub agent_version: Option<String>,
-    #[serde(default)]
-    pub hostname: Option<String>,
-    #[serde(default)]
-    pub os: Option<String>,
-}
 
 pub async fn fetch(profile_name: Option<&str>) -> Result<Vec<TargetView>> {
     let (_, profile) = Config::load()?.selected(profile_name)?;

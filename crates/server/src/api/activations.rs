@@ -1,10 +1,8 @@
 //! Activations: the one-time (or N-time) codes that let a host enrol as a target.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use wicket_api::{ActivationView, CreateActivation, CreatedActivation};
 use wicket_store::{Activation, NewActivation};
 
 use crate::auth::Caller;
@@ -16,49 +14,16 @@ use crate::state::AppState;
 /// Activations may live at most this long: a forgotten code should not stay valid for years.
 const MAX_EXPIRY_SECS: u64 = 30 * 24 * 3600;
 
-#[derive(Deserialize)]
-pub struct CreateActivation {
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Seconds until the code stops working; default one day.
-    pub expires_in_secs: Option<u64>,
-    /// How many hosts may enrol with it; default one.
-    pub max_registrations: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct CreatedActivation {
-    pub id: String,
-    /// Shown once; the server keeps only its hash.
-    pub code: String,
-    pub expires_at: i64,
-    pub max_registrations: i64,
-    pub tags: BTreeMap<String, String>,
-    pub ca_fingerprint: String,
-}
-
-#[derive(Serialize)]
-pub struct ActivationView {
-    pub id: String,
-    pub tags: BTreeMap<String, String>,
-    pub expires_at: i64,
-    pub max_registrations: i64,
-    pub registrations: i64,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
-impl From<Activation> for ActivationView {
-    fn from(a: Activation) -> Self {
-        ActivationView {
-            id: a.id,
-            tags: a.tags,
-            expires_at: a.expires_at,
-            max_registrations: a.max_registrations,
-            registrations: a.registrations,
-            created_by: a.created_by,
-            created_at: a.created_at,
-        }
+/// An activation as the API lists it: everything but the code's hash.
+fn view(a: Activation) -> ActivationView {
+    ActivationView {
+        id: a.id,
+        tags: a.tags,
+        expires_at: a.expires_at,
+        max_registrations: a.max_registrations,
+        registrations: a.registrations,
+        created_by: a.created_by,
+        created_at: a.created_at,
     }
 }
 
@@ -107,5 +72,5 @@ pub async fn create(
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ActivationView>>, ApiError> {
     let all = state.store().list_activations().await?;
-    Ok(Json(all.into_iter().map(ActivationView::from).collect()))
+    Ok(Json(all.into_iter().map(view).collect()))
 }

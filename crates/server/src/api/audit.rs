@@ -4,36 +4,12 @@
 
 use axum::extract::{Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use wicket_audit::{ChainedEvent, Checkpoint, Seal};
+use wicket_api::{CheckpointQuery, EventPage, EventQuery, PublicKey, SealRequest};
+use wicket_audit::{Checkpoint, Seal};
 use wicket_store::{AuditFilter, AUDIT_PAGE_MAX};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-#[derive(Deserialize, Default)]
-pub struct EventQuery {
-    /// Events after this sequence number (paging).
-    pub after: Option<u64>,
-    /// Unix milliseconds, inclusive.
-    pub since: Option<i64>,
-    /// Unix milliseconds, exclusive.
-    pub until: Option<i64>,
-    /// Actor (a user name, `agent:<id>`).
-    pub user: Option<String>,
-    /// Target name: matches the resource `target:<name>`.
-    pub target: Option<String>,
-    /// An action, or its prefix up to a dot (`session` for `session.start` and `.end`).
-    pub action: Option<String>,
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct EventPage {
-    pub events: Vec<ChainedEvent>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next_after: Option<u64>,
-}
 
 pub async fn events(
     State(state): State<AppState>,
@@ -58,12 +34,6 @@ pub async fn events(
     Ok(Json(EventPage { events, next_after }))
 }
 
-#[derive(Deserialize)]
-pub struct CheckpointQuery {
-    pub after: Option<u64>,
-    pub limit: Option<u32>,
-}
-
 pub async fn checkpoints(
     State(state): State<AppState>,
     Query(q): Query<CheckpointQuery>,
@@ -75,24 +45,11 @@ pub async fn checkpoints(
     Ok(Json(cps))
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct PublicKey {
-    pub algorithm: String,
-    /// The 32-byte Ed25519 public key, hex.
-    pub public_key: String,
-}
-
 pub async fn public_key(State(state): State<AppState>) -> Json<PublicKey> {
     Json(PublicKey {
         algorithm: "ed25519".into(),
         public_key: hex::encode(state.audit().public_key()),
     })
-}
-
-#[derive(Deserialize)]
-pub struct SealRequest {
-    pub first_seq: u64,
-    pub last_seq: u64,
 }
 
 /// Signs a seal over events `first_seq..=last_seq`, after checking they chain (and, from

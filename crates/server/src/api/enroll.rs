@@ -1,34 +1,14 @@
 //! Enrolment: a host trades an activation code and its public key for a target id.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use wicket_api::{RegisterRequest, RegisterResponse};
 use wicket_store::{NewTarget, RegisterError};
 
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::secrets::sha256;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-pub struct RegisterRequest {
-    pub activation_id: String,
-    pub activation_code: String,
-    pub name: String,
-    /// The agent's Ed25519 public key, hex.
-    pub public_key: String,
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct RegisterResponse {
-    pub target_id: String,
-    pub name: String,
-    pub tags: BTreeMap<String, String>,
-}
 
 /// Names are what users type after `wicket connect`: keep them shell- and DNS-friendly.
 pub fn check_name(name: &str) -> Result<(), ApiError> {

@@ -2,8 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::Deserialize;
-use wicket_store::{Group, StoreError};
+use wicket_api::{AddMember, CreateGroup, Group, Membership};
+use wicket_store::StoreError;
 
 use crate::api::users::check_name;
 use crate::error::ApiError;
@@ -18,13 +18,19 @@ fn map(e: StoreError) -> ApiError {
     }
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Group>>, ApiError> {
-    Ok(Json(state.store().list_groups().await?))
+/// A group as the API shows it.
+fn view(g: wicket_store::Group) -> Group {
+    Group {
+        id: g.id,
+        name: g.name,
+        created_at: g.created_at,
+        members: g.members,
+    }
 }
 
-#[derive(Deserialize)]
-pub struct CreateGroup {
-    pub name: String,
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Group>>, ApiError> {
+    let groups = state.store().list_groups().await?;
+    Ok(Json(groups.into_iter().map(view).collect()))
 }
 
 pub async fn create(
@@ -38,35 +44,33 @@ pub async fn create(
         .await
         .map_err(map)?;
     tracing::info!(group = %g.name, "group created");
-    Ok(Json(g))
-}
-
-#[derive(Deserialize)]
-pub struct Member {
-    pub user: String,
+    Ok(Json(view(g)))
 }
 
 pub async fn add_member(
     State(state): State<AppState>,
     Path(group): Path<String>,
-    Json(req): Json<Member>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    Json(req): Json<AddMember>,
+) -> Result<Json<Membership>, ApiError> {
     state
         .store()
         .add_group_member(&group, &req.user)
         .await
         .map_err(map)?;
     tracing::info!(%group, user = %req.user, "member added");
-    Ok(Json(
-        serde_json::json!({ "group": group, "user": req.user, "member": true }),
-    ))
+    Ok(Json(Membership {
+        group,
+        user: req.user,
+        member: true,
+        sessions_ended: None,
+    }))
 }
 
 /// Removing a member can take access away: live sessions are re-checked at once.
 pub async fn remove_member(
     State(state): State<AppState>,
     Path((group, user)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Membership>, ApiError> {
     if !state
         .store()
         .remove_group_member(&group, &user)
@@ -79,7 +83,10 @@ pub async fn remove_member(
     }
     let ended = crate::broker::recheck(&state).await;
     tracing::info!(%group, %user, sessions_ended = ended, "member removed");
-    Ok(Json(
-        serde_json::json!({ "group": group, "user": user, "member": false, "sessions_ended": ended }),
-    ))
+    Ok(Json(Membership {
+        group,
+        user,
+        member: false,
+        sessions_ended: Some(ended as u64),
+    }))
 }

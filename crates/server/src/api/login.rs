@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use wicket_api::{ErrorBody, LoggedOut, LoginRequest, LoginResponse, WhoAmI};
 use wicket_store::User;
 
 use crate::audit;
@@ -32,29 +32,6 @@ pub const MFA_REQUIRED: &str = "a one-time code is required";
 /// The 401 of a wrong user name or password; single sign-on users get it too.
 const INVALID_CREDENTIALS: &str =
     "invalid user name or password (accounts from single sign-on use `wicket login --sso`)";
-
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    pub user: String,
-    pub password: String,
-    /// The current 6-digit TOTP code, for users with multi-factor login.
-    #[serde(default)]
-    pub totp: Option<String>,
-    /// One of the user's one-time recovery codes, instead of `totp`.
-    #[serde(default)]
-    pub recovery_code: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct LoginResponse {
-    pub token: String,
-    pub expires_at: i64,
-    pub user: String,
-    pub is_admin: bool,
-    /// Whether this login proved a second factor.
-    #[serde(default)]
-    pub mfa: bool,
-}
 
 /// A refused login.
 pub enum LoginError {
@@ -87,16 +64,19 @@ impl IntoResponse for LoginError {
             LoginError::Denied(_) => ApiError::unauthorized(INVALID_CREDENTIALS).into_response(),
             LoginError::Mfa(message) => (
                 StatusCode::UNAUTHORIZED,
-                Json(serde_json::json!({ "error": message, "mfa_required": true })),
+                Json(ErrorBody {
+                    mfa_required: true,
+                    ..ErrorBody::new(message)
+                }),
             )
                 .into_response(),
             LoginError::Limited(user, limited) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, limited.retry_after_secs().to_string())],
-                Json(serde_json::json!({
-                    "error": limited.message(&user),
-                    "retry_after": limited.retry_after_secs(),
-                })),
+                Json(ErrorBody {
+                    retry_after: Some(limited.retry_after_secs()),
+                    ..ErrorBody::new(limited.message(&user))
+                }),
             )
                 .into_response(),
         }
@@ -308,7 +288,7 @@ async fn check_credentials(
 pub async fn logout(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<LoggedOut>, ApiError> {
     state
         .store()
         .revoke_token(&caller.token_id, now_ms())
@@ -325,15 +305,7 @@ pub async fn logout(
             serde_json::json!({ "reason": "logout", "user": caller.user.name }),
         ))
         .await;
-    Ok(Json(serde_json::json!({ "revoked": true })))
-}
-
-#[derive(Serialize)]
-pub struct WhoAmI {
-    pub user: String,
-    pub is_admin: bool,
-    /// Whether this token's login proved a second factor.
-    pub mfa: bool,
+    Ok(Json(LoggedOut { revoked: true }))
 }
 
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<WhoAmI> {

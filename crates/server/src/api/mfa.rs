@@ -8,7 +8,9 @@
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use wicket_api::{
+    ConfirmRequest, ConfirmResponse, EnrollRequest, EnrollResponse, MfaReset, MfaStatus,
+};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -19,38 +21,6 @@ use crate::totp;
 
 /// How many recovery codes an enrolment gets.
 pub const RECOVERY_CODES: usize = 10;
-
-#[derive(Serialize, Deserialize)]
-pub struct EnrollResponse {
-    /// The shared secret, base32 without padding, for typing into an app.
-    pub secret: String,
-    /// `otpauth://totp/wicket:<user>?secret=...&issuer=wicket`, for a QR code.
-    pub uri: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ConfirmRequest {
-    pub code: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ConfirmResponse {
-    pub enrolled: bool,
-    /// One-time recovery codes, each usable once instead of a TOTP code. Shown only now.
-    pub recovery_codes: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct MfaStatus {
-    pub user: String,
-    /// TOTP is confirmed: logins need a code.
-    pub enrolled: bool,
-    /// An enrolment was started and not yet confirmed.
-    pub pending: bool,
-    pub recovery_codes_left: i64,
-    /// Whether the token of this request came from a login with a second factor.
-    pub token_mfa: bool,
-}
 
 /// A new recovery code: 80 random bits as base32, in four groups of four (`ABCD-EFGH-...`).
 pub fn new_recovery_code() -> String {
@@ -70,13 +40,6 @@ pub fn recovery_code_hash(code: &str) -> Vec<u8> {
         .map(|c| c.to_ascii_uppercase())
         .collect();
     sha256(normal.as_bytes())
-}
-
-/// What starting an enrolment takes besides the token: the account's password.
-#[derive(Serialize, Deserialize)]
-pub struct EnrollRequest {
-    #[serde(default)]
-    pub password: String,
 }
 
 /// Starts enrolment for the caller: a new pending secret (replacing any pending one).
@@ -190,7 +153,7 @@ pub async fn reset(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MfaReset>, ApiError> {
     let user = state
         .store()
         .user_by_name(&name)
@@ -198,7 +161,10 @@ pub async fn reset(
         .ok_or_else(|| ApiError::not_found(format!("no user named {name:?}")))?;
     let had = state.store().reset_mfa(&user.id).await?;
     tracing::info!(admin = %caller.user.name, user = %user.name, had, "multi-factor login reset");
-    Ok(Json(serde_json::json!({ "user": user.name, "reset": had })))
+    Ok(Json(MfaReset {
+        user: user.name,
+        reset: had,
+    }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use wicket_api::{
+    ActivePolicy, ExplainRequest, Explanation, PolicyActivated, PolicyText, Problem, Validation,
+};
 use wicket_policy::{PolicyError, PolicySet};
 
 use crate::auth::Caller;
@@ -14,14 +16,6 @@ use crate::error::ApiError;
 use crate::now_ms;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-pub struct ActivePolicy {
-    /// 0 for the built-in defaults.
-    pub version: i64,
-    pub text: String,
-    pub policy_ids: Vec<String>,
-}
-
 pub async fn get(State(state): State<AppState>) -> Json<ActivePolicy> {
     let set = state.policies();
     Json(ActivePolicy {
@@ -29,26 +23,6 @@ pub async fn get(State(state): State<AppState>) -> Json<ActivePolicy> {
         text: set.text().to_string(),
         policy_ids: set.ids(),
     })
-}
-
-#[derive(Deserialize)]
-pub struct PolicyText {
-    pub text: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct Problem {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-    pub policy_id: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Validation {
-    pub valid: bool,
-    pub errors: Vec<Problem>,
-    pub policy_ids: Vec<String>,
 }
 
 fn problems(e: &PolicyError) -> Vec<Problem> {
@@ -86,7 +60,7 @@ pub async fn set(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Json(req): Json<PolicyText>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PolicyActivated>, ApiError> {
     let set = PolicySet::parse(&req.text).map_err(|e| {
         let lines: Vec<String> = problems(&e)
             .iter()
@@ -107,36 +81,11 @@ pub async fn set(
     state.set_policies(stored.version, Arc::new(set));
     let ended = crate::broker::recheck(&state).await;
     tracing::info!(version = stored.version, by = %caller.user.name, sessions_ended = ended, "policy set activated");
-    Ok(Json(serde_json::json!({
-        "version": stored.version,
-        "policy_ids": ids,
-        "sessions_ended": ended,
-    })))
-}
-
-#[derive(Deserialize)]
-pub struct ExplainRequest {
-    pub user: String,
-    pub action: String,
-    /// Target name or id; omitted for admin actions on the server.
-    pub target: Option<String>,
-    pub run_as: Option<String>,
-    /// Evaluate as if the user had logged in with a second factor.
-    #[serde(default)]
-    pub mfa: bool,
-}
-
-#[derive(Serialize)]
-pub struct Explanation {
-    pub allowed: bool,
-    pub policy_ids: Vec<String>,
-    pub errors: Vec<String>,
-    pub user: String,
-    pub groups: Vec<String>,
-    pub action: String,
-    pub resource: String,
-    pub run_as: Option<String>,
-    pub policy_version: i64,
+    Ok(Json(PolicyActivated {
+        version: stored.version,
+        policy_ids: ids,
+        sessions_ended: ended as u64,
+    }))
 }
 
 /// What the active set decides for a hypothetical request, and which policies decide it.

@@ -7,8 +7,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
+use wicket_api::{SessionQuery, SessionView, Terminated};
 use wicket_store::{SessionFilter, SessionRecord, Target};
 
 use crate::auth::Caller;
@@ -18,32 +18,38 @@ use crate::sessions::LiveSession;
 use crate::state::AppState;
 use crate::tail::{Next, StoreTail};
 
-#[derive(Debug, Default, Deserialize)]
-pub struct ListQuery {
-    /// Only sessions still running.
-    #[serde(default)]
-    pub active: bool,
-    pub user: Option<String>,
-    pub target: Option<String>,
-    /// Unix milliseconds.
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-    pub limit: Option<i64>,
-}
-
-#[derive(Serialize)]
-pub struct SessionView {
-    #[serde(flatten)]
-    pub record: SessionRecord,
-    /// Running on this server now.
-    pub live: bool,
+/// A session as the API lists it: its record, and whether this server relays it now.
+fn view(r: SessionRecord, live: bool) -> SessionView {
+    SessionView {
+        id: r.id,
+        user_id: r.user_id,
+        user_name: r.user_name,
+        target_id: r.target_id,
+        target_name: r.target_name,
+        action: r.action,
+        run_as: r.run_as,
+        command: r.command,
+        tty: r.tty,
+        source_ip: r.source_ip,
+        started_at: r.started_at,
+        ended_at: r.ended_at,
+        end_reason: r.end_reason,
+        exit_status: r.exit_status,
+        bytes_in: r.bytes_in,
+        bytes_out: r.bytes_out,
+        recording: r.recording,
+        recording_sha256: r.recording_sha256,
+        recording_bytes: r.recording_bytes,
+        replica: r.replica,
+        live,
+    }
 }
 
 /// Sessions the caller opened, plus those whose target the policy lets them replay or watch.
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<SessionQuery>,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let filter = SessionFilter {
         active_only: q.active,
@@ -85,10 +91,8 @@ pub async fn list(
             }
         };
         if visible {
-            out.push(SessionView {
-                live: state.sessions().contains(&record.id),
-                record,
-            });
+            let live = state.sessions().contains(&record.id);
+            out.push(view(record, live));
         }
     }
     Ok(Json(out))
@@ -136,7 +140,7 @@ pub async fn terminate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Terminated>), ApiError> {
     let record = checked(&state, &caller, &id, Action::Terminate).await?;
     if record.ended_at.is_some() {
         return Err(ApiError::conflict(format!("session {id} already ended")));
@@ -146,7 +150,11 @@ pub async fn terminate(
         tracing::info!(session = %id, by = %caller.user.name, "session terminated");
         return Ok((
             StatusCode::OK,
-            Json(serde_json::json!({ "id": id, "terminated": true })),
+            Json(Terminated {
+                id,
+                terminated: true,
+                requested: false,
+            }),
         ));
     }
     if !state.store().request_termination(&id, &reason).await? {
@@ -157,7 +165,11 @@ pub async fn terminate(
     tracing::info!(session = %id, by = %caller.user.name, "termination requested from the relaying replica");
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "id": id, "terminated": false, "requested": true })),
+        Json(Terminated {
+            id,
+            terminated: false,
+            requested: true,
+        }),
     ))
 }
 

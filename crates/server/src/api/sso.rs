@@ -18,43 +18,19 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use wicket_api::{BeginRequest, BeginResponse, CompleteRequest, LoginResponse};
 use wicket_store::{SsoIdentity, StoreError, User};
 
 use serde_json::json;
 use wicket_audit::Outcome;
 
-use crate::api::login::{issue_token, LoginError, LoginResponse};
+use crate::api::login::{issue_token, LoginError};
 use crate::error::ApiError;
 use crate::limits;
 use crate::now_ms;
 use crate::oidc::{valid_name, Sso, SsoClaims, SsoError};
 use crate::ratelimit::login_limiter;
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-pub struct BeginRequest {
-    /// The CLI's loopback listener: `http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`.
-    pub redirect_uri: String,
-    /// PKCE S256 challenge; the CLI keeps the verifier until [`complete`].
-    pub code_challenge: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct BeginResponse {
-    /// Where the browser goes to sign in.
-    pub auth_url: String,
-    pub request_id: String,
-}
-
-#[derive(Deserialize)]
-pub struct CompleteRequest {
-    pub request_id: String,
-    /// The `state` the provider sent back to the loopback listener.
-    pub state: String,
-    pub code: String,
-    pub code_verifier: String,
-}
 
 impl From<SsoError> for ApiError {
     fn from(e: SsoError) -> Self {

@@ -1,27 +1,13 @@
 //! Listing targets.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde::Serialize;
+use wicket_api::TargetView;
 
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-#[derive(Serialize)]
-pub struct TargetView {
-    pub id: String,
-    pub name: String,
-    pub tags: BTreeMap<String, String>,
-    pub online: bool,
-    pub last_seen: Option<i64>,
-    pub agent_version: Option<String>,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
-}
 
 pub async fn list(
     State(state): State<AppState>,

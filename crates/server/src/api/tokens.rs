@@ -3,20 +3,13 @@
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
+use wicket_api::{TokenRevoked, TokenView};
+
 use crate::auth::Caller;
-use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::state::AppState;
-
-#[derive(Serialize)]
-pub struct TokenView {
-    pub id: String,
-    pub user: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let users = state.store().list_users().await?;
@@ -42,7 +35,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TokenRevoked>, ApiError> {
     if !state.store().revoke_token(&id, now_ms()).await? {
         return Err(ApiError::not_found(format!("no live token {id}")));
     }
@@ -60,7 +53,9 @@ pub async fn revoke(
         ))
         .await;
     tracing::info!(token = %id, sessions_ended = ended, "token revoked");
-    Ok(Json(
-        serde_json::json!({ "id": id, "revoked": true, "sessions_ended": ended }),
-    ))
+    Ok(Json(TokenRevoked {
+        id,
+        revoked: true,
+        sessions_ended: ended as u64,
+    }))
 }

@@ -2,23 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use wicket_api::{CreateUser, CreatedUser, UserDeleted, UserDisabled, UserView};
 
 use crate::error::ApiError;
 use crate::now_ms;
 use crate::secrets::{hash_password, new_password};
 use crate::state::AppState;
-
-#[derive(Serialize)]
-pub struct UserView {
-    pub name: String,
-    pub is_admin: bool,
-    pub disabled: bool,
-    /// Created by single sign-on (no password).
-    pub sso: bool,
-    pub groups: Vec<String>,
-    pub created_at: i64,
-}
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let mut out = Vec::new();
@@ -34,22 +23,6 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, 
         });
     }
     Ok(Json(out))
-}
-
-#[derive(Deserialize)]
-pub struct CreateUser {
-    pub name: String,
-    /// Omitted: a password is generated and returned once.
-    pub password: Option<String>,
-    #[serde(default)]
-    pub admin: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct CreatedUser {
-    pub name: String,
-    /// Present only when the server generated it.
-    pub password: Option<String>,
 }
 
 pub async fn create(
@@ -95,14 +68,14 @@ pub async fn create(
 pub async fn disable(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserDisabled>, ApiError> {
     set_disabled(state, name, true).await
 }
 
 pub async fn enable(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserDisabled>, ApiError> {
     set_disabled(state, name, false).await
 }
 
@@ -110,15 +83,17 @@ async fn set_disabled(
     state: AppState,
     name: String,
     disabled: bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserDisabled>, ApiError> {
     if !state.store().set_user_disabled(&name, disabled).await? {
         // A deleted single sign-on user: enabling lets the identity sign in (and be created)
         // again.
         if !disabled && state.store().forget_deleted_sso_user(&name).await? {
             tracing::info!(user = %name, "deleted SSO user may sign in again");
-            return Ok(Json(
-                serde_json::json!({ "name": name, "disabled": false, "sessions_ended": 0 }),
-            ));
+            return Ok(Json(UserDisabled {
+                name,
+                disabled: false,
+                sessions_ended: 0,
+            }));
         }
         return Err(ApiError::not_found(format!("no user named {name:?}")));
     }
@@ -128,23 +103,27 @@ async fn set_disabled(
         0
     };
     tracing::info!(user = %name, disabled, sessions_ended = ended, "user updated");
-    Ok(Json(
-        serde_json::json!({ "name": name, "disabled": disabled, "sessions_ended": ended }),
-    ))
+    Ok(Json(UserDisabled {
+        name,
+        disabled,
+        sessions_ended: ended as u64,
+    }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserDeleted>, ApiError> {
     if !state.store().delete_user(&name).await? {
         return Err(ApiError::not_found(format!("no user named {name:?}")));
     }
     let ended = crate::broker::recheck(&state).await;
     tracing::info!(user = %name, sessions_ended = ended, "user deleted");
-    Ok(Json(
-        serde_json::json!({ "name": name, "deleted": true, "sessions_ended": ended }),
-    ))
+    Ok(Json(UserDeleted {
+        name,
+        deleted: true,
+        sessions_ended: ended as u64,
+    }))
 }
 
 /// User and group names appear in policies as entity ids: keep them plain.
