@@ -30,6 +30,7 @@ struct Shared {
 }
 
 impl Cancel {
+    /// A handle for a receive about to start; clone it for the side that may cancel.
     pub fn new() -> Cancel {
         Cancel::default()
     }

@@ -56,8 +56,11 @@ pub const WARNING_PREFIX: &str = "wicket cp: warning: ";
 /// What a side saw go through.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
+    /// Files sent, or received and renamed into place.
     pub files: u64,
+    /// Directories, the root of a tree included.
     pub dirs: u64,
+    /// Bytes of file content.
     pub bytes: u64,
     /// SHA-256 of the last file, lowercase hex.
     pub last_sha256: Option<String>,
