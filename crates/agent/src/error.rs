@@ -12,6 +12,8 @@ pub enum AgentError {
     Dial(#[from] wicket_dial::DialError),
     #[error(transparent)]
     Api(#[from] wicket_dial::ApiError),
+    #[error(transparent)]
+    Tls(#[from] wicket_tls::TlsError),
     #[error("handshake failed: {0}")]
     Handshake(String),
     #[error("{0}")]

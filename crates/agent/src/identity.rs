@@ -3,8 +3,7 @@
 //! Kept in one JSON file, mode 0600, in a directory of mode 0700, written atomically so a crash
 //! never leaves half an identity. The private key never leaves the host.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::rand::SystemRandom;
@@ -84,18 +83,9 @@ impl Identity {
     pub fn save(&self, dir: &Path) -> Result<(), AgentError> {
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        let tmp = dir.join(format!(".{FILE_NAME}.tmp"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
         let text =
             serde_json::to_string_pretty(self).map_err(|e| AgentError::Identity(e.to_string()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, Self::path(dir))?;
+        wicket_tls::write_private(&Self::path(dir), text.as_bytes())?;
         Ok(())
     }
 

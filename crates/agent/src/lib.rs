@@ -11,11 +11,14 @@
 //! - [`backoff`]: jittered exponential backoff.
 //! - [`inventory`]: what the host reports on connect.
 //! - [`session`]: one channel's shell or command, wired to a process.
+//! - [`copy_helper`]: the file side of `wicket cp`, run as the run-as user in a process of
+//!   its own.
 //! - [`forward`]: a `tcp` channel wired to a connection from this host, and the address filter.
 //! - [`process`]: starting processes on PTYs or pipes, as the run-as user.
 //! - [`error`][]: [`AgentError`].
 
 pub mod backoff;
+pub mod copy_helper;
 pub mod error;
 pub mod forward;
 pub mod identity;

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use wicket_mux::{ChannelReceiver, ChannelSender, Event, IncomingChannel, LinkClosed, Mux};
 use wicket_proto::zdata::Compressor;
-use wicket_proto::{CopySpec, Direction, ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
+use wicket_proto::{CopySpec, ErrorCode, ExitStatus, OpenSpec, SessionSpec, Signal};
 
 use crate::forward::ForwardOptions;
 use crate::process::{self, ProcessControl, PtySize, SessionRequest, Spawned};
@@ -94,7 +94,7 @@ async fn open(ch: IncomingChannel, spec: SessionSpec) {
 pub const COPY_HELPER_EXE: &str = "/proc/self/exe";
 
 /// A `copy` channel: the agent starts its own binary as the run-as user (`wicket-agent
-/// copy-helper send|receive PATH`) and pipes the channel to it like a session without a
+/// copy-helper send|receive PATH`, [`crate::copy_helper`]) and pipes the channel to it like a session without a
 /// terminal, so every file is opened with that user's credentials. The records are produced and
 /// checked end to end by the helper and the CLI; the agent only relays bytes.
 async fn copy(ch: IncomingChannel, spec: CopySpec) {
@@ -114,18 +114,7 @@ async fn copy(ch: IncomingChannel, spec: CopySpec) {
                 return;
             }
         };
-    let mut args: Vec<std::ffi::OsString> = vec!["copy-helper".into()];
-    match spec.direction {
-        Direction::Upload => args.push("receive".into()),
-        Direction::Download => {
-            args.push("send".into());
-            if spec.recursive {
-                args.push("--recursive".into());
-            }
-        }
-    }
-    args.push("--".into());
-    args.push(spec.path.clone().into());
+    let args = crate::copy_helper::Mode::for_spec(&spec).args();
     let spawned =
         match process::spawn_program_as(std::path::Path::new(COPY_HELPER_EXE), &args, &run_as) {
             Ok(p) => p,

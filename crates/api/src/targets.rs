@@ -27,3 +27,12 @@ pub struct TargetView {
     #[serde(default)]
     pub os: Option<String>,
 }
+
+/// A tag as people type it on a command line (`--tag env=prod`): `key=value`, the key not
+/// empty. The server bounds and checks both halves when they arrive.
+pub fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}

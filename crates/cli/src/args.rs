@@ -427,7 +427,7 @@ pub enum ActivationCommand {
 #[derive(Args, Debug)]
 pub struct CreateActivationArgs {
     /// Default tag for hosts enrolled with it (repeatable), e.g. --tag env=prod
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = wicket_api::targets::parse_tag)]
     pub tags: Vec<(String, String)>,
     /// How long the code stays valid, e.g. 24h, 30m.
     #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
@@ -437,12 +437,4 @@ pub struct CreateActivationArgs {
     pub max_registrations: i64,
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-}
-
-/// Parses `key=value`.
-pub fn parse_tag(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected key=value, got {s:?}")),
-    }
 }

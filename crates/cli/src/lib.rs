@@ -10,7 +10,6 @@
 //! - [`stdio`]: stdin and stdout polled on the runtime, not through the blocking pool.
 //! - [`terminal`]: raw mode that is always restored, terminal size.
 //! - [`commands`]: one module per command.
-//! - [`transfer`]: the file IO of `wicket cp`, shared with the agent's copy helper.
 
 /// `println!` for command output, through [`stdio::out`]: a reader that has gone away
 /// (`wicket sessions | head -1`) ends the process quietly instead of panicking.
@@ -53,7 +52,6 @@ pub mod link;
 pub mod profile;
 pub mod stdio;
 pub mod terminal;
-pub mod transfer;
 
 pub use args::Cli;
 

@@ -5,8 +5,7 @@
 //! nothing long-lived is kept.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -72,16 +71,7 @@ impl Config {
         let dir = config_dir()?;
         std::fs::create_dir_all(&dir)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-        let tmp = dir.join(".config.toml.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(toml::to_string_pretty(self)?.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, Self::path()?)?;
+        wicket_tls::write_private(&Self::path()?, toml::to_string_pretty(self)?.as_bytes())?;
         Ok(())
     }
 

@@ -70,14 +70,26 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), TlsError> {
     set_mode(dir, 0o700)
 }
 
+/// Writes a secret (a private key, a token, a profile) to `path`: atomically and mode 0600
+/// from the start, so no one else can read it even briefly and a crash leaves the old file or
+/// the new one, never half of one. The one way wicket writes a secret file; the directory is
+/// the caller's to make private.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
+    write_atomic(path, contents, KEY_MODE)
+}
+
 /// Write `contents` to `path` via a temporary file in the same directory and a rename,
 /// so a crash never leaves a half-written key or certificate behind. The temporary file
-/// is created 0600 by `tempfile`, so a key is never readable by others even briefly.
-pub(crate) fn write_atomic(path: &Path, contents: &str, mode: u32) -> Result<(), TlsError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+/// is created 0600 by `tempfile` (a random name, so two writers never share one), so a key
+/// is never readable by others even briefly; `mode` is set before the rename.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| TlsError::io("creating in", dir, e))?;
-    tmp.write_all(contents.as_bytes())
+    tmp.write_all(contents)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| TlsError::io("writing", tmp.path(), e))?;
     set_mode(tmp.path(), mode)?;
@@ -96,4 +108,28 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), TlsError> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> Result<(), TlsError> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_private_file_replaces_the_old_one_and_is_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        fs::write(&path, b"old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Nothing else is left beside it.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // No directory to write in: an error, nothing written.
+        let missing = dir.path().join("no/such/dir/secret");
+        assert!(write_private(&missing, b"x").is_err());
+    }
 }

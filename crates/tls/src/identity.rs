@@ -11,7 +11,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::ca::{self, Generated};
 use crate::config::{provider, server_config};
-use crate::files::{self, CERT_MODE, KEY_MODE};
+use crate::files::{self, CERT_MODE};
 use crate::{Fingerprint, TlsError};
 
 /// File names inside the identity directory.
@@ -70,10 +70,10 @@ impl ServerIdentity {
                     cert_der,
                     key_pem,
                 } = ca::new_server_cert(&ca_der, &ca_key_pem, &names)?;
-                files::write_atomic(&dir.join(SERVER_KEY), &key_pem, KEY_MODE)?;
+                files::write_private(&dir.join(SERVER_KEY), key_pem.as_bytes())?;
                 files::write_atomic(
                     &dir.join(SERVER_CERT),
-                    &format!("{cert_pem}{ca_pem}"),
+                    format!("{cert_pem}{ca_pem}").as_bytes(),
                     CERT_MODE,
                 )?;
                 (cert_der, pkcs8_from_pem(&dir.join(SERVER_KEY), &key_pem)?)
@@ -163,8 +163,8 @@ fn load_or_create_ca(
     // (crash between the two writes, or a deleted certificate) is simply replaced.
     let generated = ca::new_ca(&ca::hostname(names))?;
     // Key first: a certificate on disk without its key is the state we refuse to repair.
-    files::write_atomic(&key_path, &generated.key_pem, KEY_MODE)?;
-    files::write_atomic(&cert_path, &generated.cert_pem, CERT_MODE)?;
+    files::write_private(&key_path, generated.key_pem.as_bytes())?;
+    files::write_atomic(&cert_path, generated.cert_pem.as_bytes(), CERT_MODE)?;
     tracing::info!(
         dir = %dir.display(),
         fingerprint = %Fingerprint::of_der(&generated.cert_der),

@@ -15,7 +15,8 @@
 //!   and the server config.
 //! - `pin`: the pinning certificate verifier and [`PinMismatch`].
 //! - `config`: [`Trust`], [`client_config`] and the shared crypto provider.
-//! - `files`: PEM reading and atomic, permission-aware file writes.
+//! - `files`: PEM reading and atomic, permission-aware file writes; [`write_private`], the
+//!   one way wicket writes a secret file.
 
 mod ca;
 mod config;
@@ -27,6 +28,7 @@ mod pin;
 
 pub use config::{client_config, Trust};
 pub use error::TlsError;
+pub use files::write_private;
 pub use fingerprint::Fingerprint;
 pub use identity::ServerIdentity;
 pub use pin::PinMismatch;

@@ -41,7 +41,7 @@ pub enum Command {
         #[arg(long)]
         ca_fingerprint: Option<String>,
         /// A tag for this target (repeatable): --tag env=prod
-        #[arg(long = "tag", value_parser = wicket_cli::args::parse_tag)]
+        #[arg(long = "tag", value_parser = wicket_api::targets::parse_tag)]
         tags: Vec<(String, String)>,
         /// Target name; defaults to the host name.
         #[arg(long)]
@@ -74,6 +74,7 @@ pub enum Command {
     },
 }
 
+/// The command line of [`wicket_agent::copy_helper::Mode`], which also writes it.
 #[derive(Subcommand, Debug)]
 pub enum HelperMode {
     /// Read PATH and write the copy records to stdout.
@@ -86,37 +87,12 @@ pub enum HelperMode {
     Receive { path: PathBuf },
 }
 
-/// Runs the copy helper: blocking IO on stdin and stdout, with this process's (the run-as
-/// user's) credentials. Ignores SIGHUP: when the user goes away the agent hangs up, and the
-/// helper must still see the end of its input and remove its temporary file.
-fn copy_helper(mode: HelperMode) -> Result<()> {
-    use std::io::Write;
-    use wicket_cli::transfer::{self, Quiet, CHUNK};
-    // SAFETY: setting a signal to SIG_IGN installs no handler code.
-    #[allow(unsafe_code)]
-    unsafe {
-        let _ = nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGHUP,
-            nix::sys::signal::SigHandler::SigIgn,
-        );
-    }
-    let mut out = std::io::BufWriter::with_capacity(CHUNK, std::io::stdout().lock());
-    match mode {
-        HelperMode::Send { recursive, path } => {
-            let r = transfer::send(&path, recursive, &mut out, &mut Quiet);
-            if let Err(e) = &r {
-                let _ = out.write_all(&transfer::status(&r));
-                let _ = out.flush();
-                eprintln!("{e:#}");
-            }
-            out.flush()?;
-            r.map(|_| ())
-        }
-        HelperMode::Receive { path } => {
-            let r = transfer::receive(&path, &mut std::io::stdin().lock(), &mut Quiet);
-            out.write_all(&transfer::status(&r))?;
-            out.flush()?;
-            r.map(|_| ())
+impl From<HelperMode> for wicket_agent::copy_helper::Mode {
+    fn from(m: HelperMode) -> Self {
+        use wicket_agent::copy_helper::Mode;
+        match m {
+            HelperMode::Send { recursive, path } => Mode::Send { recursive, path },
+            HelperMode::Receive { path } => Mode::Receive { path },
         }
     }
 }
@@ -125,7 +101,7 @@ pub async fn run(args: Args) -> Result<()> {
     match args.command {
         Command::CopyHelper { mode } => {
             // The reason already went out in the copy stream (and on stderr): exit quietly.
-            if copy_helper(mode).is_err() {
+            if wicket_agent::copy_helper::run(mode.into()).is_err() {
                 std::process::exit(1);
             }
             Ok(())

@@ -1,5 +1,5 @@
 //! `wicket cp [-r] SRC DST`: files to or from a target over a `copy` channel. The file IO is
-//! [`crate::transfer`], run on a blocking thread joined to the channel by two small bridges;
+//! [`wicket_transfer`], run on a blocking thread joined to the channel by two small bridges;
 //! the credit of the channel (the stream window) bounds what is in flight.
 
 use std::io::{self, IsTerminal, Read, Write};
@@ -17,7 +17,7 @@ use wicket_proto::{CopySpec, Direction, OpenSpec};
 
 use crate::args::CpArgs;
 use crate::profile::Config;
-use crate::transfer::{self, Progress, Quiet, CHUNK};
+use wicket_transfer::{Cancel, Progress, CHUNK, WARNING_PREFIX};
 
 /// One side of a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                     // Warnings from the target (skipped links) now; anything else is the
                     // reason of a failure, shown with it.
                     for line in String::from_utf8_lossy(&d).lines() {
-                        if line.starts_with("wicket cp: warning:") {
+                        if line.starts_with(WARNING_PREFIX) {
                             errln!("{line}");
                         } else if !line.trim().is_empty() {
                             errs.lock()
@@ -136,7 +136,10 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
 
     let recursive = args.recursive;
     let local_for_work = local.clone();
-    let work = tokio::task::spawn_blocking(move || -> Result<transfer::Summary> {
+    // Ctrl-C cannot stop the blocking thread; this removes the file it is writing.
+    let cancel = Cancel::new();
+    let cancel_for_work = cancel.clone();
+    let work = tokio::task::spawn_blocking(move || -> Result<wicket_transfer::Summary> {
         let mut input = ChanReader {
             rx: in_rx,
             cur: Bytes::new(),
@@ -152,30 +155,46 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         };
         match direction {
             Direction::Upload => {
-                let sent = transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
-                    .and_then(|sum| output.flush().map(|()| sum).map_err(Into::into));
+                let sent =
+                    wicket_transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
+                        .and_then(|sum| {
+                            output
+                                .flush()
+                                .map(|()| sum)
+                                .map_err(wicket_transfer::Error::Write)
+                        });
                 // A local failure (not a directory, unreadable) is the reason; tell the
                 // receiver too, so it stops at once. A failed write means the channel closed:
                 // then the receiver's reason (a directory it may not write) explains it.
-                let local_failure = sent.as_ref().err().filter(|e| !channel_closed(e));
+                let local_failure = sent
+                    .as_ref()
+                    .err()
+                    .filter(|e| !matches!(e, wicket_transfer::Error::Write(_)));
                 if let Some(e) = local_failure {
-                    let _ = output.write_all(&encode(&Item::Error(format!("{e:#}"))));
+                    let _ = output.write_all(&encode(&Item::Error(wicket_transfer::report(e))));
                     let _ = output.flush();
                 }
                 let local_failure = local_failure.is_some();
                 drop(output);
-                match transfer::read_status(&mut input) {
+                let verdict = wicket_transfer::read_status(&mut input);
+                let result = match verdict {
                     Ok(()) => sent,
                     Err(_) if local_failure => sent,
-                    Err(e) if e.is::<transfer::NoVerdict>() && sent.is_err() => sent,
+                    Err(wicket_transfer::Error::NoVerdict) if sent.is_err() => sent,
                     Err(e) => Err(e),
-                }
+                };
+                Ok(result?)
             }
             Direction::Download => {
-                let r = transfer::receive(&local_for_work, &mut input, &mut *progress);
-                let _ = output.write_all(&transfer::status(&r));
+                let r = wicket_transfer::receive(
+                    &local_for_work,
+                    &mut input,
+                    &mut *progress,
+                    &cancel_for_work,
+                );
+                let _ = output.write_all(&wicket_transfer::status(&r));
                 let _ = output.flush();
-                r
+                Ok(r?)
             }
         }
     });
@@ -187,8 +206,9 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         _ = sigint.recv() => Err(anyhow!("interrupted")),
         _ = sigterm.recv() => Err(anyhow!("interrupted")),
     };
-    // Whatever happened, no half file stays behind under a temporary name of ours.
-    transfer::remove_current_temp();
+    // Whatever happened, no half file stays behind under a temporary name of ours (a no-op when
+    // the receive ended: it removes its own on failure).
+    cancel.cancel();
     let _ = writer.await;
     if result.is_err() {
         tx.close();
@@ -213,14 +233,6 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
             }
         }
     }
-}
-
-/// Whether `e` is a write to the copy channel failing (the channel closed).
-fn channel_closed(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// A blocking [`Read`] over the channel's data.
@@ -335,13 +347,22 @@ impl Progress for Bar {
     }
     fn warn(&mut self, msg: &str) {
         crate::stdio::err_control("\r\x1b[K");
-        errln!("wicket cp: warning: {msg}");
+        errln!("{WARNING_PREFIX}{msg}");
     }
     fn done(&mut self) {
         if self.started.is_some() {
             self.draw(true);
             errln!();
         }
+    }
+}
+
+/// Warnings to stderr, no progress.
+struct Quiet;
+
+impl Progress for Quiet {
+    fn warn(&mut self, msg: &str) {
+        errln!("{WARNING_PREFIX}{msg}");
     }
 }
 

@@ -1,7 +1,6 @@
 //! The audit signing key's file, and the database's claim on it.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wicket_audit::AuditKey;
 use wicket_store::Store;
@@ -19,7 +18,7 @@ pub fn load_or_create_key(path: &Path) -> Result<AuditKey, ServerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let der = AuditKey::generate_pkcs8()
                 .map_err(|e| ServerError::Config(format!("audit key: {e}")))?;
-            write_private(path, &der)?;
+            wicket_tls::write_private(path, &der)?;
             tracing::info!(path = %path.display(), "created the audit signing key");
             AuditKey::from_pkcs8(&der).map_err(|e| ServerError::Config(format!("audit key: {e}")))
         }
@@ -74,19 +73,4 @@ pub fn read_key(path: &Path) -> Result<AuditKey, ServerError> {
     })?;
     AuditKey::from_pkcs8(&der)
         .map_err(|e| ServerError::Config(format!("audit key {}: {e}", path.display())))
-}
-
-fn write_private(path: &Path, data: &[u8]) -> Result<(), ServerError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp: PathBuf = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The one way [`super`] touches files. On a target the copy helper may run as root in a tree
+//! The one way this crate touches files. On a target the copy helper may run as root in a tree
 //! another user can write, and that user can swap any entry for a symbolic link at any moment;
 //! a path looked up twice may lead somewhere else the second time. So a path is looked up once,
 //! and everything below it is reached from an open directory descriptor, one entry at a time,
