@@ -190,7 +190,7 @@ row "keystroke echo p99, median of rounds (ms)" "$ew99" "$es99" "$(ratio "$ew99"
 
 # 5. (ECHO_TRACE=1, needs bpftrace and root) One more echo round each, traced: every process's
 # CPU time between a keystroke's write and its echo's read, per keystroke. On a machine where
-# the chain runs serially these add up to the latency (docs/PERFORMANCE.md, ninth session).
+# the chain runs serially these add up to the latency (docs/PERFORMANCE.md, "Keystroke echo").
 traces=()
 if [ "${ECHO_TRACE:-0}" = 1 ]; then
   mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing || true
