@@ -1,6 +1,6 @@
 //! Terminals, pipes and PTY masters driven on tokio's reactor with as few system calls and
 //! wake-ups as each keystroke can have: the CLI's own stdin and stdout, and the agent's PTY
-//! master, are the two ends of every interactive session (docs/PERFORMANCE.md, item 10).
+//! master, are the two ends of every interactive session (docs/PERFORMANCE.md, "Tried and kept").
 //!
 //! tokio's own types either hand each read and write to the blocking pool (`tokio::io::
 //! stdin`) or register a descriptor for reading and writing for good (`AsyncFd` as most

@@ -74,7 +74,7 @@ pub fn describe_io(e: &std::io::Error, peer: Option<&str>) -> String {
 /// Most a WebSocket transport reads at once, and its read buffer's first size. tungstenite
 /// zeroes that much of its buffer before every read, including the read that only learns the
 /// socket is empty: two per message per hop. With its 128 KiB default that was the largest
-/// user-space cost of an echo (docs/PERFORMANCE.md, items 6, 7 and 11). Bulk data loses
+/// user-space cost of an echo (docs/PERFORMANCE.md, "Tried and kept"). Bulk data loses
 /// nothing at 4 KiB: the TLS layer below hands over at most one record (16 KiB) per read
 /// anyway, and the reads it splits into are copies from memory, not system calls (1 GiB
 /// through a forward: the same 510-535 MB/s at 4, 16 and 32 KiB).
