@@ -410,11 +410,8 @@ async fn resize_on_pipes_is_a_noop() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_root), ignore = "needs root: the agent switches users")]
 async fn run_as_nobody_switches_user_groups_and_environment() {
-    if !is_root() {
-        eprintln!("!!! SKIPPED run_as_nobody_switches_user_groups_and_environment: the test is not running as root");
-        return;
-    }
     let mut req = cmd("id -un; id -G; echo \"HOME=$HOME USER=$USER LOGNAME=$LOGNAME\"; pwd");
     req.run_as = Some("nobody".into());
     let nobody = resolve_run_as(Some("nobody")).unwrap();
@@ -443,11 +440,8 @@ async fn run_as_nobody_switches_user_groups_and_environment() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_root), ignore = "needs root: the agent switches users")]
 async fn run_as_nobody_on_a_pty() {
-    if !is_root() {
-        eprintln!("!!! SKIPPED run_as_nobody_on_a_pty: the test is not running as root");
-        return;
-    }
     let mut req = on_pty(
         cmd("test -t 0 && echo tty; id -un; id -u; stat -c %u \"$(tty)\""),
         24,

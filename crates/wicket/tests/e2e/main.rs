@@ -8,6 +8,11 @@
 //! needs one gets its own binary, like `crates/agent/tests/ignored_signals.rs`). The one
 //! process-wide setting changed here is the umask in `hardening`, set to the usual 022.
 //!
+//! Tests that need root or an optional tool carry
+//! `#[cfg_attr(not(has_…), ignore = "needs …")]`; `build.rs` sets the `has_…` flags for what
+//! this machine has (see `wicket_testprobe`), so a test that cannot run here is counted as
+//! ignored, with the reason, in cargo's summary.
+//!
 //! # Layout
 //! - [`session`]: enrol, list, connect; exit statuses, stdout and stderr, stdin.
 //! - [`interactive`]: a session on a real local PTY.
