@@ -16,6 +16,37 @@ fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
 }
 
+/// Runs the test `name` of this binary again as the unprivileged user `nobody`, and fails
+/// unless it ran and passed. The binary is copied into a directory `nobody` may read (the
+/// build's own directory may be private to root).
+fn run_again_as_nobody(name: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let nobody = nix::unistd::User::from_name("nobody")
+        .expect("look up nobody")
+        .expect("a user named nobody");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = dir.path().join("process-tests");
+    std::fs::copy(std::env::current_exe().expect("this binary"), &exe).expect("copy");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new(&exe)
+        .args([name, "--exact", "--test-threads=1"])
+        .uid(nobody.uid.as_raw())
+        .gid(nobody.gid.as_raw())
+        .current_dir("/")
+        .env("HOME", "/")
+        .output()
+        .expect("run the test as nobody");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "as nobody: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn cmd(command: &str) -> SessionRequest {
     SessionRequest {
         command: Some(command.to_owned()),
@@ -410,11 +441,8 @@ async fn resize_on_pipes_is_a_noop() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_root), ignore = "needs root: the agent switches users")]
 async fn run_as_nobody_switches_user_groups_and_environment() {
-    if !is_root() {
-        eprintln!("!!! SKIPPED run_as_nobody_switches_user_groups_and_environment: the test is not running as root");
-        return;
-    }
     let mut req = cmd("id -un; id -G; echo \"HOME=$HOME USER=$USER LOGNAME=$LOGNAME\"; pwd");
     req.run_as = Some("nobody".into());
     let nobody = resolve_run_as(Some("nobody")).unwrap();
@@ -443,11 +471,8 @@ async fn run_as_nobody_switches_user_groups_and_environment() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_root), ignore = "needs root: the agent switches users")]
 async fn run_as_nobody_on_a_pty() {
-    if !is_root() {
-        eprintln!("!!! SKIPPED run_as_nobody_on_a_pty: the test is not running as root");
-        return;
-    }
     let mut req = on_pty(
         cmd("test -t 0 && echo tty; id -un; id -u; stat -c %u \"$(tty)\""),
         24,
@@ -487,10 +512,11 @@ async fn run_as_self_is_allowed() {
     assert_eq!(out.trim(), me.name());
 }
 
+/// Run as root (as CI runs the tests), this test runs itself again as `nobody`.
 #[tokio::test]
 async fn non_root_agent_cannot_switch_user() {
     if is_root() {
-        eprintln!("!!! SKIPPED non_root_agent_cannot_switch_user: the test is running as root");
+        run_again_as_nobody("non_root_agent_cannot_switch_user");
         return;
     }
     let err = resolve_run_as(Some("root")).unwrap_err();

@@ -3,7 +3,7 @@
 //! Every event the control plane records is encoded canonically ([`encode`]), chained to the
 //! event before it with `hash = SHA-256(prev_hash || canonical_event)` starting from
 //! [`GENESIS`], and every so often the head of the chain is signed with the server's Ed25519
-//! audit key ([`Checkpoint`]). [`verify`] walks events and checkpoints and names the first
+//! audit key ([`Checkpoint`]). [`verify()`] walks events and checkpoints and names the first
 //! event that was changed, removed, inserted or reordered. Exports are cut into segments, each
 //! closed by a signed [`Seal`]. The byte formats are documented in `docs/AUDIT.md`.
 //!

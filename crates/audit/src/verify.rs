@@ -2,7 +2,7 @@
 //! does not belong where it is.
 //!
 //! An event is accepted when its sequence number is the next one, its `prev_hash` is the hash
-//! of the event accepted before it (the [`GENESIS`](crate::GENESIS) for event 1) and its stored
+//! of the event accepted before it (the [`GENESIS`] for event 1) and its stored
 //! hash is `SHA-256(prev_hash || encode(event))`. At the first event that fails, the verifier
 //! looks at its neighbours to say what most likely happened ([`Break`]). Checkpoints then catch
 //! what the chain alone cannot: a tail cut off, or a stretch of events rewritten with freshly

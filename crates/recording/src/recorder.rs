@@ -1,5 +1,5 @@
 //! One [`Recorder`] per live session. The relay hands it frames as they pass (cheap `Bytes`
-//! clones, no copy) through a [`Queue`] that wakes the recorder task only once a batch has
+//! clones, no copy) through a `Queue` that wakes the recorder task only once a batch has
 //! gathered (or its timer fires), so recording adds no wake-up to a keystroke's path. The task
 //! encodes batches as asciicast lines and uploads a chunk whenever enough has gathered or a
 //! few seconds have passed.

@@ -20,6 +20,7 @@
 //! - `audit`: the hash-chained audit log ([`Store::append_audit`], [`AuditFilter`]) and its
 //!   signed checkpoints.
 //! - `testing` (tests or feature `test-util`): throw-away PostgreSQL databases for test suites.
+//! - `migration_pairs` (tests): the SQLite and PostgreSQL migrations stay one schema.
 
 mod activations;
 mod audit;
@@ -37,6 +38,9 @@ mod users;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+
+#[cfg(test)]
+mod migration_pairs;
 
 pub use activations::{Activation, NewActivation};
 pub use audit::{AuditFilter, AUDIT_PAGE_MAX};

@@ -28,6 +28,8 @@ pub use harness::Harness;
 pub use procs::{AgentProc, ServerProc};
 pub use pty::Terminal;
 pub use s3::S3Server;
+/// Finds an optional tool where the build script that decided the test could run found it.
+pub use wicket_testprobe::find_tool;
 
 use std::path::PathBuf;
 

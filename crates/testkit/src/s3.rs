@@ -1,9 +1,9 @@
 //! A real S3-compatible server for object-store tests: `s3s-fs`, which keeps objects as files
 //! under a folder (`cargo install s3s-fs --version 0.14.1 --features binary --locked`).
 //!
-//! Tests that need it call [`S3Server::start`]; on a machine without `s3s-fs` it returns
-//! `None` after saying so loudly, unless `WICKET_REQUIRE_S3=1` (set by CI), which makes the
-//! absence a failure.
+//! Tests that need it carry `#[cfg_attr(not(has_s3), ignore = "needs s3s-fs: …")]` (the
+//! `has_s3` flag comes from the test crate's build script, see `wicket_testprobe`), so
+//! [`S3Server::start`] only runs where `s3s-fs` was found, and fails if it is not there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,15 +25,11 @@ pub struct S3Server {
 }
 
 impl S3Server {
-    /// Starts `s3s-fs` over `root` with `bucket` created; `None` if it is not installed.
-    pub async fn start(root: &Path, bucket: &str) -> Result<Option<S3Server>> {
-        let Some(bin) = find_binary() else {
-            if std::env::var("WICKET_REQUIRE_S3").as_deref() == Ok("1") {
-                bail!("WICKET_REQUIRE_S3=1 but s3s-fs is not installed");
-            }
-            eprintln!("!!! SKIPPED: s3s-fs is not installed (cargo install s3s-fs --version 0.14.1 --features binary --locked)");
-            return Ok(None);
-        };
+    /// Starts `s3s-fs` over `root` with `bucket` created.
+    pub async fn start(root: &Path, bucket: &str) -> Result<S3Server> {
+        let bin = wicket_testprobe::find_tool("s3s-fs").context(
+            "s3s-fs is not installed (cargo install s3s-fs --version 0.14.1 --features binary --locked)",
+        )?;
         std::fs::create_dir_all(root.join(bucket))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -48,7 +44,7 @@ impl S3Server {
             bucket: bucket.to_string(),
         };
         server.wait_listening().await?;
-        Ok(Some(server))
+        Ok(server)
     }
 
     /// Starts again on the same port and folder, after [`S3Server::stop`].
@@ -93,16 +89,4 @@ fn spawn(bin: &Path, port: u16, root: &Path) -> Result<Child> {
         .stderr(Stdio::null())
         .spawn()
         .context("spawn s3s-fs")
-}
-
-fn find_binary() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.is_file())
 }

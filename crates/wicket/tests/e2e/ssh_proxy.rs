@@ -3,37 +3,15 @@
 //! `wicket ssh-config` prints (`ProxyCommand wicket proxy %h %p`).
 //!
 //! Needs root (sshd's privilege separation), `sshd`, `ssh`, `ssh-keygen`, `scp` and `rsync`;
-//! otherwise the test prints `!!! SKIPPED` and passes, unless `WICKET_REQUIRE_SSH=1`, in which
-//! case it fails.
+//! otherwise the test is ignored (`has_sshd`, see `build.rs`), unless `WICKET_REQUIRE_SSH=1`,
+//! in which case it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use wicket_testkit::{bins, Harness};
-
-fn required() -> bool {
-    std::env::var("WICKET_REQUIRE_SSH").as_deref() == Ok("1")
-}
-
-/// Skips loudly, or fails when `WICKET_REQUIRE_SSH=1`.
-fn skip(reason: &str) -> Result<()> {
-    if required() {
-        bail!("WICKET_REQUIRE_SSH=1 but the ssh test cannot run: {reason}");
-    }
-    eprintln!("!!! SKIPPED: ssh_proxy: {reason}");
-    eprintln!("!!! (set WICKET_REQUIRE_SSH=1 to make this a failure)");
-    Ok(())
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
+use wicket_testkit::{bins, find_tool, Harness};
 
 fn run(cmd: &mut std::process::Command) -> Result<String> {
     let out = cmd.stdin(Stdio::null()).output()?;
@@ -109,16 +87,14 @@ fn start_sshd(sshd: &Path, dir: &Path, client_pub: &Path) -> Result<Sshd> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_sshd),
+    ignore = "needs root, sshd, ssh, ssh-keygen, scp and rsync (Debian: openssh-server openssh-client rsync)"
+)]
 async fn ssh_scp_and_rsync_through_wicket_proxy() -> Result<()> {
-    if !nix::unistd::Uid::effective().is_root() {
-        return skip("not running as root (sshd needs it)");
-    }
     let mut tools = Vec::new();
     for t in ["sshd", "ssh", "ssh-keygen", "scp", "rsync"] {
-        match which(t) {
-            Some(p) => tools.push(p),
-            None => return skip(&format!("`{t}` is not installed")),
-        }
+        tools.push(find_tool(t).with_context(|| format!("`{t}` is not installed"))?);
     }
     let sshd_bin = tools[0].clone();
 

@@ -14,20 +14,18 @@ use wicket_testkit::{bins, cli::show, Harness};
 
 const RUN_AS: &str = "wicketcp";
 
-/// The run-as user's uid, creating the user if needed; `None` (and a loud message) when the
-/// tests cannot switch users here.
-fn run_as_user() -> Option<u32> {
+/// The run-as user's uid, creating the user if needed. The tests that call it need root
+/// (`has_root`, see `build.rs`).
+fn run_as_user() -> Result<u32> {
     // Once per test process: on a machine without the user, tests running side by side each
     // ran `useradd`, and concurrent runs left one test holding a uid that was then replaced.
-    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    *UID.get_or_init(create_run_as_user)
+    static UID: std::sync::OnceLock<Result<u32, String>> = std::sync::OnceLock::new();
+    UID.get_or_init(create_run_as_user)
+        .clone()
+        .map_err(anyhow::Error::msg)
 }
 
-fn create_run_as_user() -> Option<u32> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: wicket cp tests need root (the agent switches to {RUN_AS})");
-        return None;
-    }
+fn create_run_as_user() -> Result<u32, String> {
     let lookup = || nix::unistd::User::from_name(RUN_AS).ok().flatten();
     if lookup().is_none() {
         let _ = std::process::Command::new("useradd")
@@ -35,11 +33,8 @@ fn create_run_as_user() -> Option<u32> {
             .status();
     }
     match lookup() {
-        Some(u) => Some(u.uid.as_raw()),
-        None => {
-            eprintln!("SKIPPED: could not create the user {RUN_AS} with useradd");
-            None
-        }
+        Some(u) => Ok(u.uid.as_raw()),
+        None => Err(format!("could not create the user {RUN_AS} with useradd")),
     }
 }
 
@@ -162,10 +157,12 @@ async fn copy_log(h: &Harness, needle: &str) -> Result<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_file_both_ways_as_the_run_as_user() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -236,10 +233,12 @@ async fn a_file_both_ways_as_the_run_as_user() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_tree_recursively_with_modes_and_mtimes() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -323,10 +322,12 @@ async fn a_tree_recursively_with_modes_and_mtimes() -> Result<()> {
 /// The size: a 1 GiB file up to the target and back down, each way checked against
 /// the original's SHA-256 (and by the receiver, chunk by chunk, as always).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_1_gib_file_both_ways_keeps_its_sha256() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -364,10 +365,12 @@ async fn a_1_gib_file_both_ways_keeps_its_sha256() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_file_the_run_as_user_may_not_write_is_refused() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -470,10 +473,12 @@ async fn upload_under_way(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -559,10 +564,12 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
 /// ends at once, in exactly one `copy.file` event that says what happened and how far it got,
 /// and the helper on the target removes its temporary file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_killed_upload_is_audited_once() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;
@@ -606,10 +613,12 @@ async fn a_killed_upload_is_audited_once() -> Result<()> {
 /// the link, directories that were there before keep their mode and mtime, and a destination
 /// named through a link of that user is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_root_copy_never_changes_modes_through_links() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let owner = Some(nix::unistd::Uid::from_raw(uid));
@@ -720,10 +729,12 @@ async fn a_root_copy_never_changes_modes_through_links() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_copy_outside_policy_is_refused() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     h.admin
@@ -773,10 +784,12 @@ permit(principal == Wicket::User::"bob", action == Wicket::Action::"copy", resou
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn revocation_ends_a_copy() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     h.admin
@@ -875,10 +888,12 @@ async fn copy_to_a_version_2_agent_is_refused_clearly() -> Result<()> {
 /// On a terminal, stderr shows a progress line with the rate and ETA (and nothing otherwise,
 /// see `a_1_gib_file_both_ways_keeps_its_sha256`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_root),
+    ignore = "needs root: the agent switches to the run-as user"
+)]
 async fn a_progress_bar_on_a_terminal() -> Result<()> {
-    let Some(uid) = run_as_user() else {
-        return Ok(());
-    };
+    let uid = run_as_user()?;
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("web-1").await?;
     let remote = RemoteDir::new(uid)?;

@@ -15,8 +15,8 @@
 //! 10.231.n.1 (`WICKET_TLS_NAMES`), so the agent dials `https://10.231.n.1:F` with the CA pinned.
 //! Traffic only ever goes between the two ends of that veth pair.
 //!
-//! Needs root and `ip`; otherwise the test prints `!!! SKIPPED` and passes, unless
-//! `WICKET_REQUIRE_NETNS=1`, in which case it fails.
+//! Needs root, `ip` and `ss`; otherwise the test is ignored (`has_netns`, see `build.rs`),
+//! unless `WICKET_REQUIRE_NETNS=1`, in which case it fails.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -28,40 +28,12 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::net::{TcpListener, TcpStream};
 use wicket_testkit::cli::show;
-use wicket_testkit::{bins, AgentProc, Harness};
+use wicket_testkit::{bins, find_tool, AgentProc, Harness};
 
 const NAME: &str = "sealed";
 
 fn required() -> bool {
     std::env::var("WICKET_REQUIRE_NETNS").as_deref() == Ok("1")
-}
-
-/// Skips loudly, or fails when `WICKET_REQUIRE_NETNS=1`.
-fn skip(reason: &str) -> Result<()> {
-    if required() {
-        bail!("WICKET_REQUIRE_NETNS=1 but the no-inbound test cannot run: {reason}");
-    }
-    eprintln!();
-    eprintln!("!!! SKIPPED: no_inbound: {reason}");
-    eprintln!("!!! (set WICKET_REQUIRE_NETNS=1 to make this a failure)");
-    eprintln!();
-    Ok(())
-}
-
-/// An executable by name, on `PATH` or in the usual sbin directories (root's tools).
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| {
-            p.metadata()
-                .map(|m| m.is_file() && m.mode() & 0o111 != 0)
-                .unwrap_or(false)
-        });
-    found
 }
 
 /// Runs a setup command; its stderr is the error.
@@ -190,7 +162,7 @@ impl NetNs {
     /// Drops every new inbound connection in the namespace with whichever of iptables and nft
     /// is installed; returns which one, or `None` if neither is.
     fn firewall(&self) -> Result<Option<&'static str>> {
-        if let Some(iptables) = which("iptables") {
+        if let Some(iptables) = find_tool("iptables") {
             self.exec(
                 &iptables,
                 &[
@@ -212,7 +184,7 @@ impl NetNs {
             );
             return Ok(Some("iptables"));
         }
-        if let Some(nft) = which("nft") {
+        if let Some(nft) = find_tool("nft") {
             let script = tempfile::NamedTempFile::new()?;
             std::fs::write(
                 script.path(),
@@ -303,21 +275,15 @@ async fn probe_inbound(addr: &str, port: u16) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_netns),
+    ignore = "needs root, `ip` and `ss` (Debian: iproute2) and permission to make a network namespace"
+)]
 async fn agent_needs_no_inbound_port() -> Result<()> {
     let started = std::time::Instant::now();
-    if !nix::unistd::geteuid().is_root() {
-        return skip("not running as root (network namespaces need CAP_NET_ADMIN)");
-    }
-    let Some(ip) = which("ip") else {
-        return skip("the `ip` command (iproute2) is not installed");
-    };
-    let Some(ss) = which("ss") else {
-        return skip("the `ss` command (iproute2) is not installed");
-    };
-    let ns = match NetNs::create(ip) {
-        Ok(ns) => ns,
-        Err(e) => return skip(&format!("cannot set up a network namespace: {e:#}")),
-    };
+    let ip = find_tool("ip").context("the `ip` command (iproute2) is not installed")?;
+    let ss = find_tool("ss").context("the `ss` command (iproute2) is not installed")?;
+    let ns = NetNs::create(ip).context("cannot set up a network namespace")?;
     eprintln!(
         "no_inbound: namespace {} with {} (host {}) <-> {} (ns {})",
         ns.name,
