@@ -5,7 +5,7 @@
 //! enrolment, the API client's error handling) use these types; nobody writes an API body
 //! again. Changing a field here changes it for all of them at once, so the wire stays what
 //! this crate says. The document served at `GET /v1/openapi.json` is generated from the same
-//! types ([`openapi`]).
+//! types ([`openapi()`]).
 //!
 //! Plain data only: serde and utoipa derives, no IO, no behaviour (but for `openapi::check`,
 //! a test helper behind the `test-util` feature). Times are unix milliseconds (`i64`), as
@@ -22,7 +22,7 @@
 //! - [`sessions`]: the session history and terminating one.
 //! - [`audit`]: reading the audit log (its events, checkpoints and seals are `wicket-audit`'s
 //!   own types; this module has the pages and requests around them).
-//! - [`openapi`]: the OpenAPI document: every route, its bodies, and who may call it.
+//! - [`mod@openapi`]: the OpenAPI document: every route, its bodies, and who may call it.
 
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,5 @@
 //! Sessions: the history and ending one. (A recording and a live session's output are bytes,
-//! not JSON: see the document in [`crate::openapi`].)
+//! not JSON: see the document in [`crate::openapi()`].)
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -1,4 +1,8 @@
 //! Command-line arguments.
+//!
+//! The doc comments here are `wicket --help`, read in a terminal: a URL in them is written as
+//! people type it, not as a rustdoc link.
+#![allow(rustdoc::bare_urls)]
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 

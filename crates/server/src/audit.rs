@@ -53,7 +53,7 @@ impl Actor {
 }
 
 /// A new event (its sequence number is assigned by the chain). Every string in it, the
-/// details' included, is cut to [`limits::AUDIT_TEXT`]: handlers bound what they accept, and
+/// details' included, is cut to `limits::AUDIT_TEXT`: handlers bound what they accept, and
 /// this is the last line that keeps one event from growing the chain by more than a few KiB,
 /// whatever a caller passed.
 pub fn event(

@@ -23,7 +23,7 @@ pub enum Access {
     /// Any signed-in user.
     User,
     /// A signed-in user whom the policy allows this admin action on the server (checked
-    /// through [`crate::authz::authorize`]).
+    /// through `authz::authorize`).
     Admin(Action),
 }
 
