@@ -12,9 +12,10 @@
 //! With the probe's `WICKET_REQUIRE_<NAME>=1` (CI sets them all) the `cfg` is set even when the
 //! need is not met: the tests run and fail, and the build warns, naming what is missing.
 //!
-//! Cargo is told to run the build script again when anything it looked at changes: the
-//! `WICKET_REQUIRE_*` variable, `PATH`, `HOME` and the directories searched for tools (so
-//! installing a tool later is noticed), `USER` for root, and whatever [`Probe::require`] watches.
+//! Cargo is told to run the build script again when what it looked at changes: the
+//! `WICKET_REQUIRE_*` variable, `PATH`, `HOME`, the tools found, the directories searched while
+//! a tool is missing (so installing it later is noticed), `USER` for root, and whatever
+//! [`Probe::require`] watches.
 //!
 //! The tests use [`find_tool`] too, so they run the tool the build script found.
 
@@ -54,17 +55,26 @@ impl Probe {
     }
 
     /// Each of `tools` is an executable on `PATH`, in an sbin directory or in `~/.cargo/bin`.
+    ///
+    /// Cargo watches each tool found (its removal is noticed), and, while one is missing, every
+    /// directory searched (its installation is noticed). Only while something is missing, then,
+    /// does an unrelated change in those directories run the build script again.
     pub fn tools(mut self, tools: &[&str]) -> Probe {
         println!("cargo::rerun-if-env-changed=PATH");
         println!("cargo::rerun-if-env-changed=HOME");
-        for dir in search_dirs() {
-            if dir.is_dir() {
-                println!("cargo::rerun-if-changed={}", dir.display());
+        let mut any_missing = false;
+        for tool in tools {
+            match find_tool(tool) {
+                Some(path) => println!("cargo::rerun-if-changed={}", path.display()),
+                None => {
+                    any_missing = true;
+                    self.missing.push(format!("`{tool}`"));
+                }
             }
         }
-        for tool in tools {
-            if find_tool(tool).is_none() {
-                self.missing.push(format!("`{tool}`"));
+        if any_missing {
+            for dir in search_dirs().into_iter().filter(|d| d.is_dir()) {
+                println!("cargo::rerun-if-changed={}", dir.display());
             }
         }
         self
