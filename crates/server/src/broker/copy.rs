@@ -24,7 +24,7 @@ use crate::sessions::LiveSession;
 use crate::state::AppState;
 
 use super::access::current;
-use super::relay::{relay, Ended, Kind, Side, Stop, Tap};
+use super::relay::{relay_live, Ended, Kind, Side, Stop, Tap};
 use super::target::{find_target, online_agent, resolve_run_as};
 use super::Refusal;
 
@@ -131,16 +131,8 @@ pub(super) async fn open(
                     )
                 }
                 Ok(user_channel) => {
-                    let guard = state.sessions().register(live);
                     let tap = Decoded::default();
-                    let relayed = relay(
-                        user_channel,
-                        agent_channel,
-                        guard.ended.clone(),
-                        std::future::pending(),
-                        &tap,
-                    )
-                    .await;
+                    let relayed = relay_live(&state, live, user_channel, agent_channel, &tap).await;
                     let error = match relayed.agent {
                         Some(Ended::Failed(reason)) => Some(reason),
                         _ => None,

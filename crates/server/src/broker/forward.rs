@@ -20,7 +20,7 @@ use crate::sessions::LiveSession;
 use crate::state::AppState;
 
 use super::access::current;
-use super::relay::{relay, Ended, Kind, Side, Tap};
+use super::relay::{relay_live, Ended, Kind, Side, Tap};
 use super::target::{find_target, online_agent};
 use super::Refusal;
 
@@ -156,16 +156,8 @@ pub(super) async fn open(state: AppState, caller: Caller, request: IncomingChann
         }
         Ok((agent_channel, live)) => match request.accept() {
             Ok(user_channel) => {
-                let guard = state.sessions().register(live);
                 let tap = Counted::default();
-                let relayed = relay(
-                    user_channel,
-                    agent_channel,
-                    guard.ended.clone(),
-                    std::future::pending(),
-                    &tap,
-                )
-                .await;
+                let relayed = relay_live(&state, live, user_channel, agent_channel, &tap).await;
                 record.bytes_to_dest = tap.to_dest.load(Ordering::Relaxed);
                 record.bytes_from_dest = tap.from_dest.load(Ordering::Relaxed);
                 let failed = |how: &Option<Ended>| match how {

@@ -178,6 +178,26 @@ pub(super) async fn relay<T: Tap>(
     }
 }
 
+/// Registers `live` (so a revocation ends it) and relays it with no limit of its own: a
+/// forward or a copy. Unregistered when the relay ends.
+pub(super) async fn relay_live<T: Tap>(
+    state: &crate::state::AppState,
+    live: crate::sessions::LiveSession,
+    user: Channel,
+    agent: Channel,
+    tap: &T,
+) -> Relayed {
+    let guard = state.sessions().register(live);
+    relay(
+        user,
+        agent,
+        guard.ended.clone(),
+        std::future::pending(),
+        tap,
+    )
+    .await
+}
+
 /// Passes one side's events to the other until the side ends. A tap's failure is reported
 /// through `failed`, and this side then waits for the relay to stop it: the destination stays
 /// open so the reason can still reach the user.
