@@ -8,9 +8,12 @@
 #   bench/vs-bastion.sh            # needs: sshd ssh scp iperf3 hyperfine python3 (Debian packages
 #                                  #   openssh-server openssh-client iperf3 hyperfine)
 # Environment: WICKET_BIN (default: build and use target/release), COPY_MIB (default 1024),
+# BULK_MIB (size of each bulk-output file, default 1024), BULK_ROUNDS (runs of each side, taking
+# turns, best of each; default 3),
 # IPERF_SECS (default 10), RUNS (remote-command runs, default 30), ECHO_SAMPLES (keystrokes
 # per echo round, default 300), ECHO_ROUNDS (default 5), ECHO_TRACE=1 (one more echo round each
-# under bpftrace: each process's CPU time per keystroke on the echo's path; root).
+# under bpftrace: each process's CPU time per keystroke on the echo's path; root),
+# PARTS (which measurements, default "forward copy bulk command echo").
 #
 # Both paths run on the same loopback, so the figures compare the software, not a network.
 set -euo pipefail
@@ -18,6 +21,9 @@ cd "$(dirname "$0")/.."
 here=$(pwd)
 
 copy_mib=${COPY_MIB:-1024}
+bulk_mib=${BULK_MIB:-1024}
+parts=" ${PARTS:-forward copy bulk command echo} "
+part() { [[ $parts == *" $1 "* ]]; }
 iperf_secs=${IPERF_SECS:-10}
 runs=${RUNS:-30}
 echo_samples=${ECHO_SAMPLES:-300}
@@ -114,6 +120,7 @@ row() { rows+=("$(printf '%-44s %14s %14s %8s' "$1" "$2" "$3" "$4")"); }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 
 # 1. iperf3 through a port forward.
+if part forward; then
 iperf_port=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 &
 pids+=($!)
@@ -139,12 +146,15 @@ if has forward; then
 else
   row "forward throughput, iperf3 (MB/s)" "n/a" "$ssh_fwd" "n/a"
 fi
+fi
+
+secs() { python3 -c 'import sys,time,subprocess; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print(f"{time.perf_counter()-t:.2f}")' "$@"; }
 
 # 2. A 1 GiB copy.
+if part copy; then
 log "making a ${copy_mib} MiB file"
 head -c "$((copy_mib * 1024 * 1024))" /dev/urandom >"$tmp/blob"
 mkdir -p "$tmp/dst"
-secs() { python3 -c 'import sys,time,subprocess; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print(f"{time.perf_counter()-t:.2f}")' "$@"; }
 mbps() { python3 -c "import sys; print(f'{$copy_mib*1.048576/float(sys.argv[1]):.1f}')" "$1"; }
 log "scp -J bastion"
 scp_j=$(secs scp -q -F "$tmp/ssh/config" "$tmp/blob" "target:$tmp/dst/scp-j"); rm -f "$tmp/dst/scp-j"
@@ -164,17 +174,48 @@ else
   row "${copy_mib} MiB copy: wicket cp (MB/s)" "n/a" "$(mbps "$scp_j")" "n/a"
 fi
 rm -f "$tmp/blob"
+fi
+
+# 2b. Bulk output of a remote command (`cat FILE > local`), recorded: random bytes (binary,
+# incompressible) and text (compresses several times). Each side's output is checked.
+if part bulk; then
+  log "making ${bulk_mib} MiB of random and of text output"
+  head -c "$((bulk_mib * 1024 * 1024))" /dev/urandom >"$tmp/random"
+  find /usr/share/doc /usr/share/common-licenses -type f ! -name '*.gz' 2>/dev/null | sort \
+    | xargs cat 2>/dev/null | head -c $((32 * 1048576)) >"$tmp/corpus" || true
+  (while cat "$tmp/corpus"; do :; done) 2>/dev/null | head -c "$((bulk_mib * 1024 * 1024))" >"$tmp/text"
+  bulk_secs() { # file, command... -> seconds; the output must equal the file
+    local file=$1; shift
+    python3 -c 'import sys,time,subprocess; t=time.perf_counter(); subprocess.run(sys.argv[2:], check=True, stdout=open(sys.argv[1], "wb")); print(f"{time.perf_counter()-t:.2f}")' "$tmp/got" "$@"
+    cmp -s "$tmp/got" "$file" || { echo "bulk output differs: $*" >&2; exit 1; }
+    rm -f "$tmp/got"
+  }
+  bmbps() { python3 -c "import sys; print(f'{$bulk_mib*1.048576/float(sys.argv[1]):.1f}')" "$1"; }
+  for kind in random text; do
+    log "bulk output ($kind): ssh -J, then wicket connect"
+    b_s=999999 b_w=999999
+    for _ in $(seq 1 "${BULK_ROUNDS:-3}"); do
+      b_s=$(python3 -c 'import sys; print(min(map(float, sys.argv[1:])))' "$b_s" "$(bulk_secs "$tmp/$kind" "${sshc[@]}" target cat "$tmp/$kind")")
+      b_w=$(python3 -c 'import sys; print(min(map(float, sys.argv[1:])))' "$b_w" "$(bulk_secs "$tmp/$kind" "$bin/wicket" connect "$name" -- cat "$tmp/$kind")")
+    done
+    row "${bulk_mib} MiB output, cat $kind (MB/s)" "$(bmbps "$b_w")" "$(bmbps "$b_s")" "$(ratio "$b_s" "$b_w")"
+  done
+  rm -f "$tmp/random" "$tmp/text" "$tmp/corpus"
+fi
 
 # 3. One remote command, median of many runs (lower is better, so the ratio is bastion/wicket).
+if part command; then
 log "remote command x$runs"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$tmp/cmd.json" \
   "$bin/wicket connect $name -- true" "ssh -F $tmp/ssh/config target true" >/dev/null
 read -r cmd_w cmd_s < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.1f" % (x["median"]*1000) for x in r))' "$tmp/cmd.json")
 row "remote command 'true', median (ms)" "$cmd_w" "$cmd_s" "$(ratio "$cmd_w" "$cmd_s")"
+fi
 
 # 4. Keystroke echo through an interactive client and a remote cat, in rounds that take turns
 # (wicket, then ssh), so a machine whose speed drifts from minute to minute drifts for both;
 # each figure is the median of the rounds' p50 (or p99).
+if part echo; then
 log "echo latency, $echo_rounds rounds of $echo_samples keystrokes"
 remote='stty raw -echo; exec cat'
 : >"$tmp/echo.txt"
@@ -187,6 +228,7 @@ done
 read -r ew50 ew99 es50 es99 < <(python3 -c 'import statistics,sys; cols=list(zip(*(map(float,l.split()) for l in open(sys.argv[1])))); print(" ".join("%.3f" % statistics.median(c) for c in cols))' "$tmp/echo.txt")
 row "keystroke echo p50, median of rounds (ms)" "$ew50" "$es50" "$(ratio "$ew50" "$es50")"
 row "keystroke echo p99, median of rounds (ms)" "$ew99" "$es99" "$(ratio "$ew99" "$es99")"
+fi
 
 # 5. (ECHO_TRACE=1, needs bpftrace and root) One more echo round each, traced: every process's
 # CPU time between a keystroke's write and its echo's read, per keystroke. On a machine where

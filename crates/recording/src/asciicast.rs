@@ -125,10 +125,12 @@ impl Encoder {
         line
     }
 
-    /// The line for `bytes` of output at `at`, or `None` while only part of a character came.
+    /// The lines for `bytes` of output at `at` (see [`Self::output_into`]), or `None` while
+    /// only part of a character came.
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> Option<Vec<u8>> {
-        let text = self.output.push(bytes);
-        line(at, "o", &text)
+        let mut out = Vec::new();
+        self.output_into(at, bytes, &mut out);
+        (!out.is_empty()).then_some(out)
     }
 
     /// The line for `bytes` the user typed at `at`.
@@ -142,9 +144,30 @@ impl Encoder {
         line(at, "r", &format!("{cols}x{rows}"))
     }
 
-    /// Appends the line for `bytes` of output at `at` to `out` (nothing while only part of a
-    /// character came). One copy from the frame into the chunk: the recorder's hot path.
-    pub fn output_into(&mut self, at: Duration, mut bytes: &[u8], out: &mut Vec<u8>) {
+    /// Appends the event for `bytes` of output at `at` to `out`: an `o` event for text (nothing
+    /// while only part of a character came), a `z` event holding the bytes exactly for output
+    /// that is not UTF-8 ([`Self::output_packed_into`]). One copy from the frame into the
+    /// chunk: the recorder's hot path. Returns the bytes of `z` events written.
+    pub fn output_into(&mut self, at: Duration, bytes: &[u8], out: &mut Vec<u8>) -> usize {
+        self.output_packed_into(at, bytes, out, &mut |_| None)
+    }
+
+    /// As [`Self::output_into`], with `pack` offered binary output to compress into one zstd
+    /// frame (`None` stores it uncompressed, in a frame of raw blocks).
+    ///
+    /// Binary output (`cat` of an archive or a compressed dump) is stored as it came, not as
+    /// text: as text every invalid byte became U+FFFD, which lost the bytes, and escaping and
+    /// compressing the result cost the server several times what relaying it did. A terminal
+    /// shows the same either way: [`crate::Render`] turns a `z` event back into text as the
+    /// `o` event would have read.
+    pub fn output_packed_into(
+        &mut self,
+        at: Duration,
+        mut bytes: &[u8],
+        out: &mut Vec<u8>,
+        pack: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    ) -> usize {
+        let mut packed = 0;
         if let Some(taken) = self.after_z.filter(|_| !bytes.is_empty()) {
             // The end of a character the `z` event began: kept exact, as a `z` event of its own.
             let n = bytes
@@ -153,14 +176,38 @@ impl Encoder {
                 .take_while(|&&b| b & 0xC0 == 0x80)
                 .count();
             if n > 0 {
-                crate::zevent::raw_into(at, &bytes[..n], out);
+                packed += counted(out, |out| crate::zevent::raw_into(at, &bytes[..n], out));
                 bytes = &bytes[n..];
             }
             // Still inside that character if this write held nothing else.
             self.after_z = (bytes.is_empty() && taken + n < 3).then_some(taken + n);
         }
-        let text = self.output.decode(bytes);
-        line_into(at, "o", &text, out);
+        if bytes.is_empty() {
+            return packed;
+        }
+        match self.output.decode_text(bytes) {
+            Some(text) => line_into(at, "o", &text, out),
+            None => {
+                // Not text: the bytes (after any character the last `o` event left open) as
+                // they are, in pieces a client could have been sent in one frame.
+                let carry = self.output.take_carry();
+                let joined;
+                let whole: &[u8] = if carry.is_empty() {
+                    bytes
+                } else {
+                    joined = [carry.as_slice(), bytes].concat();
+                    &joined
+                };
+                for piece in whole.chunks(crate::zevent::MAX_EVENT_OUTPUT) {
+                    packed += counted(out, |out| match pack(piece) {
+                        Some(frame) => crate::zevent::compressed_line_into(at, &frame, out),
+                        None => crate::zevent::raw_into(at, piece, out),
+                    });
+                }
+                self.after_z = Some(0);
+            }
+        }
+        packed
     }
 
     /// Appends a `z` event for output the agent compressed (`payload` is one zstd frame),
@@ -181,15 +228,32 @@ impl Encoder {
         line_into(at, "i", &text, out);
     }
 
+    /// Appends a marker (`m` event) with `text`: asciinema players show it as a chapter mark.
+    pub fn marker_into(&mut self, at: Duration, text: &str, out: &mut Vec<u8>) {
+        line_start(at, "m", out);
+        crate::json::write_str(out, text);
+        out.extend_from_slice(b"]\n");
+    }
+
     /// Lines for characters left unfinished when the session ended.
     pub fn finish(&mut self, at: Duration) -> Vec<u8> {
         let mut out = Vec::new();
-        let tail = self.output.finish();
-        out.extend(line(at, "o", &tail).unwrap_or_default());
+        // Output keeps even a cut character exactly; input is text for people to read.
+        let tail = self.output.take_carry();
+        if !tail.is_empty() {
+            crate::zevent::raw_into(at, &tail, &mut out);
+        }
         let tail = self.input.finish();
         out.extend(line(at, "i", &tail).unwrap_or_default());
         out
     }
+}
+
+/// Runs `write` on `out` and returns how many bytes it appended.
+fn counted(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> usize {
+    let before = out.len();
+    write(out);
+    out.len() - before
 }
 
 pub(crate) fn line_into(at: Duration, code: &str, text: &str, out: &mut Vec<u8>) {
@@ -325,7 +389,29 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use proptest::prelude::*;
+
+    #[test]
+    fn binary_output_is_a_z_event_and_text_an_o_event() {
+        let mut enc = Encoder::new();
+        let mut lines = Vec::new();
+        let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let packed = enc.output_into(Duration::ZERO, &binary, &mut lines);
+        assert_eq!(packed, lines.len());
+        assert!(lines.starts_with(b"[0.0,\"z\","), "{:?}", &lines[..20]);
+        // Text with a character cut at the end stays text; the cut goes with what follows.
+        let before = lines.len();
+        let snow = "☃".as_bytes();
+        assert_eq!(
+            enc.output_into(Duration::ZERO, &[b'a', snow[0]], &mut lines),
+            0
+        );
+        assert_eq!(&lines[before..], b"[0.0,\"o\",\"a\"]\n");
+        let before = lines.len();
+        assert_eq!(enc.output_into(Duration::ZERO, &snow[1..], &mut lines), 0);
+        assert_eq!(&lines[before..], "[0.0,\"o\",\"☃\"]\n".as_bytes());
+    }
 
     fn meta() -> SessionMeta {
         SessionMeta {
@@ -421,12 +507,52 @@ mod tests {
             let (mut one, mut two) = (Vec::new(), Vec::new());
             for (i, c) in chunks.iter().enumerate() {
                 let at = Duration::from_millis(i as u64);
-                one.extend(a.output(at, c).unwrap_or_default());
-                b.output_into(at, c, &mut two);
                 one.extend(a.input(at, c).unwrap_or_default());
                 b.input_into(at, c, &mut two);
             }
             prop_assert_eq!(one, two);
+        }
+
+        /// Output is kept byte for byte, text or not and however it is cut: `o` events hold
+        /// the text, `z` events the rest; and it renders as the lossy text of the whole.
+        #[test]
+        fn output_is_kept_exactly(
+            chunks in proptest::collection::vec(
+                prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                    "\\PC{0,20}".prop_map(String::into_bytes),
+                ],
+                0..10,
+            ),
+        ) {
+            let mut enc = Encoder::new();
+            let mut lines = Vec::new();
+            for (i, c) in chunks.iter().enumerate() {
+                enc.output_into(Duration::from_millis(i as u64), c, &mut lines);
+            }
+            lines.extend(enc.finish(Duration::from_secs(1)));
+            let whole = chunks.concat();
+            let (mut exact, mut rendered) = (Vec::new(), Vec::new());
+            let mut render = crate::Render::new();
+            for (n, line) in std::str::from_utf8(&lines).unwrap().lines().enumerate() {
+                let event = parse_event(line, n + 2).unwrap();
+                match event.kind {
+                    EventKind::Output => exact.extend_from_slice(event.data.as_bytes()),
+                    EventKind::Compressed => exact.extend(
+                        zstd::stream::decode_all(
+                            &base64::engine::general_purpose::STANDARD.decode(&event.data).unwrap()[..],
+                        )
+                        .unwrap(),
+                    ),
+                    ref other => panic!("{other:?}"),
+                }
+                if let Some(e) = render.event(event) {
+                    rendered.extend_from_slice(e.data.as_bytes());
+                }
+            }
+            rendered.extend(render.finish(1.0).map(|e| e.data.into_bytes()).unwrap_or_default());
+            prop_assert_eq!(&exact, &whole);
+            prop_assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8_lossy(&whole));
         }
 
         /// An event line is exactly what serde_json writes for the `(time, code, text)` tuple.

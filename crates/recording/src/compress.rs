@@ -39,20 +39,38 @@ const RAW_BLOCK: usize = 128 * 1024;
 pub fn raw_frame(data: &[u8]) -> Vec<u8> {
     let blocks = data.len().div_ceil(RAW_BLOCK).max(1);
     let mut out = Vec::with_capacity(6 + 3 * blocks + data.len());
-    out.extend_from_slice(&0xFD2F_B528u32.to_le_bytes());
-    out.push(0x00); // Frame_Header_Descriptor: nothing optional
-    out.push(7 << 3); // Window_Descriptor: 2^(10 + 7) bytes = 128 KiB
+    out.extend_from_slice(&FRAME_HEADER);
     let mut pieces = data.chunks(RAW_BLOCK).peekable();
     if data.is_empty() {
-        out.extend_from_slice(&[1, 0, 0]); // one empty last block
+        out.extend_from_slice(&block_header(0, true)); // one empty last block
     }
     while let Some(piece) = pieces.next() {
-        let last = u32::from(pieces.peek().is_none());
-        let header = last | ((piece.len() as u32) << 3);
-        out.extend_from_slice(&header.to_le_bytes()[..3]);
+        out.extend_from_slice(&block_header(piece.len(), pieces.peek().is_none()));
         out.extend_from_slice(piece);
     }
     out
+}
+
+/// What comes before the bytes in [`raw_frame`] of at most one block ([`RAW_BLOCK`]): the
+/// frame header and the one block's header, 9 bytes. `None` for more.
+pub(crate) fn raw_frame_head(len: usize) -> Option<[u8; 9]> {
+    (len <= RAW_BLOCK).then(|| {
+        let mut head = [0; 9];
+        head[..6].copy_from_slice(&FRAME_HEADER);
+        head[6..].copy_from_slice(&block_header(len, true));
+        head
+    })
+}
+
+/// Magic, a Frame_Header_Descriptor with nothing optional, and a Window_Descriptor of
+/// 2^(10 + 7) bytes = 128 KiB.
+const FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 7 << 3];
+
+/// A raw block's header: last flag, type 0 (raw), size.
+fn block_header(len: usize, last: bool) -> [u8; 3] {
+    let header = u32::from(last) | ((len as u32) << 3);
+    let [a, b, c, _] = header.to_le_bytes();
+    [a, b, c]
 }
 
 /// Decompresses one stored chunk, refusing one that inflates beyond [`MAX_CHUNK_TEXT`].

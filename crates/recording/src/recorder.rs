@@ -77,6 +77,8 @@ enum Record {
     Compressed(Duration, Bytes),
     Input(Duration, Bytes),
     Resize(Duration, u16, u16),
+    /// An asciicast `m` (marker) event: a note for whoever replays the session.
+    Marker(Duration, String),
 }
 
 impl Record {
@@ -87,6 +89,7 @@ impl Record {
                 d.len().max(16)
             }
             Record::Resize(..) => 16,
+            Record::Marker(_, text) => text.len().max(16),
         }
     }
 
@@ -105,8 +108,8 @@ impl Record {
     }
 }
 
-/// The most output one compressed frame may carry (`wicket_proto::zdata::MAX_CONTENT`).
-const MAX_CONTENT: u64 = 128 * 1024;
+/// The most output one compressed frame may carry.
+const MAX_CONTENT: u64 = wicket_proto::zdata::MAX_CONTENT as u64;
 
 /// Records one session.
 pub struct Recorder {
@@ -233,6 +236,13 @@ impl RecorderHandle {
         self.send(Record::Input(self.started.elapsed(), data)).await
     }
 
+    /// A marker (asciicast `m` event) saying something about the recording itself, such as
+    /// what it leaves out.
+    pub async fn marker(&self, text: &str) -> Result<(), RecordingError> {
+        self.send(Record::Marker(self.started.elapsed(), text.to_owned()))
+            .await
+    }
+
     /// The terminal was resized.
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RecordingError> {
         self.send(Record::Resize(self.started.elapsed(), cols, rows))
@@ -353,7 +363,11 @@ fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, recor
     match record {
         Record::Output(at, data) => {
             *last = at;
-            encoder.output_into(at, &data, &mut upload.pending);
+            // Binary output is compressed here when it shrinks (as the agent does for output
+            // it was asked to compress), else stored as it is; either way not compressed again.
+            let pack = &mut |bytes: &[u8]| upload.binary.as_mut()?.compress(bytes);
+            let packed = encoder.output_packed_into(at, &data, &mut upload.pending, pack);
+            upload.precompressed += packed;
         }
         Record::Compressed(at, frame) => {
             *last = at;
@@ -371,6 +385,10 @@ fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, recor
                 upload.push(&line);
             }
         }
+        Record::Marker(at, text) => {
+            *last = at;
+            encoder.marker_into(at, &text, &mut upload.pending);
+        }
     }
 }
 
@@ -382,8 +400,10 @@ struct Upload {
     /// Capacity a fresh chunk starts with, so filling it never reallocates and copies.
     chunk_bytes: usize,
     pending: Vec<u8>,
-    /// Bytes of `pending` that are `z` events: output already compressed.
+    /// Bytes of `pending` that are `z` events: output already compressed, or binary.
     precompressed: usize,
+    /// Compresses binary output (output that is not UTF-8) into `z` events.
+    binary: Option<wicket_proto::zdata::Compressor>,
     /// The previous chunk's upload, running while the next chunk fills: encoding, hashing,
     /// compressing and uploading overlap, and at most two chunks are held. It hands the hash back.
     in_flight: Option<JoinHandle<Uploaded>>,
@@ -423,6 +443,7 @@ impl Upload {
             chunk_bytes: config.chunk_bytes,
             pending: Vec::new(),
             precompressed: 0,
+            binary: wicket_proto::zdata::Compressor::new().ok(),
             in_flight: None,
             spare: None,
             hash: Some(Hash::new(&aws_lc_rs::digest::SHA256)),

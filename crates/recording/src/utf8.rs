@@ -52,6 +52,33 @@ impl Utf8Stream {
         }
     }
 
+    /// `bytes` (after what was carried over) as text if they are UTF-8 but for a character cut
+    /// at the end, which is carried to the next call; `None`, changing nothing, if they hold a
+    /// byte sequence that is not UTF-8 at all (binary output).
+    pub fn decode_text<'a>(&mut self, bytes: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
+        use std::borrow::Cow;
+        if self.carry.is_empty() {
+            return match std::str::from_utf8(bytes) {
+                Ok(text) => Some(Cow::Borrowed(text)),
+                Err(e) if e.error_len().is_some() => None,
+                Err(e) => {
+                    let (good, tail) = bytes.split_at(e.valid_up_to());
+                    self.carry = tail.to_vec();
+                    Some(Cow::Borrowed(std::str::from_utf8(good).unwrap_or_default()))
+                }
+            };
+        }
+        let mut joined = [self.carry.as_slice(), bytes].concat();
+        let tail = match std::str::from_utf8(&joined) {
+            Ok(_) => Vec::new(),
+            Err(e) if e.error_len().is_some() => return None,
+            Err(e) => joined.split_off(e.valid_up_to()),
+        };
+        let text = String::from_utf8(joined).ok()?;
+        self.carry = tail;
+        Some(Cow::Owned(text))
+    }
+
     /// As [`Self::push`], without copying when nothing is carried over and `bytes` are whole
     /// UTF-8: the common case for terminal output, on the recorder's hot path.
     pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {

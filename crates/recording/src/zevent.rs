@@ -22,29 +22,42 @@ use crate::RecordingError;
 /// The most one `z` event may decompress to: what the client accepts in one `ZDATA` frame
 /// (`wicket_proto::zdata::MAX_CONTENT`), so a frame the user could not have seen never
 /// replays as output.
-pub const MAX_EVENT_OUTPUT: usize = 128 * 1024;
+pub const MAX_EVENT_OUTPUT: usize = wicket_proto::zdata::MAX_CONTENT;
 
 /// Appends the `z` event for one zstd frame of output.
 pub fn compressed_line_into(at: Duration, payload: &[u8], out: &mut Vec<u8>) {
     line_start(at, "z", out);
     out.push(b'"');
-    // Base64 needs no JSON escaping: written straight into the line.
-    let start = out.len();
-    out.resize(
-        start + base64::encoded_len(payload.len(), true).unwrap_or(0),
-        0,
-    );
-    let n = base64::engine::general_purpose::STANDARD
-        .encode_slice(payload, &mut out[start..])
-        .unwrap_or(0);
-    out.truncate(start + n);
+    base64_into(payload, out);
     out.extend_from_slice(b"\"]\n");
 }
 
-/// Appends a `z` event holding `bytes` uncompressed (a character cut between plain and
-/// compressed output), so that they are kept exactly.
+/// Appends `bytes` in base64 (which needs no JSON escaping).
+fn base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(
+        start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
+        0,
+    );
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .unwrap_or(0);
+    out.truncate(start + n);
+}
+
+/// Appends a `z` event holding `bytes` uncompressed, so that they are kept exactly: a
+/// character cut between plain and compressed output, or binary output.
 pub fn raw_into(at: Duration, bytes: &[u8], out: &mut Vec<u8>) {
-    compressed_line_into(at, &crate::compress::raw_frame(bytes), out);
+    let Some(head) = crate::compress::raw_frame_head(bytes.len()) else {
+        return compressed_line_into(at, &crate::compress::raw_frame(bytes), out);
+    };
+    // The frame's 9 header bytes are three whole base64 groups, so its base64 is theirs
+    // followed by the bytes' own: no copy of the bytes into a frame first.
+    line_start(at, "z", out);
+    out.push(b'"');
+    base64_into(&head, out);
+    base64_into(bytes, out);
+    out.extend_from_slice(b"\"]\n");
 }
 
 /// Turns a stored recording's events into plain asciicast v2: `z` events become `o` events.
@@ -209,6 +222,21 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(zstd1(&vec![b'x'; MAX_EVENT_OUTPUT]));
         assert_eq!(r.event(bad(&full)).unwrap().data.len(), MAX_EVENT_OUTPUT);
         assert_eq!(r.damaged(), 3);
+    }
+
+    #[test]
+    fn a_raw_event_is_the_base64_of_its_raw_frame() {
+        for len in [0, 1, 2, 3, 100, 128 * 1024, 128 * 1024 + 1, 300_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let (mut ours, mut framed) = (Vec::new(), Vec::new());
+            raw_into(Duration::ZERO, &bytes, &mut ours);
+            compressed_line_into(
+                Duration::ZERO,
+                &crate::compress::raw_frame(&bytes),
+                &mut framed,
+            );
+            assert_eq!(ours, framed, "{len} bytes");
+        }
     }
 
     proptest! {

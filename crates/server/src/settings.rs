@@ -1,11 +1,13 @@
 //! Session settings: idle timeout, maximum duration, shell profile (environment, working
-//! directory) and banner.
+//! directory), banner, and whether a command's output is recorded.
 //!
 //! Three layers, later ones winning field by field: the global `[session]` table of the
 //! configuration; `[[session_overrides]]` whose `tag` (`key=value`) the target carries, in file
 //! order; and annotations on the policies that permitted the request, for example
-//! `@idle_timeout("5m") @max_duration("1h") @banner("...") @working_dir("/srv")`. Where several
-//! permitting policies set a timeout the shortest wins, since each is a limit someone wanted.
+//! `@idle_timeout("5m") @max_duration("1h") @banner("...") @working_dir("/srv")
+//! @record_exec_output("false")`. Where several permitting policies set a timeout the shortest
+//! wins, since each is a limit someone wanted; likewise one that asks for a command's output to
+//! be recorded wins over one that does not.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +31,11 @@ pub struct SessionSettings {
     pub working_dir: Option<String>,
     /// Environment for the shell or command.
     pub env: BTreeMap<String, String>,
+    /// Whether the output of a command session (`exec`: `wicket connect T -- cmd`) goes into
+    /// its recording (default true). False keeps bulk output (`pg_dump`, `tar c`) out of the
+    /// store; the input, the command line, exit status and byte counts are still recorded and
+    /// audited. Shells are always recorded whole.
+    pub record_exec_output: Option<bool>,
 }
 
 /// Settings for targets carrying a tag.
@@ -67,6 +74,9 @@ impl SessionSettings {
         }
         self.env
             .extend(upper.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if upper.record_exec_output.is_some() {
+            self.record_exec_output = upper.record_exec_output;
+        }
         self
     }
 
@@ -99,6 +109,18 @@ impl SessionSettings {
             }
             if s.working_dir.is_none() {
                 s.working_dir = a.get("working_dir").cloned();
+            }
+            match a.get("record_exec_output").map(String::as_str) {
+                None => {}
+                Some("true") => s.record_exec_output = Some(true),
+                Some("false") => {
+                    s.record_exec_output = Some(s.record_exec_output.unwrap_or(false));
+                }
+                Some(other) => tracing::warn!(
+                    annotation = "record_exec_output",
+                    value = other,
+                    "ignoring malformed policy annotation (true or false)"
+                ),
             }
         }
         s
@@ -173,5 +195,33 @@ mod tests {
         let strict = effective(&global, &overrides, &target(&[("env", "prod")]), &annotated);
         assert_eq!(strict.idle_timeout, Some(Duration::from_secs(60)));
         assert_eq!(strict.max_duration, Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(strict.record_exec_output, None);
+    }
+
+    #[test]
+    fn exec_output_is_recorded_unless_every_layer_that_says_so_says_no() {
+        let skip = |v: &str| BTreeMap::from([("record_exec_output".to_string(), v.to_string())]);
+        let global: SessionSettings = toml::from_str("record_exec_output = false").unwrap();
+        let none = effective(&global, &[], &target(&[]), &[]);
+        assert_eq!(none.record_exec_output, Some(false));
+        let on = effective(
+            &SessionSettings::default(),
+            &[],
+            &target(&[]),
+            &[skip("true")],
+        );
+        assert_eq!(on.record_exec_output, Some(true));
+        // Two permitting policies disagree: the one asking for the recording wins.
+        let both = effective(&global, &[], &target(&[]), &[skip("false"), skip("true")]);
+        assert_eq!(both.record_exec_output, Some(true));
+        let both = effective(&global, &[], &target(&[]), &[skip("true"), skip("false")]);
+        assert_eq!(both.record_exec_output, Some(true));
+        let bad = effective(
+            &SessionSettings::default(),
+            &[],
+            &target(&[]),
+            &[skip("no")],
+        );
+        assert_eq!(bad.record_exec_output, None);
     }
 }

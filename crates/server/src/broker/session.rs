@@ -48,6 +48,8 @@ pub(super) async fn open(
         compressed,
     } = brokered;
     let resource = format!("target:{}", record.target_name);
+    // A command's output may be kept out of its recording by setting or policy; a shell's never.
+    let output_recorded = live.action != Action::Exec || settings.record_exec_output != Some(false);
     let session_event = |action: &str, outcome, details| {
         audit::event(
             &caller.user.name,
@@ -70,6 +72,7 @@ pub(super) async fn open(
             "command": record.command,
             "pty": record.tty,
             "recording": record.recording,
+            "output_recorded": output_recorded,
         }),
     );
     if state.audit().append(start).await.is_err() {
@@ -124,6 +127,7 @@ pub(super) async fn open(
         activity: Mutex::new(Instant::now()),
         exit: Mutex::new(None),
         banner: banner(&settings, record.tty),
+        output_recorded,
     };
     let relayed = relay(
         user_channel,
@@ -367,6 +371,8 @@ struct Recorded {
     exit: Mutex<Option<ExitStatus>>,
     /// Shown to the user (and recorded) before the session's own output.
     banner: Option<(Bytes, bool)>,
+    /// False when the settings keep this command's output out of its recording.
+    output_recorded: bool,
 }
 
 impl Recorded {
@@ -382,7 +388,7 @@ impl Recorded {
             (Side::Agent, Event::Data(d) | Event::ExtData(d)) => {
                 self.output.fetch_add(d.len() as u64, Ordering::Relaxed);
                 let _ = self.watchers.send(d.clone());
-                if let Some(r) = &self.recorder {
+                if let Some(r) = self.recorder.as_ref().filter(|_| self.output_recorded) {
                     r.output(d.clone()).await?;
                 }
             }
@@ -400,7 +406,7 @@ impl Recorded {
                     };
                     let _ = self.watchers.send(shown);
                 }
-                if let Some(r) = &self.recorder {
+                if let Some(r) = self.recorder.as_ref().filter(|_| self.output_recorded) {
                     r.compressed_output(z.clone()).await?;
                 }
             }
@@ -432,6 +438,11 @@ impl Tap for Recorded {
     const KIND: Kind = Kind::Session;
 
     async fn opening(&self, user: &ChannelSender) {
+        if let Some(r) = self.recorder.as_ref().filter(|_| !self.output_recorded) {
+            let _ = r
+                .marker("output not recorded: record_exec_output is false for this command")
+                .await;
+        }
         let Some((bytes, pty)) = self.banner.clone() else {
             return;
         };

@@ -1,6 +1,6 @@
 //! Session settings from the configuration: a banner, a shell profile (environment, working
 //! directory), an idle timeout and a maximum duration, globally and per target tag; the user
-//! is told why a session ended.
+//! is told why a session ended; a command's output kept out of its recording.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ banner = "PRODUCTION"
 working_dir = "/tmp"
 idle_timeout = "30s"
 max_duration = "2s"
+record_exec_output = false
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,5 +106,48 @@ async fn banner_profile_idle_timeout_and_max_duration() -> Result<()> {
         took >= Duration::from_secs(2) && took < Duration::from_secs(6),
         "took {took:?}"
     );
+
+    // A command's output: recorded by default, binary or not; kept out where the settings say
+    // so (env=prod), with a marker saying so, while its input is still recorded.
+    let dev_out = run_and_replay(&h, "dev-1", "printf 'bin\\377\\376ary-output-kept\\n'").await?;
+    assert!(
+        dev_out.contains("bin\u{fffd}\u{fffd}ary-output-kept"),
+        "{dev_out}"
+    );
+    assert!(!dev_out.contains("not recorded"), "{dev_out}");
+    let prod_out = run_and_replay(&h, "web-1", "read x; echo output-left-out-$x").await?;
+    assert!(!prod_out.contains("output-left-out"), "{prod_out}");
+    assert!(prod_out.contains("typed-input"), "{prod_out}");
+    assert!(
+        prod_out.contains("output not recorded: record_exec_output is false"),
+        "{prod_out}"
+    );
     Ok(())
+}
+
+/// Runs `command` on `target` with a line of input, then returns its recording as
+/// `wicket replay --raw` prints it.
+async fn run_and_replay(h: &Harness, target: &str, command: &str) -> Result<String> {
+    let out = h
+        .admin
+        .run(&["connect", target, "--", command], Some(b"typed-input\n"))
+        .await?;
+    assert!(out.status.success(), "{}", show(&out));
+    let list: Vec<serde_json::Value> = serde_json::from_str(
+        &h.admin
+            .ok(&[
+                "sessions", "--target", target, "--limit", "1", "--output", "json",
+            ])
+            .await?,
+    )?;
+    let id = list[0]["id"].as_str().unwrap_or_default().to_owned();
+    // The history completes (and the recording is sealed) just after the client sees the exit.
+    for _ in 0..100 {
+        let raw = h.admin.run(&["replay", &id, "--raw"], None).await?;
+        if raw.status.success() {
+            return Ok(String::from_utf8_lossy(&raw.stdout).into_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the recording of {id} never became readable")
 }
