@@ -98,6 +98,8 @@ pub(super) fn passes(kind: Kind, from: Side, ev: &Event) -> bool {
             )
             | (Kind::Session, Side::Agent, E::ZData(_))
             | (Kind::Session, Side::User, E::Resize { .. } | E::Signal(_))
+            // A copy's user cancelling (Ctrl-C): the helper on the target stops.
+            | (Kind::Copy, Side::User, E::Signal(_))
     )
 }
 
@@ -332,5 +334,9 @@ mod tests {
         assert!(!passes(Kind::Session, Side::User, &z));
         assert!(passes(Kind::Session, Side::User, &resize));
         assert!(!passes(Kind::Session, Side::Agent, &resize));
+        let int = Event::Signal(wicket_proto::Signal::Int);
+        assert!(passes(Kind::Copy, Side::User, &int));
+        assert!(!passes(Kind::Tcp, Side::User, &int));
+        assert!(!passes(Kind::Copy, Side::User, &resize));
     }
 }
