@@ -59,6 +59,13 @@ pub struct TcpSpec {
     /// Set by the server: the wicket user who asked, for the agent's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Version 5, from the CLI: only check the request (the target, the policy on this
+    /// destination, the agent's version) and answer `ACCEPT` then `CLOSE`, or `REJECT` with the
+    /// reason a connection would get; nothing is opened on the agent. `wicket forward` asks
+    /// before it listens. Sent only on a link that negotiated version 5: an older server would
+    /// ignore the field and really connect.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 /// A shell or command on a target.

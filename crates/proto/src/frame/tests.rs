@@ -27,8 +27,9 @@ fn tcp_spec() -> impl Strategy<Value = OpenSpec> {
         proptest::option::of("[0-9a-f:.\\[\\]]{1,40}"),
         proptest::option::of("fwd_[0-9a-f]{16}"),
         proptest::option::of(".{0,16}"),
+        any::<bool>(),
     )
-        .prop_map(|(target, host, port, peer, connection_id, user)| {
+        .prop_map(|(target, host, port, peer, connection_id, user, check)| {
             OpenSpec::Tcp(TcpSpec {
                 target,
                 host,
@@ -36,6 +37,7 @@ fn tcp_spec() -> impl Strategy<Value = OpenSpec> {
                 peer,
                 connection_id,
                 user,
+                check,
             })
         })
 }
@@ -241,6 +243,16 @@ fn tcp_spec_wire_form() {
     );
     assert_eq!(spec.min_version(), 2);
     assert!(spec.is_stream());
+    // `check` goes on the wire only when set.
+    let check = OpenSpec::Tcp(TcpSpec {
+        check: true,
+        ..TcpSpec::default()
+    });
+    let text = serde_json::to_string(&check).expect("encodes");
+    assert!(text.contains(r#""check":true"#), "{text}");
+    assert!(!serde_json::to_string(&spec)
+        .expect("encodes")
+        .contains("check"));
     // A port out of range or a missing host does not decode.
     assert!(
         serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","host":"h","port":70000}"#).is_err()
