@@ -101,6 +101,12 @@ pub struct SessionSpec {
     /// field ignores it and sends plain `DATA`, so asking is always safe.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compress_output: bool,
+    /// Version 5, set by the server for the agent on a session with a terminal: report, with an
+    /// `INPUT_ECHO` frame per `DATA` written to the terminal, whether its `ECHO` flag was on,
+    /// so input typed at a password prompt is kept out of the recording. An older agent
+    /// ignores it (the server sets it only for agents whose link speaks version 5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_echo: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

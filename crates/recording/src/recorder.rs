@@ -77,6 +77,8 @@ enum Record {
     Compressed(Duration, Bytes),
     Input(Duration, Bytes),
     Resize(Duration, u16, u16),
+    /// A marker (`m` event) with its label: where input was left out.
+    Marker(Duration, String),
 }
 
 impl Record {
@@ -87,6 +89,7 @@ impl Record {
                 d.len().max(16)
             }
             Record::Resize(..) => 16,
+            Record::Marker(_, label) => label.len().max(16),
         }
     }
 
@@ -233,6 +236,12 @@ impl RecorderHandle {
         self.send(Record::Input(self.started.elapsed(), data)).await
     }
 
+    /// A marker (an asciicast `m` event) labelled `label`: where input was left out.
+    pub async fn marker(&self, label: &str) -> Result<(), RecordingError> {
+        self.send(Record::Marker(self.started.elapsed(), label.to_owned()))
+            .await
+    }
+
     /// The terminal was resized.
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RecordingError> {
         self.send(Record::Resize(self.started.elapsed(), cols, rows))
@@ -368,6 +377,12 @@ fn encode(encoder: &mut Encoder, upload: &mut Upload, last: &mut Duration, recor
         Record::Resize(at, cols, rows) => {
             *last = at;
             if let Some(line) = encoder.resize(at, cols, rows) {
+                upload.push(&line);
+            }
+        }
+        Record::Marker(at, label) => {
+            *last = at;
+            if let Some(line) = encoder.marker(at, &label) {
                 upload.push(&line);
             }
         }

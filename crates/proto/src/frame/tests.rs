@@ -50,20 +50,24 @@ fn session_spec() -> impl Strategy<Value = OpenSpec> {
         proptest::option::of(("[a-z0-9-]{1,16}", any::<u16>(), any::<u16>())),
         proptest::collection::btree_map("[A-Z_]{1,8}", ".{0,16}", 0..4),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(target, run_as, command, pty, env, compress_output)| {
-            OpenSpec::Session(SessionSpec {
-                target,
-                run_as,
-                command,
-                pty: pty.map(|(term, cols, rows)| PtySpec { term, cols, rows }),
-                env,
-                cwd: None,
-                session_id: None,
-                user: None,
-                compress_output,
-            })
-        })
+        .prop_map(
+            |(target, run_as, command, pty, env, compress_output, input_echo)| {
+                OpenSpec::Session(SessionSpec {
+                    target,
+                    run_as,
+                    command,
+                    pty: pty.map(|(term, cols, rows)| PtySpec { term, cols, rows }),
+                    env,
+                    cwd: None,
+                    session_id: None,
+                    user: None,
+                    compress_output,
+                    input_echo,
+                })
+            },
+        )
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -134,6 +138,8 @@ fn frame() -> impl Strategy<Value = Frame> {
             }
         }),
         channel().prop_map(|channel| Frame::Close { channel }),
+        (channel(), any::<u32>(), any::<bool>())
+            .prop_map(|(channel, len, echo)| Frame::InputEcho { channel, len, echo }),
     ]
 }
 
@@ -165,6 +171,27 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn input_echo_wire_form() {
+    let f = Frame::InputEcho {
+        channel: 2,
+        len: 6,
+        echo: false,
+    };
+    assert_eq!(&f.to_bytes()[..], [0x1C, 0, 0, 0, 2, 0, 0, 0, 6, 0]);
+    // The flag is 0 or 1, and the frame belongs to a channel.
+    let bad_flag = Bytes::from_static(&[0x1C, 0, 0, 0, 2, 0, 0, 0, 6, 2]);
+    assert!(matches!(
+        Frame::decode(bad_flag),
+        Err(DecodeError::Malformed { .. })
+    ));
+    let on_zero = Bytes::from_static(&[0x1C, 0, 0, 0, 0, 0, 0, 0, 6, 1]);
+    assert!(matches!(
+        Frame::decode(on_zero),
+        Err(DecodeError::WrongChannel { .. })
+    ));
 }
 
 #[test]
