@@ -59,7 +59,9 @@ impl Mode {
 /// Runs the helper: blocking IO on stdin and stdout, with this process's (the run-as user's)
 /// credentials. A failure's reason goes out in the copy stream and on stderr before it is
 /// returned. SIGHUP is ignored: when the user goes away the agent hangs up, and the helper must
-/// still see the end of its input and remove its temporary file.
+/// still see the end of its input and remove its temporary file. SIGINT (the user's Ctrl-C,
+/// which the agent passes on) cancels a receive: the file being written is removed at once and
+/// none is renamed into place after it; a sender simply dies of it.
 pub fn run(mode: Mode) -> Result<(), wicket_transfer::Error> {
     ignore_sighup();
     let mut out = BufWriter::with_capacity(CHUNK, std::io::stdout().lock());
@@ -74,8 +76,8 @@ pub fn run(mode: Mode) -> Result<(), wicket_transfer::Error> {
             r
         }
         Mode::Receive { path } => {
-            // Nothing else holds this: the helper ends when its input does.
             let cancel = Cancel::new();
+            cancel_on_sigint(&cancel);
             let r = wicket_transfer::receive(
                 &path,
                 &mut std::io::stdin().lock(),
@@ -97,6 +99,30 @@ fn ignore_sighup() {
     // SAFETY: setting a signal to SIG_IGN installs no handler code.
     unsafe {
         let _ = signal(Signal::SIGHUP, SigHandler::SigIgn);
+    }
+}
+
+/// Calls `cancel` when SIGINT arrives, from a thread of its own waiting for it (the signal
+/// is blocked in every other thread, so no handler runs in the middle of the receive).
+fn cancel_on_sigint(cancel: &Cancel) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    if set.thread_block().is_err() {
+        return;
+    }
+    let cancel = cancel.clone();
+    let waiter = std::thread::Builder::new()
+        .name("sigint".into())
+        .spawn(move || {
+            if set.wait().is_ok() {
+                cancel.cancel();
+            }
+        });
+    if waiter.is_err() {
+        // No thread to hear it: let SIGINT end the helper as before (the next copy of the same
+        // name removes the temporary file).
+        let _ = set.thread_unblock();
     }
 }
 

@@ -16,6 +16,12 @@ pub enum AgentError {
     Tls(#[from] wicket_tls::TlsError),
     #[error("handshake failed: {0}")]
     Handshake(String),
+    /// The server refused the link in its handshake (`ERROR` on channel 0), saying why.
+    #[error("the server refused the link ({code}): {reason}")]
+    Refused {
+        code: wicket_proto::ErrorCode,
+        reason: String,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -7,8 +7,8 @@
 //! # Layout
 //! - [`identity`]: the Ed25519 key and target id, stored mode 0600.
 //! - [`register`]: enrolment with an activation code.
-//! - [`link`]: the outbound link, its handshake, heartbeats and reconnects with backoff.
-//! - [`backoff`]: jittered exponential backoff.
+//! - [`link`]: the outbound link, its handshake, heartbeats and reconnects with backoff
+//!   ([`wicket_dial::Backoff`]).
 //! - [`inventory`]: what the host reports on connect.
 //! - [`session`]: one channel's shell or command, wired to a process.
 //! - [`copy_helper`]: the file side of `wicket cp`, run as the run-as user in a process of
@@ -17,7 +17,6 @@
 //! - [`process`]: starting processes on PTYs or pipes, as the run-as user.
 //! - [`error`][]: [`AgentError`].
 
-pub mod backoff;
 pub mod copy_helper;
 pub mod error;
 pub mod forward;

@@ -8,7 +8,8 @@ use wicket_mux::{Mux, MuxConfig, Role, TransportError};
 use wicket_proto::handshake::{agent_proof_message, negotiate, AgentProof};
 use wicket_proto::{ClientHello, ErrorCode, Frame, SUPPORTED_VERSIONS};
 
-use crate::backoff::Backoff;
+use wicket_dial::Backoff;
+
 use crate::error::AgentError;
 use crate::forward::ForwardOptions;
 use crate::identity::Identity;
@@ -16,9 +17,17 @@ use crate::identity::Identity;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Delays after the server refused this agent's identity (revoked, unknown, a key that does
+/// not match): nothing the agent does will change that, so it asks again only every few hours
+/// instead of every 30 s (an enrolment restored on the server is still picked up).
+const REFUSED_FIRST: Duration = Duration::from_secs(30 * 60);
+const REFUSED_CAP: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// Keeps the link up until `shutdown` resolves: reconnects on any loss with jittered
 /// exponential backoff capped at 30 s, starting over from the shortest delay after a link
-/// that worked.
+/// that worked. When the server refuses this agent's identity (`UNAUTHORIZED`: revoked,
+/// unknown, wrong key), it says so once in an error naming the fix and waits hours between
+/// attempts instead.
 pub async fn run(
     identity: Identity,
     forward: ForwardOptions,
@@ -28,6 +37,7 @@ pub async fn run(
     let server =
         ServerUrl::parse(&identity.server).map_err(|e| AgentError::Identity(e.to_string()))?;
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut refused_backoff = Backoff::new(REFUSED_FIRST, REFUSED_CAP);
     tokio::pin!(shutdown);
     loop {
         let attempt = async {
@@ -36,28 +46,60 @@ pub async fn run(
                     tracing::info!(server = %server, target = %identity.target_id, "link up");
                     let why = crate::session::serve(mux, incoming, forward.clone()).await;
                     tracing::warn!(reason = %why, "link lost");
-                    true
+                    match why.code {
+                        Some(ErrorCode::Unauthorized) => Attempt::Refused(why.reason),
+                        _ => Attempt::WasUp,
+                    }
                 }
+                Err(AgentError::Refused {
+                    code: ErrorCode::Unauthorized,
+                    reason,
+                }) => Attempt::Refused(reason),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot connect");
-                    false
+                    Attempt::Failed
                 }
             }
         };
-        let was_up = tokio::select! {
-            up = attempt => up,
+        let attempt = tokio::select! {
+            a = attempt => a,
             _ = &mut shutdown => return Ok(()),
         };
-        if was_up {
-            backoff.reset();
-        }
-        let delay = backoff.next_delay();
+        let delay = match attempt {
+            Attempt::Refused(reason) => {
+                let delay = refused_backoff.next_delay();
+                tracing::error!(
+                    reason = %reason,
+                    retry_in_min = delay.as_secs() / 60,
+                    "the server refused this agent's identity: this agent's enrolment was \
+                     revoked (or the server does not know it); re-register with \
+                     `wicket-agent register --force` and restart the agent"
+                );
+                delay
+            }
+            Attempt::WasUp => {
+                backoff.reset();
+                refused_backoff.reset();
+                backoff.next_delay()
+            }
+            Attempt::Failed => backoff.next_delay(),
+        };
         tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = &mut shutdown => return Ok(()),
         }
     }
+}
+
+/// How one turn of [`run`] ended.
+enum Attempt {
+    /// The link came up (and later went).
+    WasUp,
+    /// The server refused this agent's identity, for this reason.
+    Refused(String),
+    /// Anything else: the server unreachable, a handshake cut short.
+    Failed,
 }
 
 /// One connection attempt: dial, handshake, start the mux.
@@ -111,6 +153,7 @@ pub async fn connect(
     .map_err(hs)?;
     let welcome = match t.recv_frame(HANDSHAKE_TIMEOUT).await.map_err(hs)? {
         Frame::Welcome(w) => w,
+        Frame::Error { code, reason, .. } => return Err(AgentError::Refused { code, reason }),
         other => {
             return Err(AgentError::Handshake(format!(
                 "expected welcome, got {:?}",

@@ -67,7 +67,11 @@ async fn open(ch: IncomingChannel, spec: SessionSpec) {
         Spawned::Pty(p) => {
             let (reader, writer, control) = p.into_parts();
             let out = Output::new(reader, spec.compress_output);
-            run(tx.clone(), rx, control, out, None, Input::Pty(writer)).await
+            let input = Input::Pty {
+                writer,
+                echo_reports: spec.input_echo.then(|| tx.clone()),
+            };
+            run(tx.clone(), rx, control, out, None, input).await
         }
         Spawned::Pipes(p) => {
             let (stdin, stdout, stderr, control) = p.into_parts();
@@ -174,7 +178,12 @@ fn request(spec: &SessionSpec) -> SessionRequest {
 }
 
 enum Input {
-    Pty(process::PtyWriter),
+    Pty {
+        writer: process::PtyWriter,
+        /// Where to report, for each `DATA` written, whether the terminal showed it or was
+        /// reading a password (`INPUT_ECHO`), when the server asked.
+        echo_reports: Option<ChannelSender>,
+    },
     Pipe(process::ChildStdin),
 }
 
@@ -257,9 +266,19 @@ async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessC
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Data(d) => {
+                // The terminal is asked before and after the write: input counts as shown
+                // (and so may be recorded) only if it was not hidden at either moment, nor
+                // when the terminal could not be asked.
+                let reports = match &input {
+                    Some(Input::Pty {
+                        echo_reports: Some(r),
+                        ..
+                    }) => Some((r.clone(), control.hides_input() == Some(false))),
+                    _ => None,
+                };
                 let wrote = async {
                     match input.as_mut() {
-                        Some(Input::Pty(w)) => w.write_all(&d).await,
+                        Some(Input::Pty { writer, .. }) => writer.write_all(&d).await,
                         Some(Input::Pipe(w)) => w.write_all(&d).await,
                         None => Ok(()),
                     }
@@ -278,6 +297,10 @@ async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessC
                 if cut {
                     break;
                 }
+                if let Some((to, shown_before)) = reports {
+                    let shown = shown_before && control.hides_input() == Some(false);
+                    let _ = to.input_echo(d.len() as u32, shown);
+                }
             }
             Event::Eof => {
                 // Pipes have a half-close; a PTY does not, and its user types ^D instead.
@@ -291,7 +314,7 @@ async fn pump_input(mut rx: ChannelReceiver, input: Input, control: Arc<ProcessC
             Event::Signal(s) => {
                 let _ = control.signal(to_nix(s));
             }
-            Event::Exit(_) | Event::ExtData(_) | Event::ZData(_) => {}
+            Event::Exit(_) | Event::ExtData(_) | Event::ZData(_) | Event::InputEcho { .. } => {}
             Event::Error { .. } => break,
         }
     }

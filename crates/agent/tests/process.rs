@@ -255,6 +255,40 @@ async fn resize_is_seen_by_a_later_command_in_the_same_shell() {
     assert_eq!(status, ExitStatus::Code(7));
 }
 
+/// The terminal says whether it is reading without echo in canonical mode (a password
+/// prompt), as the program on it set it; raw mode without echo (a line editor) is not that.
+#[tokio::test]
+async fn the_terminal_says_when_it_reads_a_password() {
+    let script = "printf 'A%s\\n' 1; read x; stty -echo; printf 'B%s\\n' 2; read x; \
+                  stty echo -icanon; printf 'C%s\\n' 3; read x; exit 0";
+    let (mut reader, mut writer, control) = pty(&on_pty(cmd(script), 24, 80)).await.into_parts();
+    let mut acc = Vec::new();
+    read_until(&mut reader, &mut acc, |s| s.contains("A1")).await;
+    assert_eq!(
+        control.hides_input(),
+        Some(false),
+        "a fresh terminal echoes"
+    );
+    writer.write_all(b"go\n").await.unwrap();
+    read_until(&mut reader, &mut acc, |s| s.contains("B2")).await;
+    assert_eq!(control.hides_input(), Some(true), "stty -echo, then a read");
+    writer.write_all(b"secret\n").await.unwrap();
+    read_until(&mut reader, &mut acc, |s| s.contains("C3")).await;
+    assert_eq!(
+        control.hides_input(),
+        Some(false),
+        "raw mode is not a prompt"
+    );
+    assert!(!String::from_utf8_lossy(&acc).contains("secret"));
+    writer.write_all(b"x\n").await.unwrap();
+    let (_, status) = tokio::join!(read_to_end_lossy(reader), async {
+        control.wait().await.unwrap()
+    });
+    assert_eq!(status, ExitStatus::Code(0));
+    let (_, _, _, pipes) = pipes(&cmd("true")).await.into_parts();
+    assert_eq!(pipes.hides_input(), None);
+}
+
 async fn read_to_end_lossy<R: AsyncRead + Unpin>(mut r: R) -> String {
     let mut out = Vec::new();
     timeout(LIMIT, r.read_to_end(&mut out))

@@ -13,6 +13,12 @@ use crate::profile::Profile;
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 pub async fn open(profile: &Profile) -> Result<Mux> {
+    Ok(open_versioned(profile).await?.0)
+}
+
+/// [`open`], and the protocol version the link agreed on, for a command that uses what a
+/// newer version adds only when the server speaks it.
+pub async fn open_versioned(profile: &Profile) -> Result<(Mux, u16)> {
     let token = profile.live_token()?;
     let server = profile.server_url()?;
     let mut t = match wicket_dial::dial(
@@ -67,5 +73,5 @@ pub async fn open(profile: &Profile) -> Result<Mux> {
         ..MuxConfig::default()
     };
     let (mux, _incoming) = Mux::start(t, Role::Dialer, config);
-    Ok(mux)
+    Ok((mux, version))
 }

@@ -35,6 +35,13 @@ pub enum Event {
         code: ErrorCode,
         reason: String,
     },
+    /// The agent wrote `len` more bytes of input to the terminal; `echo` is false if the
+    /// terminal was reading a password (`INPUT_ECHO`, version 5; only on a session that asked
+    /// for it).
+    InputEcho {
+        len: u32,
+        echo: bool,
+    },
 }
 
 /// Why a channel was cut: its link was lost, the peer reported that it failed (`ERROR`), or the
@@ -320,6 +327,17 @@ impl ChannelSender {
         self.send(Frame::Exit {
             channel: self.shared.id,
             status,
+        })
+    }
+
+    /// Reports that `len` more bytes of the peer's input went to the terminal, and whether it
+    /// showed them (`echo`) or was reading a password (`INPUT_ECHO`): send only on a session
+    /// whose opener asked for it. Takes no credit.
+    pub fn input_echo(&self, len: u32, echo: bool) -> Result<(), MuxError> {
+        self.send(Frame::InputEcho {
+            channel: self.shared.id,
+            len,
+            echo,
         })
     }
 

@@ -620,6 +620,7 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
                 Frame::Signal { signal, .. } => Event::Signal(signal),
                 Frame::Exit { status, .. } => Event::Exit(status),
                 Frame::Error { code, reason, .. } => Event::Error { code, reason },
+                Frame::InputEcho { len, echo, .. } => Event::InputEcho { len, echo },
                 _ => return Ok(()),
             };
             let t = inner.lock();

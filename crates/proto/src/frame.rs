@@ -46,6 +46,7 @@ pub enum FrameKind {
     Exit = 0x19,
     Close = 0x1A,
     ZData = 0x1B,
+    InputEcho = 0x1C,
 }
 
 impl FrameKind {
@@ -70,6 +71,7 @@ impl FrameKind {
             0x19 => Exit,
             0x1A => Close,
             0x1B => ZData,
+            0x1C => InputEcho,
             _ => return None,
         })
     }
@@ -150,6 +152,16 @@ pub enum Frame {
         channel: u32,
         data: Bytes,
     },
+    /// Version 5, agent to server, only on a session channel whose `OPEN` asked for it
+    /// (`input_echo`): the agent wrote `len` more bytes of the user's input to the terminal.
+    /// `echo` is false when the terminal was reading a line without echoing it (canonical
+    /// mode, `ECHO` off: a password prompt) at that moment, true otherwise. The server records
+    /// input by it; it is never passed to the user. No credit.
+    InputEcho {
+        channel: u32,
+        len: u32,
+        echo: bool,
+    },
 }
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -187,6 +199,7 @@ impl Frame {
             Frame::Exit { .. } => FrameKind::Exit,
             Frame::Close { .. } => FrameKind::Close,
             Frame::ZData { .. } => FrameKind::ZData,
+            Frame::InputEcho { .. } => FrameKind::InputEcho,
         }
     }
 
@@ -210,6 +223,7 @@ impl Frame {
             | Frame::Resize { channel, .. }
             | Frame::Signal { channel, .. }
             | Frame::Exit { channel, .. }
+            | Frame::InputEcho { channel, .. }
             | Frame::Close { channel } => *channel,
         }
     }
@@ -252,6 +266,10 @@ impl Frame {
                     buf.put_i32(*s);
                 }
             },
+            Frame::InputEcho { len, echo, .. } => {
+                buf.put_u32(*len);
+                buf.put_u8(u8::from(*echo));
+            }
         }
     }
 
@@ -366,6 +384,15 @@ impl Frame {
                 channel,
                 data: p.data()?,
             },
+            FrameKind::InputEcho => {
+                let len = p.u32()?;
+                let echo = match p.u8()? {
+                    0 => false,
+                    1 => true,
+                    b => return Err(p.malformed(&format!("echo flag {b} is neither 0 nor 1"))),
+                };
+                Frame::InputEcho { channel, len, echo }
+            }
         };
         p.finish()?;
         Ok(frame)

@@ -37,9 +37,18 @@ pub use open::{OpenSpec, PtySpec, SessionSpec, TcpSpec};
 
 /// The protocol versions this build speaks, newest last. Version 2 adds the `tcp` channel
 /// type (port forwarding), version 3 the `copy` channel type (`wicket cp`), version 4 the
-/// `ZDATA` frame (compressed output, sent only on a session channel that asked for it);
-/// everything else is as in version 1.
-pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4];
+/// `ZDATA` frame (compressed output, sent only on a session channel that asked for it),
+/// version 5 the `check` of a `tcp` request (`wicket forward` before it listens) and the
+/// `INPUT_ECHO` frame (terminal echo of input, for recordings); everything else is as in
+/// version 1.
+pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
+
+/// The first version whose server answers a `tcp` request with `check` set without
+/// connecting ([`TcpSpec::check`]).
+pub const CHECK_VERSION: u16 = 5;
+
+/// The first version whose agent reports the terminal's echo of input (`INPUT_ECHO`).
+pub const INPUT_ECHO_VERSION: u16 = 5;
 
 /// Largest encoded frame accepted on a link, header included. A peer that sends more is
 /// broken or hostile; the link is closed.

@@ -59,6 +59,13 @@ pub struct TcpSpec {
     /// Set by the server: the wicket user who asked, for the agent's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Version 5, from the CLI: only check the request (the target, the policy on this
+    /// destination, the agent's version) and answer `ACCEPT` then `CLOSE`, or `REJECT` with the
+    /// reason a connection would get; nothing is opened on the agent. `wicket forward` asks
+    /// before it listens. Sent only on a link that negotiated version 5: an older server would
+    /// ignore the field and really connect.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 /// A shell or command on a target.
@@ -94,6 +101,12 @@ pub struct SessionSpec {
     /// field ignores it and sends plain `DATA`, so asking is always safe.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compress_output: bool,
+    /// Version 5, set by the server for the agent on a session with a terminal: report, with an
+    /// `INPUT_ECHO` frame per `DATA` written to the terminal, whether its `ECHO` flag was on,
+    /// so input typed at a password prompt is kept out of the recording. An older agent
+    /// ignores it (the server sets it only for agents whose link speaks version 5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_echo: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! asciicast v2: one JSON header line, then one JSON array per event, `[time, code, data]`,
-//! with `time` in seconds since the session started. wicket writes `o` (output), `i` (input)
-//! and `r` (resize, data `COLSxROWS`) events, and adds a `wicket` object to the header naming
-//! the session; asciinema's tools ignore keys they do not know.
+//! with `time` in seconds since the session started. wicket writes `o` (output), `i` (input),
+//! `r` (resize, data `COLSxROWS`) and `m` (marker, data its label: where input typed at a
+//! password prompt was left out) events, and adds a `wicket` object to the header naming the
+//! session; asciinema's tools ignore keys they do not know.
 //!
 //! Stored recordings may also hold `z` events: output the agent compressed, kept as it came
 //! (see [`crate::zevent`]). Everything that hands a recording to a person or a tool renders
@@ -139,6 +140,11 @@ impl Encoder {
         line(at, "i", &text)
     }
 
+    /// The line for a marker labelled `label` at `at`.
+    pub fn marker(&mut self, at: Duration, label: &str) -> Option<Vec<u8>> {
+        line(at, "m", label)
+    }
+
     /// The line for a terminal resize at `at`.
     pub fn resize(&mut self, at: Duration, cols: u16, rows: u16) -> Option<Vec<u8>> {
         line(at, "r", &format!("{cols}x{rows}"))
@@ -230,9 +236,7 @@ impl Encoder {
 
     /// Appends a marker (`m` event) with `text`: asciinema players show it as a chapter mark.
     pub fn marker_into(&mut self, at: Duration, text: &str, out: &mut Vec<u8>) {
-        line_start(at, "m", out);
-        crate::json::write_str(out, text);
-        out.extend_from_slice(b"]\n");
+        line_into(at, "m", text, out);
     }
 
     /// Lines for characters left unfinished when the session ended.
@@ -430,6 +434,7 @@ mod tests {
         text.extend(enc.output(ms(5), b"$ ").unwrap());
         text.extend(enc.input(ms(900), b"ls\r").unwrap());
         text.extend(enc.resize(ms(1000), 120, 40).unwrap());
+        text.extend(enc.marker(ms(1100), "input hidden").unwrap());
         text.extend(
             enc.output(ms(1200), "a\u{1b}[0m\"é\"\r\n".as_bytes())
                 .unwrap(),
@@ -439,8 +444,9 @@ mod tests {
         assert_eq!(cast.header.wicket, Some(meta()));
         assert_eq!((cast.header.width, cast.header.height), (80, 24));
         let codes: Vec<_> = cast.events.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, ["o", "i", "r", "o"]);
+        assert_eq!(codes, ["o", "i", "r", "m", "o"]);
         assert_eq!(cast.events[2].data, "120x40");
+        assert_eq!(cast.events[3].data, "input hidden");
         assert_eq!(cast.output(), "$ a\u{1b}[0m\"é\"\r\n");
         assert!((cast.duration() - 1.2).abs() < 1e-9);
     }

@@ -16,6 +16,7 @@
 mod access;
 mod copy;
 mod forward;
+mod hidden_input;
 mod relay;
 mod session;
 mod target;

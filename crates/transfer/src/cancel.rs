@@ -15,8 +15,8 @@ use crate::dirfd::DirFd;
 /// The receive registers each temporary file here as it creates it, under the same lock that
 /// `cancel` takes, so once `cancel` returns the file being written is gone and no other can be
 /// started: nothing is left behind, whatever the receiving thread was doing. The copy helper on
-/// a target needs none of this (it ends when its input does, and a receive removes its own
-/// temporary file on any failure), so it passes a `Cancel` no one else holds.
+/// a target cancels the same way when it gets SIGINT (the user's Ctrl-C, passed on by the
+/// agent); a file whose checksum arrives after the cancel is not renamed into place.
 #[derive(Clone, Debug, Default)]
 pub struct Cancel(Arc<Shared>);
 

@@ -55,8 +55,8 @@ pub enum Error {
     /// The receiver went away without a verdict.
     #[error("the other side ended without confirming the copy")]
     NoVerdict,
-    /// The copy was stopped through [`crate::Cancel`].
-    #[error("the copy was interrupted")]
+    /// The copy was stopped through [`crate::Cancel`] (Ctrl-C).
+    #[error("the copy was cancelled")]
     Cancelled,
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest::{Context as Sha, SHA256};
 use rustix::fs::FileType;
-use wicket_proto::copy::{Decoder, EntryHeader, Item};
+use wicket_proto::copy::{CopyError, Decoder, EntryHeader, Item};
 
 use crate::dirfd::{self, DirFd, LastLink, Named};
 use crate::{Cancel, Error, Progress, Summary, CHUNK, TEMP_PREFIX};
@@ -19,20 +19,49 @@ use crate::{Cancel, Error, Progress, Summary, CHUNK, TEMP_PREFIX};
 /// sender, a checksum mismatch, a cut stream or `cancel` fails the copy, and the file being
 /// written is removed. Each directory the copy created gets its mode and time once its contents
 /// are written; directories that were there already are left as they were.
+///
+/// Once `cancel` was called, any failure is [`Error::Cancelled`]. A copy of one file is complete
+/// once that file is in place: a stream cut (or a cancel) after it, where only `End` was still
+/// to come, is a success, so that what the receiver reports is what it left behind.
 pub fn receive(
     dest: &Path,
     input: &mut dyn Read,
     p: &mut dyn Progress,
     cancel: &Cancel,
 ) -> Result<Summary, Error> {
-    let mut dec = Decoder::new();
     let mut sum = Summary::default();
+    let mut one_file_placed = false;
+    match receive_into(dest, input, p, cancel, &mut sum, &mut one_file_placed) {
+        Err(Error::Truncated | Error::Decode(CopyError::Truncated) | Error::Cancelled)
+            if one_file_placed =>
+        {
+            p.done();
+            Ok(sum)
+        }
+        Err(_) if cancel.is_cancelled() => Err(Error::Cancelled),
+        r => r.map(|()| sum),
+    }
+}
+
+/// [`receive`], counting into `sum`; `one_file_placed` tells when the root of the copy was a
+/// file and is in place.
+fn receive_into(
+    dest: &Path,
+    input: &mut dyn Read,
+    p: &mut dyn Progress,
+    cancel: &Cancel,
+    sum: &mut Summary,
+    one_file_placed: &mut bool,
+) -> Result<(), Error> {
+    let mut dec = Decoder::new();
     let mut tree = Tree {
         dest,
         rooted: false,
         open: Vec::new(),
     };
     let mut current: Option<Incoming<'_>> = None;
+    // The file being received is the root of the copy (a copy of one file).
+    let mut root_file = false;
     let mut buf = vec![0u8; CHUNK];
     loop {
         let item = match dec.next_item()? {
@@ -59,6 +88,7 @@ pub fn receive(
             Item::File(e, size) => {
                 let (dir, name, shown) = tree.place(&e.path)?;
                 p.file(&e.path, size);
+                root_file = !e.path.contains('/');
                 current = Some(Incoming::create(dir, name, shown, e, cancel)?);
             }
             Item::Data(d) => {
@@ -75,6 +105,7 @@ pub fn receive(
                     .ok_or_else(|| Error::Malformed("checksum outside a file".into()))?;
                 sum.last_sha256 = Some(f.finish(s)?);
                 sum.files += 1;
+                *one_file_placed = root_file;
             }
             Item::End => break,
             Item::Error(r) => return Err(Error::Remote(r)),
@@ -87,7 +118,7 @@ pub fn receive(
     }
     tree.close()?;
     p.done();
-    Ok(sum)
+    Ok(())
 }
 
 fn mtime(e: &EntryHeader) -> SystemTime {
@@ -177,6 +208,10 @@ impl<'a> Incoming<'a> {
     /// Checks the content against `expected`, sets the sender's mode and mtime, and renames
     /// the file into place. Returns the SHA-256 in hex.
     fn finish(mut self, expected: [u8; 32]) -> Result<String, Error> {
+        // Cancelled (and so removed) meanwhile: not renamed into place.
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let got = self.sha.clone().finish();
         if got.as_ref() != expected {
             return Err(Error::Checksum {

@@ -437,6 +437,53 @@ fn cancel_removes_the_file_being_written_at_once() {
     assert_eq!(walk(dst.path()), Vec::<String>::new());
 }
 
+/// Cancelled with a file's whole content received but before its checksum: the checksum that
+/// then arrives does not put it in place.
+#[test]
+fn a_cancel_before_the_checksum_places_nothing() {
+    let dst = tempfile::tempdir().unwrap();
+    let s = stream_of_files(&[("f", vec![1u8; 1000])]);
+    let sum_at = s.len() - encode(&Item::End).len() - encode(&Item::Sum([0; 32])).len();
+    let cancel = Cancel::new();
+    let mut input = CancelAfter {
+        first: &s[..sum_at],
+        cancel: Some((cancel.clone(), dst.path())),
+        rest: &s[sum_at..],
+    };
+    let err = receive(dst.path(), &mut input, &mut Quiet, &cancel).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{}", report(&err));
+    assert_eq!(walk(dst.path()), Vec::<String>::new());
+}
+
+/// A copy of one file is done once the file is in place: a stream cut (or cancelled) where
+/// only `End` was to come reports success, as that is what the receiver leaves behind; a tree
+/// cut the same way does not.
+#[test]
+fn one_file_in_place_is_a_complete_copy_whatever_follows() {
+    let dst = tempfile::tempdir().unwrap();
+    let s = stream_of_files(&[("f", b"whole".to_vec())]);
+    let cut = &s[..s.len() - encode(&Item::End).len()];
+    let sum = recv(dst.path(), &mut &cut[..]).unwrap();
+    assert_eq!(sum.files, 1);
+    assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"whole");
+
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let done = stream_of_files(&[("g", b"also".to_vec())]);
+    let err = receive(dst.path(), &mut &done[..], &mut Quiet, &cancel).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{}", report(&err));
+    assert!(!dst.path().join("g").exists());
+
+    let tree = tempfile::tempdir().unwrap();
+    let mut t = dir("t", 0o755).to_vec();
+    t.extend_from_slice(&stream_of_files(&[("t/f", b"x".to_vec())]));
+    let cut = &t[..t.len() - encode(&Item::End).len()];
+    assert!(matches!(
+        recv(tree.path(), &mut &cut[..]),
+        Err(Error::Truncated)
+    ));
+}
+
 #[test]
 fn the_verdict_carries_the_reason_with_its_causes() {
     let dst = tempfile::tempdir().unwrap();

@@ -3,11 +3,13 @@
 //! Starts the server on its own data directory (SQLite, private CA), makes sure an `admin`
 //! exists, enrols the `wicket-agent` binary that sits beside this one as a target named after
 //! this host, writes a `dev` profile for the `wicket` CLI, and prints the line to type next.
-//! Ctrl-C stops the agent and the server.
+//! An agent that exits is started again ([`supervisor`]); Ctrl-C stops the agent and the
+//! server.
+
+mod supervisor;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -71,25 +73,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let agent_dir = data_dir.join("agent");
     let identity = ensure_enrolled(&state, &agent_bin, &agent_dir, &url, &fingerprint).await?;
     let log_path = data_dir.join("agent.log");
-    let log = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&log_path)?
-    };
-    let mut agent = tokio::process::Command::new(&agent_bin)
-        .arg("--state-dir")
-        .arg(&agent_dir)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("cannot start {}", agent_bin.display()))?;
+    let mut agent = supervisor::Supervised::start(&agent_bin, &agent_dir, &log_path)?;
     wait_online(&state, &identity.target_id).await?;
 
     let wicket = display_path(&sibling("wicket")?);
@@ -116,17 +100,14 @@ pub async fn run(args: DevArgs) -> Result<()> {
     println!();
     println!("Press Ctrl-C to stop.");
 
-    tokio::select! {
-        _ = crate::wicketd::shutdown_signal() => {}
-        status = agent.wait() => eprintln!("wicketd dev: the agent exited ({status:?}); stopping"),
-    }
-    if let Some(pid) = agent.id() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(5), agent.wait()).await;
+    agent
+        .run(
+            &state,
+            &identity.target_id,
+            crate::wicketd::shutdown_signal(),
+        )
+        .await;
+    agent.stop().await;
     let _ = stop_tx.send(());
     let _ = server_task.await;
     println!("stopped.");

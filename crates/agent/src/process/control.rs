@@ -112,6 +112,23 @@ impl ProcessControl {
         matches!(self.inner.terminal, Terminal::Pty { .. })
     }
 
+    /// Whether the terminal is reading a line without showing it: canonical mode with `ECHO`
+    /// off, as `read -s`, sudo, passwd, ssh and `getpass` set it for a password. (Line
+    /// editors and full-screen programs turn `ECHO` off too, but leave canonical mode and echo
+    /// what is typed themselves.) `None` on pipes, or when the terminal cannot be asked. The
+    /// master answers for the slave side (Linux applies termios requests on a PTY master to
+    /// its slave), so this sees what the program set.
+    pub fn hides_input(&self) -> Option<bool> {
+        use nix::sys::termios::{tcgetattr, LocalFlags};
+        match &self.inner.terminal {
+            Terminal::Pipes => None,
+            Terminal::Pty { master } => tcgetattr(master.as_ref()).ok().map(|t| {
+                t.local_flags.contains(LocalFlags::ICANON)
+                    && !t.local_flags.contains(LocalFlags::ECHO)
+            }),
+        }
+    }
+
     /// The exit status, if [`wait`](Self::wait) has already seen it.
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.inner.status.get().copied()

@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use wicket_mux::{Event, MuxError};
 use wicket_proto::copy::{encode, Item};
-use wicket_proto::{CopySpec, Direction, OpenSpec};
+use wicket_proto::{CopySpec, Direction, OpenSpec, Signal};
 
 use crate::args::CpArgs;
 use crate::profile::Config;
@@ -122,31 +122,33 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
             }
         }
     });
-    // The blocking side's bytes to the channel, then EOF.
+    // Ctrl-C cannot interrupt the blocking thread; this stops it at its next step: an
+    // upload's next write fails, and a download's temporary file is removed at once.
+    let cancel = Cancel::new();
+    // An upload's stream to the channel, then EOF. (A download's verdict is sent below.)
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(8);
-    let sender = tx.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(b) = out_rx.recv().await {
-            if sender.data(b).await.is_err() {
-                return;
-            }
+    let mut writer = match direction {
+        Direction::Upload => {
+            let sender = tx.clone();
+            Some(tokio::spawn(async move {
+                while let Some(b) = out_rx.recv().await {
+                    if sender.data(b).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = sender.eof();
+            }))
         }
-        let _ = sender.eof();
-    });
+        Direction::Download => None,
+    };
 
     let recursive = args.recursive;
     let local_for_work = local.clone();
-    // Ctrl-C cannot stop the blocking thread; this removes the file it is writing.
-    let cancel = Cancel::new();
     let cancel_for_work = cancel.clone();
-    let work = tokio::task::spawn_blocking(move || -> Result<wicket_transfer::Summary> {
+    let mut work = tokio::task::spawn_blocking(move || {
         let mut input = ChanReader {
             rx: in_rx,
             cur: Bytes::new(),
-        };
-        let mut output = ChanWriter {
-            tx: out_tx,
-            buf: BytesMut::new(),
         };
         let mut progress: Box<dyn Progress> = if io::stderr().is_terminal() {
             Box::new(Bar::default())
@@ -155,61 +157,87 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         };
         match direction {
             Direction::Upload => {
-                let sent =
-                    wicket_transfer::send(&local_for_work, recursive, &mut output, &mut *progress)
-                        .and_then(|sum| {
-                            output
-                                .flush()
-                                .map(|()| sum)
-                                .map_err(wicket_transfer::Error::Write)
-                        });
-                // A local failure (not a directory, unreadable) is the reason; tell the
-                // receiver too, so it stops at once. A failed write means the channel closed:
-                // then the receiver's reason (a directory it may not write) explains it.
-                let local_failure = sent
-                    .as_ref()
-                    .err()
-                    .filter(|e| !matches!(e, wicket_transfer::Error::Write(_)));
-                if let Some(e) = local_failure {
-                    let _ = output.write_all(&encode(&Item::Error(wicket_transfer::report(e))));
-                    let _ = output.flush();
-                }
-                let local_failure = local_failure.is_some();
-                drop(output);
-                let verdict = wicket_transfer::read_status(&mut input);
-                let result = match verdict {
-                    Ok(()) => sent,
-                    Err(_) if local_failure => sent,
-                    Err(wicket_transfer::Error::NoVerdict) if sent.is_err() => sent,
-                    Err(e) => Err(e),
+                let output = ChanWriter {
+                    tx: out_tx,
+                    buf: BytesMut::new(),
+                    cancel: cancel_for_work.clone(),
                 };
-                Ok(result?)
-            }
-            Direction::Download => {
-                let r = wicket_transfer::receive(
+                upload(
                     &local_for_work,
+                    recursive,
                     &mut input,
+                    output,
                     &mut *progress,
                     &cancel_for_work,
-                );
-                let _ = output.write_all(&wicket_transfer::status(&r));
-                let _ = output.flush();
-                Ok(r?)
+                )
             }
+            Direction::Download => wicket_transfer::receive(
+                &local_for_work,
+                &mut input,
+                &mut *progress,
+                &cancel_for_work,
+            ),
         }
     });
 
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let result = tokio::select! {
-        r = work => r.map_err(|e| anyhow!("copy task failed: {e}"))?,
-        _ = sigint.recv() => Err(anyhow!("interrupted")),
-        _ = sigterm.recv() => Err(anyhow!("interrupted")),
+    let mut interrupted_by = INTERRUPTED;
+    let finished = tokio::select! {
+        biased;
+        r = &mut work => Some(r),
+        _ = sigint.recv() => None,
+        _ = sigterm.recv() => {
+            interrupted_by = TERMINATED;
+            None
+        }
     };
-    // Whatever happened, no half file stays behind under a temporary name of ours (a no-op when
-    // the receive ended: it removes its own on failure).
-    cancel.cancel();
-    let _ = writer.await;
+    let cancelled = finished.is_none();
+    let result = match finished {
+        Some(r) => r.unwrap_or_else(|e| {
+            Err(wicket_transfer::Error::Read(io::Error::other(format!(
+                "the copy task failed: {e}"
+            ))))
+        }),
+        None => {
+            // Cancel: stop sending and tell the target, which removes its temporary file and
+            // answers what it has in place; nothing further goes under a real name.
+            cancel.cancel();
+            if let Some(w) = writer.take() {
+                w.abort();
+            }
+            match direction {
+                Direction::Upload => {
+                    let _ = tx.signal(Signal::Int);
+                    let _ = tx.eof();
+                }
+                // The receive's input ends: it stops at once.
+                Direction::Download => reader.abort(),
+            }
+            if io::stderr().is_terminal() {
+                errln!();
+            }
+            // The receiver's verdict (an upload) or the receive's end (a download); a second
+            // Ctrl-C stops waiting.
+            let waited = tokio::select! {
+                r = &mut work => r.ok(),
+                _ = tokio::time::sleep(CANCEL_WAIT) => None,
+                _ = sigint.recv() => None,
+            };
+            waited.unwrap_or(Err(wicket_transfer::Error::Cancelled))
+        }
+    };
+    if direction == Direction::Download {
+        if cancelled && result.is_err() {
+            // The helper on the target stops sending; the server records a cancel.
+            let _ = tx.signal(Signal::Int);
+        }
+        let _ = tx.data(wicket_transfer::status(&result)).await;
+        let _ = tx.eof();
+    }
+    if let Some(w) = writer {
+        let _ = w.await;
+    }
     if result.is_err() {
         tx.close();
     }
@@ -217,12 +245,20 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
     tx.close();
     match result {
         Ok(sum) => {
+            if cancelled {
+                errln!("wicket: the copy was complete before it could be cancelled");
+            }
             if let Some(sha) = sum.last_sha256.filter(|_| sum.files == 1 && sum.dirs == 0) {
                 tracing::debug!(%sha, "copied");
             }
             Ok(0)
         }
+        Err(wicket_transfer::Error::Cancelled) if cancelled => {
+            errln!("wicket: cancelled");
+            Ok(interrupted_by)
+        }
         Err(e) => {
+            let e = anyhow::Error::from(e);
             let remote = remote_error
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -232,6 +268,58 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                 _ => Err(e),
             }
         }
+    }
+}
+
+/// How long a cancelled copy waits for the target to say what it has in place.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// The exit status after Ctrl-C, as a shell reports a command SIGINT ended (128 + 2).
+const INTERRUPTED: i32 = 130;
+/// The exit status after SIGTERM (128 + 15).
+const TERMINATED: i32 = 143;
+
+/// The blocking side of an upload: sends, then reads the receiver's verdict. After a cancel
+/// the verdict alone decides: `OK` means everything was in place before the cancel reached the
+/// target, anything else that the copy was cancelled.
+fn upload(
+    local: &std::path::Path,
+    recursive: bool,
+    input: &mut dyn Read,
+    mut output: ChanWriter,
+    progress: &mut dyn Progress,
+    cancel: &Cancel,
+) -> Result<wicket_transfer::Summary, wicket_transfer::Error> {
+    let sent = wicket_transfer::send(local, recursive, &mut output, progress).and_then(|sum| {
+        output
+            .flush()
+            .map(|()| sum)
+            .map_err(wicket_transfer::Error::Write)
+    });
+    // A local failure (not a directory, unreadable) is the reason; tell the receiver too, so
+    // it stops at once. A failed write means the channel closed (or the copy was cancelled):
+    // then the receiver's reason (a directory it may not write) explains it.
+    let local_failure = sent
+        .as_ref()
+        .err()
+        .filter(|e| !matches!(e, wicket_transfer::Error::Write(_)));
+    if let Some(e) = local_failure.filter(|_| !cancel.is_cancelled()) {
+        let _ = output.write_all(&encode(&Item::Error(wicket_transfer::report(e))));
+        let _ = output.flush();
+    }
+    let local_failure = local_failure.is_some();
+    drop(output);
+    let verdict = wicket_transfer::read_status(input);
+    if cancel.is_cancelled() {
+        return match verdict {
+            Ok(()) => Ok(sent.unwrap_or_default()),
+            Err(_) => Err(wicket_transfer::Error::Cancelled),
+        };
+    }
+    match verdict {
+        Ok(()) => sent,
+        Err(_) if local_failure => sent,
+        Err(wicket_transfer::Error::NoVerdict) if sent.is_err() => sent,
+        Err(e) => Err(e),
     }
 }
 
@@ -255,14 +343,19 @@ impl Read for ChanReader {
     }
 }
 
-/// A blocking [`Write`] to the channel, in chunks of [`CHUNK`].
+/// A blocking [`Write`] to the channel, in chunks of [`CHUNK`]; it fails once the copy is
+/// cancelled.
 struct ChanWriter {
     tx: mpsc::Sender<Bytes>,
     buf: BytesMut,
+    cancel: Cancel,
 }
 
 impl Write for ChanWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(io::Error::other("the copy was cancelled"));
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
             self.flush()?;

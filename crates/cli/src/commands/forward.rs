@@ -1,14 +1,20 @@
 //! `wicket forward TARGET [BIND_ADDR:]LOCAL_PORT:HOST:PORT...`: local ports forwarded through a
-//! target, like `ssh -L`. Every accepted connection is its own channel on one link.
+//! target, like `ssh -L`. Every accepted connection is its own channel on one link. The target
+//! and the policy on each destination are checked before anything listens; a lost link is
+//! dialed again while the listeners stay.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use wicket_dial::Backoff;
 use wicket_mux::{Mux, MuxError};
-use wicket_proto::{OpenSpec, TcpSpec};
+use wicket_proto::{OpenSpec, TcpSpec, CHECK_VERSION};
 
 use crate::args::ForwardArgs;
 use crate::commands::connect::ConnectFailed;
@@ -126,32 +132,127 @@ pub async fn forward(profile_name: Option<&str>, args: ForwardArgs) -> Result<i3
     let (_, profile) = Config::load()
         .and_then(|c| c.selected(profile_name))
         .map_err(fail)?;
-    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
     for spec in &args.specs {
         let addr = bind_addr(spec).map_err(|e| fail(anyhow::anyhow!(e)))?;
+        addrs.push((addr, spec.clone()));
+    }
+    let (mux, version) = crate::link::open_versioned(&profile).await.map_err(fail)?;
+    // Before listening: the target, and the policy on each destination, as a connection would
+    // meet them. (A server older than version 5 cannot check without connecting.)
+    if version >= CHECK_VERSION {
+        for spec in &args.specs {
+            check(&mux, &args.target, spec).await.map_err(fail)?;
+        }
+    }
+    let mut listeners = Vec::new();
+    for (addr, spec) in addrs {
         let listener = bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))
             .map_err(fail)?;
-        listeners.push((listener, spec.clone()));
+        listeners.push((listener, spec));
     }
-    let mux = crate::link::open(&profile).await.map_err(fail)?;
     for (l, spec) in &listeners {
         let local = l.local_addr()?;
         outln!("Forwarding {local} -> {spec} via {}", args.target);
     }
     errln!("Press Ctrl-C to stop.");
+    let (current, link) = watch::channel(Some(mux.clone()));
+    tokio::spawn(keep_up(profile_name.map(str::to_owned), mux, current));
+    let link = Link(link);
     let mut tasks = tokio::task::JoinSet::new();
     for (listener, spec) in listeners {
-        tasks.spawn(serve(listener, spec, args.target.clone(), mux.clone()));
+        tasks.spawn(serve(listener, spec, args.target.clone(), link.clone()));
     }
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     tokio::select! {
         _ = sigint.recv() => Ok(0),
         _ = sigterm.recv() => Ok(0),
-        why = mux.closed() => Err(fail(anyhow::anyhow!("the link to the server was lost: {why}"))),
         Some(Ok(Err(e))) = tasks.join_next() => Err(fail(e)),
+    }
+}
+
+/// Asks the server whether a connection to `spec` through `target` would be let through (a
+/// `tcp` request with `check` set: the same checks, nothing opened on the agent), and fails
+/// with its reason if not.
+async fn check(mux: &Mux, target: &str, spec: &ForwardSpec) -> Result<()> {
+    let asked = mux
+        .open(OpenSpec::Tcp(TcpSpec {
+            target: Some(target.to_string()),
+            host: spec.host.clone(),
+            port: spec.port,
+            check: true,
+            ..TcpSpec::default()
+        }))
+        .await;
+    match asked {
+        Ok(channel) => {
+            channel.split().0.close();
+            Ok(())
+        }
+        // The server's words name the target or the destination.
+        Err(MuxError::Rejected { reason, .. }) => anyhow::bail!("{reason}"),
+        Err(e) => anyhow::bail!("{target}: {e}"),
+    }
+}
+
+/// How long a connection accepted while the link to wicketd is down waits for it to come
+/// back before it is refused (reset).
+const OUTAGE_WAIT: Duration = Duration::from_secs(10);
+
+/// The link every connection opens its channel on, as [`keep_up`] keeps it: `None` while it
+/// is being dialed again.
+#[derive(Clone)]
+struct Link(watch::Receiver<Option<Mux>>);
+
+impl Link {
+    /// The live link, waiting up to [`OUTAGE_WAIT`] while it is down.
+    async fn get(&self) -> Option<Mux> {
+        let mut current = self.0.clone();
+        let live = async {
+            current
+                .wait_for(|m| m.as_ref().is_some_and(|m| !m.is_closed()))
+                .await
+                .ok()
+                .and_then(|m| m.clone())
+        };
+        tokio::time::timeout(OUTAGE_WAIT, live).await.ok().flatten()
+    }
+}
+
+/// Keeps the forward's link up: when it drops, says so, dials again with backoff (reading the
+/// profile each time, so a `wicket login` in another terminal meanwhile counts) and says when
+/// it is back. The listeners stay open throughout.
+async fn keep_up(profile_name: Option<String>, first: Mux, current: watch::Sender<Option<Mux>>) {
+    let mut mux = first;
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    loop {
+        let why = mux.closed().await;
+        let _ = current.send(None);
+        errln!("wicket: the connection to wicketd was lost ({why}); reconnecting");
+        let mut said = None;
+        mux = loop {
+            tokio::time::sleep(backoff.next_delay()).await;
+            let attempt = async {
+                let (_, profile) = Config::load()?.selected(profile_name.as_deref())?;
+                crate::link::open(&profile).await
+            };
+            match attempt.await {
+                Ok(m) => break m,
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    if said.as_ref() != Some(&text) {
+                        errln!("wicket: cannot reconnect yet: {text}");
+                        said = Some(text);
+                    }
+                }
+            }
+        };
+        backoff.reset();
+        errln!("wicket: reconnected to wicketd");
+        let _ = current.send(Some(mux.clone()));
     }
 }
 
@@ -168,7 +269,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     }
 }
 
-async fn serve(listener: TcpListener, spec: ForwardSpec, target: String, mux: Mux) -> Result<()> {
+async fn serve(listener: TcpListener, spec: ForwardSpec, target: String, link: Link) -> Result<()> {
     loop {
         let (conn, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -184,36 +285,45 @@ async fn serve(listener: TcpListener, spec: ForwardSpec, target: String, mux: Mu
             peer,
             spec.clone(),
             target.clone(),
-            mux.clone(),
+            link.clone(),
         ));
     }
 }
 
 /// One local connection: its own channel, reset promptly if the far side refuses or fails.
+/// While the link is down it waits for the next one, briefly.
 async fn connection(
     conn: TcpStream,
     peer: SocketAddr,
     spec: ForwardSpec,
     target: String,
-    mux: Mux,
+    link: Link,
 ) {
     let _ = conn.set_nodelay(true);
-    let open = mux
-        .open(OpenSpec::Tcp(TcpSpec {
-            target: Some(target.clone()),
-            host: spec.host.clone(),
-            port: spec.port,
-            peer: Some(peer.to_string()),
-            ..TcpSpec::default()
-        }))
-        .await;
-    let channel = match open {
-        Ok(c) => c,
-        Err(e) => {
-            let reason = match e {
-                MuxError::Rejected { reason, .. } => reason,
-                other => other.to_string(),
+    let request = OpenSpec::Tcp(TcpSpec {
+        target: Some(target.clone()),
+        host: spec.host.clone(),
+        port: spec.port,
+        peer: Some(peer.to_string()),
+        ..TcpSpec::default()
+    });
+    let open = async {
+        // Twice at most: the link may go between taking it and opening on it.
+        for _ in 0..2 {
+            let Some(mux) = link.get().await else {
+                break;
             };
+            match mux.open(request.clone()).await {
+                Err(MuxError::LinkClosed(_)) => continue,
+                Err(MuxError::Rejected { reason, .. }) => return Err(reason),
+                other => return other.map_err(|e| e.to_string()),
+            }
+        }
+        Err("not connected to wicketd (reconnecting)".to_string())
+    };
+    let channel = match open.await {
+        Ok(c) => c,
+        Err(reason) => {
             errln!("wicket: {peer} -> {spec} via {target}: {reason}");
             // SO_LINGER 0: the client sees a reset at once, not a clean end of stream.
             let _ = conn.set_zero_linger();

@@ -415,6 +415,44 @@ async fn zdata_frames_wait_for_whole_credit_and_arrive_whole() {
     let _ = sender.await.unwrap();
 }
 
+/// Echo reports arrive in order with the data around them and take no credit: a window full
+/// of data still lets them through.
+#[tokio::test]
+async fn input_echo_reports_arrive_in_order_without_credit() {
+    let (a, b) = mem_pair();
+    let (server, mut incoming) = Mux::start(b, Role::Acceptor, small(4096));
+    let (client, _) = Mux::start(a, Role::Dialer, small(4096));
+    let sender = tokio::spawn(async move {
+        let inc = incoming.recv().await.unwrap();
+        let (tx, _rx) = inc.accept().unwrap().split();
+        tx.data(Bytes::from(vec![1; 4096])).await.unwrap();
+        tx.input_echo(3, false).unwrap();
+        tx.input_echo(1, true).unwrap();
+        tx.close();
+        server
+    });
+    let (_tx, mut rx) = client.open(spec()).await.unwrap().split();
+    let mut got = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        got.push(match ev {
+            Event::Data(d) => Event::Data(Bytes::from(format!("{} bytes", d.len()))),
+            other => other,
+        });
+    }
+    assert_eq!(
+        got,
+        [
+            Event::Data(Bytes::from("4096 bytes")),
+            Event::InputEcho {
+                len: 3,
+                echo: false
+            },
+            Event::InputEcho { len: 1, echo: true },
+        ]
+    );
+    let _ = sender.await.unwrap();
+}
+
 /// Opens a channel of `spec` from `client` and accepts it on `incoming`: (opener's, acceptor's).
 async fn open_pair(
     client: &Mux,

@@ -27,8 +27,9 @@ fn tcp_spec() -> impl Strategy<Value = OpenSpec> {
         proptest::option::of("[0-9a-f:.\\[\\]]{1,40}"),
         proptest::option::of("fwd_[0-9a-f]{16}"),
         proptest::option::of(".{0,16}"),
+        any::<bool>(),
     )
-        .prop_map(|(target, host, port, peer, connection_id, user)| {
+        .prop_map(|(target, host, port, peer, connection_id, user, check)| {
             OpenSpec::Tcp(TcpSpec {
                 target,
                 host,
@@ -36,6 +37,7 @@ fn tcp_spec() -> impl Strategy<Value = OpenSpec> {
                 peer,
                 connection_id,
                 user,
+                check,
             })
         })
 }
@@ -48,20 +50,24 @@ fn session_spec() -> impl Strategy<Value = OpenSpec> {
         proptest::option::of(("[a-z0-9-]{1,16}", any::<u16>(), any::<u16>())),
         proptest::collection::btree_map("[A-Z_]{1,8}", ".{0,16}", 0..4),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(target, run_as, command, pty, env, compress_output)| {
-            OpenSpec::Session(SessionSpec {
-                target,
-                run_as,
-                command,
-                pty: pty.map(|(term, cols, rows)| PtySpec { term, cols, rows }),
-                env,
-                cwd: None,
-                session_id: None,
-                user: None,
-                compress_output,
-            })
-        })
+        .prop_map(
+            |(target, run_as, command, pty, env, compress_output, input_echo)| {
+                OpenSpec::Session(SessionSpec {
+                    target,
+                    run_as,
+                    command,
+                    pty: pty.map(|(term, cols, rows)| PtySpec { term, cols, rows }),
+                    env,
+                    cwd: None,
+                    session_id: None,
+                    user: None,
+                    compress_output,
+                    input_echo,
+                })
+            },
+        )
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -132,6 +138,8 @@ fn frame() -> impl Strategy<Value = Frame> {
             }
         }),
         channel().prop_map(|channel| Frame::Close { channel }),
+        (channel(), any::<u32>(), any::<bool>())
+            .prop_map(|(channel, len, echo)| Frame::InputEcho { channel, len, echo }),
     ]
 }
 
@@ -163,6 +171,27 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn input_echo_wire_form() {
+    let f = Frame::InputEcho {
+        channel: 2,
+        len: 6,
+        echo: false,
+    };
+    assert_eq!(&f.to_bytes()[..], [0x1C, 0, 0, 0, 2, 0, 0, 0, 6, 0]);
+    // The flag is 0 or 1, and the frame belongs to a channel.
+    let bad_flag = Bytes::from_static(&[0x1C, 0, 0, 0, 2, 0, 0, 0, 6, 2]);
+    assert!(matches!(
+        Frame::decode(bad_flag),
+        Err(DecodeError::Malformed { .. })
+    ));
+    let on_zero = Bytes::from_static(&[0x1C, 0, 0, 0, 0, 0, 0, 0, 6, 1]);
+    assert!(matches!(
+        Frame::decode(on_zero),
+        Err(DecodeError::WrongChannel { .. })
+    ));
 }
 
 #[test]
@@ -241,6 +270,16 @@ fn tcp_spec_wire_form() {
     );
     assert_eq!(spec.min_version(), 2);
     assert!(spec.is_stream());
+    // `check` goes on the wire only when set.
+    let check = OpenSpec::Tcp(TcpSpec {
+        check: true,
+        ..TcpSpec::default()
+    });
+    let text = serde_json::to_string(&check).expect("encodes");
+    assert!(text.contains(r#""check":true"#), "{text}");
+    assert!(!serde_json::to_string(&spec)
+        .expect("encodes")
+        .contains("check"));
     // A port out of range or a missing host does not decode.
     assert!(
         serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","host":"h","port":70000}"#).is_err()

@@ -9,6 +9,10 @@
 //! The verdict of a download comes from the user, after the agent's helper has sent everything
 //! and exited: so when the agent's side ends, the relay half-closes the user's channel (`EOF`)
 //! and waits for the user's verdict and close; only a failed agent side closes it outright.
+//!
+//! A user who cancels (Ctrl-C) sends `SIGNAL INT`, passed to the helper, which stops; the
+//! event then says `cancelled`, unless the receiver's verdict says everything was in place
+//! first.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -43,6 +47,8 @@ struct Seen {
     current: Option<(String, u64)>,
     /// Why the user's side ended, when it ended before any verdict.
     user_quit: Option<&'static str>,
+    /// The user cancelled the copy (Ctrl-C: a `SIGNAL` on the channel).
+    cancelled: bool,
 }
 
 /// The reason of a copy whose user's link was lost before the copy finished (a killed or
@@ -50,6 +56,9 @@ struct Seen {
 const USER_LINK_CLOSED: &str = "the user's link closed before the copy finished";
 /// The reason of a copy whose user closed the channel before the copy finished (Ctrl-C).
 const USER_CLOSED: &str = "the user closed the copy before it finished";
+
+/// The reason of a copy the user cancelled before the receiver had everything in place.
+const USER_CANCELLED: &str = "cancelled by the user";
 
 /// Files named individually in a `copy.file` event.
 const MAX_LISTED: usize = 100;
@@ -181,8 +190,9 @@ pub(super) async fn open(
 }
 
 /// The outcome, `end` and reason of a copy that was relayed. A receiver's `OK` is success
-/// even when it came after the user left (an upload sent in full); a user gone before any
-/// verdict is the reason, not the errors that followed from it on the target.
+/// even when it came after the user left (an upload sent in full) or cancelled (everything was
+/// in place before the cancel arrived); a user gone or cancelling before any verdict is the
+/// reason, not the errors that followed from it on the target.
 fn conclude(
     seen: &Seen,
     revoked: Option<String>,
@@ -193,6 +203,7 @@ fn conclude(
     }
     let reason = match (&seen.verdict, seen.user_quit) {
         (Some(Ok(())), _) => return (Outcome::Success, "copied", String::new()),
+        _ if seen.cancelled => return (Outcome::Failure, "cancelled", USER_CANCELLED.into()),
         (_, Some(quit)) => quit.to_string(),
         (Some(Err(r)), None) => r.clone(),
         (None, None) => error
@@ -267,6 +278,12 @@ impl Tap for Decoded {
     const KIND: Kind = Kind::Copy;
 
     async fn event(&self, from: Side, ev: &Event) -> Result<(), Stop> {
+        if let (Side::User, Event::Signal(_)) = (from, ev) {
+            self.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cancelled = true;
+        }
         if let Event::Data(d) = ev {
             let decoder = match from {
                 Side::User => &self.up,
@@ -330,5 +347,15 @@ mod tests {
             None,
         );
         assert_eq!(end, "revoked");
+        // Cancelled: whatever the receiver then said about its cut stream, unless it had
+        // everything in place first.
+        let mut s = seen(Some(Err("the copy was cancelled".into())), None);
+        s.cancelled = true;
+        assert_eq!(
+            conclude(&s, None, None),
+            (Outcome::Failure, "cancelled", USER_CANCELLED.into())
+        );
+        s.verdict = Some(Ok(()));
+        assert_eq!(conclude(&s, None, None).1, "copied");
     }
 }

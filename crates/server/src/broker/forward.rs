@@ -4,6 +4,10 @@
 //!
 //! Each connection, refused or not, ends in one [`ForwardRecord`], logged and appended to the
 //! audit chain when it is done.
+//!
+//! A request with `check` set (version 5, `wicket forward` before it listens) takes exactly the
+//! same steps up to the agent ([`admit`]) and is answered there: what the policy decides on is
+//! what a connection to that destination then gets.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +20,7 @@ use wicket_proto::{ErrorCode, OpenSpec, TcpSpec};
 use crate::auth::Caller;
 use crate::authz::{authorize, Action, Facts, Resource};
 use crate::limits::host_port;
+use crate::registry::AgentConn;
 use crate::sessions::LiveSession;
 use crate::state::AppState;
 
@@ -36,6 +41,8 @@ enum ForwardOutcome {
     Failed(String),
     /// Ended because access was taken away.
     Revoked(String),
+    /// A check (`TcpSpec::check`) that passed: a connection would be opened.
+    Checked,
 }
 
 impl ForwardOutcome {
@@ -45,12 +52,13 @@ impl ForwardOutcome {
             ForwardOutcome::Refused { .. } => "refused",
             ForwardOutcome::Failed(_) => "failed",
             ForwardOutcome::Revoked(_) => "revoked",
+            ForwardOutcome::Checked => "checked",
         }
     }
 
     fn reason(&self) -> &str {
         match self {
-            ForwardOutcome::Closed => "",
+            ForwardOutcome::Closed | ForwardOutcome::Checked => "",
             ForwardOutcome::Refused { reason, .. } => reason,
             ForwardOutcome::Failed(r) | ForwardOutcome::Revoked(r) => r,
         }
@@ -75,6 +83,8 @@ struct ForwardRecord {
     bytes_from_dest: u64,
     duration: Duration,
     outcome: ForwardOutcome,
+    /// Only a check: nothing was opened on the agent.
+    check: bool,
 }
 
 impl ForwardRecord {
@@ -83,13 +93,29 @@ impl ForwardRecord {
     /// forward is reported.
     async fn emit(&self, state: &AppState) {
         let outcome = match &self.outcome {
-            ForwardOutcome::Closed | ForwardOutcome::Revoked(_) => Outcome::Success,
+            ForwardOutcome::Closed | ForwardOutcome::Revoked(_) | ForwardOutcome::Checked => {
+                Outcome::Success
+            }
             ForwardOutcome::Refused {
                 code: ErrorCode::Forbidden,
                 ..
             } => Outcome::Denied,
             ForwardOutcome::Refused { .. } | ForwardOutcome::Failed(_) => Outcome::Failure,
         };
+        let mut details = serde_json::json!({
+            "forward_id": self.id,
+            "client_peer": self.client_peer,
+            "dest_host": self.dest_host,
+            "dest_port": self.dest_port,
+            "bytes_to_dest": self.bytes_to_dest,
+            "bytes_from_dest": self.bytes_from_dest,
+            "duration_ms": self.duration.as_millis() as u64,
+            "end": self.outcome.as_str(),
+            "reason": self.outcome.reason(),
+        });
+        if self.check {
+            details["check"] = true.into();
+        }
         state
             .audit()
             .record(crate::audit::event(
@@ -98,17 +124,7 @@ impl ForwardRecord {
                 "forward.connection",
                 &format!("target:{}", self.target),
                 outcome,
-                serde_json::json!({
-                    "forward_id": self.id,
-                    "client_peer": self.client_peer,
-                    "dest_host": self.dest_host,
-                    "dest_port": self.dest_port,
-                    "bytes_to_dest": self.bytes_to_dest,
-                    "bytes_from_dest": self.bytes_from_dest,
-                    "duration_ms": self.duration.as_millis() as u64,
-                    "end": self.outcome.as_str(),
-                    "reason": self.outcome.reason(),
-                }),
+                details,
             ))
             .await;
         tracing::info!(
@@ -124,6 +140,7 @@ impl ForwardRecord {
             duration_ms = self.duration.as_millis() as u64,
             outcome = self.outcome.as_str(),
             reason = self.outcome.reason(),
+            check = self.check,
             "forwarded connection"
         );
     }
@@ -145,7 +162,28 @@ pub(super) async fn open(state: AppState, caller: Caller, request: IncomingChann
         bytes_from_dest: 0,
         duration: Duration::ZERO,
         outcome: ForwardOutcome::Closed,
+        check: spec.check,
     };
+    if spec.check {
+        match admit(&state, &caller, &spec).await {
+            Err(refusal) => {
+                refusal.reject(request, &caller, "forward");
+                record.outcome = ForwardOutcome::Refused {
+                    code: refusal.code(),
+                    reason: refusal.to_string(),
+                };
+            }
+            Ok(_) => {
+                if let Ok(ch) = request.accept() {
+                    ch.split().0.close();
+                }
+                record.outcome = ForwardOutcome::Checked;
+            }
+        }
+        record.duration = started.elapsed();
+        record.emit(&state).await;
+        return;
+    }
     match broker(&state, &caller, spec, &record.id).await {
         Err(refusal) => {
             refusal.reject(request, &caller, "forward");
@@ -182,18 +220,20 @@ pub(super) async fn open(state: AppState, caller: Caller, request: IncomingChann
     record.emit(&state).await;
 }
 
-async fn broker(
+/// The steps every forward passes before anything is opened on the agent: the caller as the
+/// store has them now, the target, the destination, the `forward` policy on it (with
+/// `dest_host` and `dest_port`), the agent's link and version. A check stops here.
+async fn admit(
     state: &AppState,
     caller: &Caller,
-    mut spec: TcpSpec,
-    id: &str,
-) -> Result<(Channel, LiveSession), Refusal> {
+    spec: &TcpSpec,
+) -> Result<(Caller, wicket_store::Target, AgentConn), Refusal> {
     let wanted = spec
         .target
-        .take()
+        .as_deref()
         .ok_or_else(|| Refusal::BadRequest("no target named in the request".into()))?;
-    let caller = &current(state, caller).await?;
-    let target = find_target(state, &wanted).await?;
+    let caller = current(state, caller).await?;
+    let target = find_target(state, wanted).await?;
     if spec.host.is_empty() || spec.port == 0 {
         return Err(Refusal::BadRequest(format!(
             "bad destination {}",
@@ -207,7 +247,7 @@ async fn broker(
     };
     authorize(
         state,
-        caller,
+        &caller,
         Action::Forward,
         Resource::Target(&target),
         &facts,
@@ -215,6 +255,17 @@ async fn broker(
     .await?;
     let needed = OpenSpec::Tcp(TcpSpec::default()).min_version();
     let agent = online_agent(state, &target, needed, "port forwarding")?;
+    Ok((caller, target, agent))
+}
+
+async fn broker(
+    state: &AppState,
+    caller: &Caller,
+    mut spec: TcpSpec,
+    id: &str,
+) -> Result<(Channel, LiveSession), Refusal> {
+    let (caller, target, agent) = admit(state, caller, &spec).await?;
+    spec.target = None;
     spec.user = Some(caller.user.name.clone());
     spec.connection_id = Some(id.to_string());
     let live = LiveSession {

@@ -84,6 +84,15 @@ pub(super) struct Relayed {
     pub tap_failed: Option<Stop>,
 }
 
+/// Whether `ev` from `from` is for the tap alone: seen, never passed on (the agent's
+/// `INPUT_ECHO` reports on a session, which decide how its input is recorded).
+fn for_tap_only(kind: Kind, from: Side, ev: &Event) -> bool {
+    matches!(
+        (kind, from, ev),
+        (Kind::Session, Side::Agent, Event::InputEcho { .. })
+    )
+}
+
 /// Whether `ev` from `from` is passed on for a channel of `kind`. Anything else is dropped:
 /// frames that make no sense in that direction are never relayed.
 pub(super) fn passes(kind: Kind, from: Side, ev: &Event) -> bool {
@@ -98,6 +107,8 @@ pub(super) fn passes(kind: Kind, from: Side, ev: &Event) -> bool {
             )
             | (Kind::Session, Side::Agent, E::ZData(_))
             | (Kind::Session, Side::User, E::Resize { .. } | E::Signal(_))
+            // A copy's user cancelling (Ctrl-C): the helper on the target stops.
+            | (Kind::Copy, Side::User, E::Signal(_))
     )
 }
 
@@ -210,12 +221,16 @@ async fn pump<T: Tap>(
 ) -> Ended {
     let mut error = None;
     while let Some(ev) = from.recv().await {
-        if !passes(T::KIND, side, &ev) {
+        let pass = passes(T::KIND, side, &ev);
+        if !pass && !for_tap_only(T::KIND, side, &ev) {
             continue;
         }
         if let Err(stop) = tap.event(side, &ev).await {
             let _ = failed.send(Some(stop));
             return std::future::pending().await;
+        }
+        if !pass {
+            continue;
         }
         // Data from a cut channel does not wait for the other side's credit.
         let sent = match ev {
@@ -237,6 +252,8 @@ async fn pump<T: Tap>(
                 error.get_or_insert(reason);
                 sent
             }
+            // Never passed on (`for_tap_only`).
+            Event::InputEcho { .. } => Ok(()),
         };
         if let Err(e) = sent {
             // Cut while passing data on (its link went, or it failed): tell the other side
@@ -332,5 +349,18 @@ mod tests {
         assert!(!passes(Kind::Session, Side::User, &z));
         assert!(passes(Kind::Session, Side::User, &resize));
         assert!(!passes(Kind::Session, Side::Agent, &resize));
+        let int = Event::Signal(wicket_proto::Signal::Int);
+        assert!(passes(Kind::Copy, Side::User, &int));
+        assert!(!passes(Kind::Tcp, Side::User, &int));
+        assert!(!passes(Kind::Copy, Side::User, &resize));
+        // The agent's input reports reach a session's tap, and no one else.
+        let report = Event::InputEcho {
+            len: 1,
+            echo: false,
+        };
+        assert!(!passes(Kind::Session, Side::Agent, &report));
+        assert!(for_tap_only(Kind::Session, Side::Agent, &report));
+        assert!(!for_tap_only(Kind::Session, Side::User, &report));
+        assert!(!for_tap_only(Kind::Copy, Side::Agent, &report));
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use wicket_audit::Outcome;
 use wicket_mux::{Channel, ChannelSender, Event, IncomingChannel};
-use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec};
+use wicket_proto::{ErrorCode, ExitStatus, OpenSpec, SessionSpec, INPUT_ECHO_VERSION};
 use wicket_recording::recorder::RecorderHandle;
 use wicket_recording::SessionMeta;
 use wicket_store::SessionRecord;
@@ -23,6 +23,7 @@ use crate::settings::{effective, SessionSettings};
 use crate::state::AppState;
 
 use super::access::current;
+use super::hidden_input::{HeldInput, ToRecord};
 use super::relay::{relay, Kind, Relayed, Side, Stop, Tap};
 use super::target::{find_target, online_agent, resolve_run_as};
 use super::Refusal;
@@ -46,6 +47,7 @@ pub(super) async fn open(
         mut record,
         recording,
         compressed,
+        input_echo,
     } = brokered;
     let resource = format!("target:{}", record.target_name);
     // A command's output may be kept out of its recording by setting or policy; a shell's never.
@@ -128,6 +130,7 @@ pub(super) async fn open(
         exit: Mutex::new(None),
         banner: banner(&settings, record.tty),
         output_recorded,
+        held_input: input_echo.then(HeldInput::default),
     };
     let relayed = relay(
         user_channel,
@@ -138,6 +141,9 @@ pub(super) async fn open(
     )
     .await;
     drop(guard);
+    // Input the agent never reported on is not shown; a failure here is the store's, which
+    // `finish` reports.
+    let _ = tap.record_unconfirmed_input().await;
     let outcome = ending(relayed, tap.exit_status());
     let (bytes_in, bytes_out) = (tap.input.into_inner(), tap.output.into_inner());
     drop(tap.recorder);
@@ -225,6 +231,8 @@ struct Brokered {
     recording: Start,
     /// The agent was asked for compressed output (the user's client reads `ZDATA`).
     compressed: bool,
+    /// The agent was asked to report how the terminal took each piece of input.
+    input_echo: bool,
 }
 
 async fn broker(
@@ -272,6 +280,9 @@ async fn broker(
     // The agent compresses bulk output when the user's client reads it and the agent can:
     // the server then relays and records compressed bytes as they came.
     spec.compress_output &= agent.version >= 4;
+    // On a terminal, the agent says how it took each piece of input, so what is typed at a
+    // password prompt stays out of the recording (`hidden_input`). Never the user's to set.
+    spec.input_echo = spec.pty.is_some() && agent.version >= INPUT_ECHO_VERSION;
     let session_id = format!("ses_{}", hex::encode(crate::secrets::random_bytes::<8>()));
     spec.user = Some(caller.user.name.clone());
     spec.session_id = Some(session_id.clone());
@@ -329,6 +340,7 @@ async fn broker(
         dest: None,
     };
     let compressed = spec.compress_output;
+    let input_echo = spec.input_echo;
     let opened = agent
         .open(&caller.user.id, &target.name, OpenSpec::Session(spec))
         .await;
@@ -350,6 +362,7 @@ async fn broker(
         record,
         recording,
         compressed,
+        input_echo,
     })
 }
 
@@ -373,11 +386,64 @@ struct Recorded {
     banner: Option<(Bytes, bool)>,
     /// False when the settings keep this command's output out of its recording.
     output_recorded: bool,
+    /// Input waiting for the agent to say whether the terminal showed it; `None` when the
+    /// agent does not say (no terminal, or an agent older than version 5): input is then
+    /// recorded as it comes.
+    held_input: Option<HeldInput>,
 }
 
 impl Recorded {
     fn exit_status(&self) -> Option<ExitStatus> {
         *self.exit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // The input side: what the user typed, as the agent's reports let it be shown.
+
+    /// Input the user sent: recorded now, or held for the agent's report on it.
+    async fn record_input(&self, d: &Bytes) -> Result<(), wicket_recording::RecordingError> {
+        match &self.held_input {
+            Some(held) => self.record_held(held.hold(d.clone())).await,
+            None => match &self.recorder {
+                Some(r) => r.input(d.clone()).await,
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The agent wrote `len` more bytes of input; `echo`: the terminal showed them.
+    async fn input_reported(
+        &self,
+        len: u32,
+        echo: bool,
+    ) -> Result<(), wicket_recording::RecordingError> {
+        match &self.held_input {
+            Some(held) => self.record_held(held.confirm(len, echo)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Input still held (never reported on) becomes a marker.
+    async fn record_unconfirmed_input(&self) -> Result<(), wicket_recording::RecordingError> {
+        match &self.held_input {
+            Some(held) => self.record_held(held.rest()).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn record_held(
+        &self,
+        what: Vec<ToRecord>,
+    ) -> Result<(), wicket_recording::RecordingError> {
+        let Some(r) = &self.recorder else {
+            return Ok(());
+        };
+        for w in what {
+            match w {
+                ToRecord::Input(d) => r.input(d).await?,
+                ToRecord::Marker(label) => r.marker(label).await?,
+            }
+        }
+        Ok(())
     }
 
     /// Records and counts an event, and shows output to watchers. Waits when the recording
@@ -412,9 +478,10 @@ impl Recorded {
             }
             (Side::User, Event::Data(d)) => {
                 self.input.fetch_add(d.len() as u64, Ordering::Relaxed);
-                if let Some(r) = &self.recorder {
-                    r.input(d.clone()).await?;
-                }
+                self.record_input(d).await?;
+            }
+            (Side::Agent, Event::InputEcho { len, echo }) => {
+                self.input_reported(*len, *echo).await?;
             }
             (Side::User, Event::Resize { cols, rows }) => {
                 if let Some(r) = &self.recorder {
@@ -424,6 +491,7 @@ impl Recorded {
             // The user hears the session is over only once the store holds all it showed.
             (Side::Agent, Event::Exit(s)) => {
                 *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(*s);
+                self.record_unconfirmed_input().await?;
                 if let Some(r) = &self.recorder {
                     r.sync().await?;
                 }

@@ -428,11 +428,26 @@ async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
             .await?,
         "revoked agent still online"
     );
+    // The agent says why once, with the fix, and then waits hours rather than knocking again
+    // every few seconds (its usual backoff would have tried three more times by now).
+    let told = wicket_testkit::wait_until(Duration::from_secs(5), || {
+        h.agents[0]
+            .logs()
+            .contains("re-register with `wicket-agent register")
+    })
+    .await;
+    assert!(told, "no clear refusal line:\n{}", h.agents[0].logs());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!h.is_online("web-1").await?, "revoked agent came back");
+    let logs = h.agents[0].logs();
     assert!(
-        h.agents[0].logs().contains("revoked"),
+        logs.contains("revoked"),
         "the agent was not told it was revoked"
+    );
+    assert_eq!(
+        logs.matches("refused this agent's identity").count(),
+        1,
+        "the revoked agent kept retrying:\n{logs}"
     );
     Ok(())
 }

@@ -134,6 +134,32 @@ async fn copy_events(h: &Harness) -> Result<Vec<(serde_json::Value, serde_json::
         .collect())
 }
 
+/// Sends SIGINT (Ctrl-C) to a running `wicket cp` and waits for it to end, promptly.
+async fn interrupt(child: tokio::process::Child) -> Result<std::process::Output> {
+    let pid = nix::unistd::Pid::from_raw(child.id().context("pid")? as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
+    Ok(tokio::time::timeout(Duration::from_secs(15), child.wait_with_output()).await??)
+}
+
+/// The `copy.file` event of the one copy in `direction`, once it is written.
+async fn copy_event(
+    h: &Harness,
+    direction: &str,
+) -> Result<(serde_json::Value, serde_json::Value)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut events = copy_events(h).await?;
+        events.retain(|(_, d)| d["direction"] == direction);
+        match events.len() {
+            1 => return Ok(events.remove(0)),
+            0 if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            _ => bail!("not one {direction} event: {events:#?}"),
+        }
+    }
+}
+
 /// Waits for the server's `file copy` log line that contains `needle`.
 async fn copy_log(h: &Harness, needle: &str) -> Result<String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -456,7 +482,7 @@ async fn upload_under_way(
             s(local),
             &format!("web-1:{}/big.bin", s(&remote.0)),
         ])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
     let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
@@ -485,19 +511,31 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
     let local = h.dir.path().join("big.bin");
     big_file(&local, 512)?;
 
-    // Upload, killed once the temporary file is growing.
-    let mut child = upload_under_way(&h, &local, &remote, 1 << 20).await?;
-    child.kill().await?;
-    // The helper sees its input end and removes the temporary file.
+    // Upload, Ctrl-C once the temporary file is growing: cancelled at once, nothing under the
+    // real name and no temporary file on the target, and the CLI and the audit trail agree.
+    let child = upload_under_way(&h, &local, &remote, 1 << 20).await?;
+    let out = interrupt(child).await?;
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cancelled"),
+        "{}",
+        show(&out)
+    );
     let clean =
         wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
     assert!(clean, "left behind: {:?}", names(&remote.0));
+    let (e, d) = copy_event(&h, "upload").await?;
+    assert_eq!(d["end"], "cancelled", "{d:#}");
+    assert_eq!(d["reason"], "cancelled by the user", "{d:#}");
+    assert_eq!(e["outcome"], "failure", "{e:#}");
+    let sent = d["bytes"].as_u64().unwrap_or_default();
+    assert!(sent < 512 << 20, "the upload ran on after Ctrl-C: {d:#}");
 
     // Download, killed midway: nothing under the real name (at most our temporary file).
     fs::copy(&local, remote.0.join("src.bin"))?;
     let out_dir = h.dir.path().join("down");
     fs::create_dir(&out_dir)?;
-    let mut child = h
+    let child = h
         .admin
         .command()
         .args([
@@ -507,7 +545,7 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
             &format!("web-1:{}/src.bin", s(&remote.0)),
             s(&out_dir),
         ])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
     let started = wicket_testkit::wait_until(Duration::from_secs(30), || {
@@ -517,16 +555,21 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
     })
     .await;
     assert!(started, "the download never started");
-    let pid = nix::unistd::Pid::from_raw(child.id().context("pid")? as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)?;
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await??;
-    assert!(!status.success());
+    let out = interrupt(child).await?;
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cancelled"),
+        "{}",
+        show(&out)
+    );
     assert!(!out_dir.join("src.bin").exists(), "{:?}", names(&out_dir));
     assert!(
         names(&out_dir).is_empty(),
         "Ctrl-C left {:?}",
         names(&out_dir)
     );
+    let (_, d) = copy_event(&h, "download").await?;
+    assert_eq!(d["end"], "cancelled", "{d:#}");
 
     // SIGKILL gives the CLI no chance to clean up: at most a clearly named temporary file is
     // left, never the real name, and the next copy of that name removes it.

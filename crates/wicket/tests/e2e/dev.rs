@@ -1,5 +1,6 @@
 //! The README's first command: `wicketd dev` brings up the whole system, prints a `wicket
-//! connect` line that works as printed, and stops everything cleanly on Ctrl-C.
+//! connect` line that works as printed, starts its agent again when it dies, and stops
+//! everything cleanly on Ctrl-C.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,13 +23,22 @@ impl Dev {
             .env("XDG_CONFIG_HOME", config_home)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()?;
-        let out = child.stdout.take().context("stdout")?;
+        // The console, both streams, as one sequence of lines.
         let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().context("stdout")?;
+        let err = child.stderr.take().context("stderr")?;
+        let tx2 = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[dev] {line}");
+                let _ = tx2.send(line);
             }
         });
         Ok(Dev { child, lines })
@@ -89,17 +99,23 @@ fn run_connect_line(banner: &[String], config_home: &std::path::Path, cmd: &str)
     Ok(String::from_utf8(out.stdout)?)
 }
 
-fn agent_running(data: &std::path::Path) -> bool {
+/// The pid of the dev agent (the process whose command line names its state directory).
+fn agent_pid(data: &std::path::Path) -> Option<i32> {
     let needle = data.join("agent").display().to_string();
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
-        .any(|e| {
+        .find(|e| {
             std::fs::read(e.path().join("cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).contains(&needle))
                 .unwrap_or(false)
         })
+        .and_then(|e| e.file_name().to_str()?.parse().ok())
+}
+
+fn agent_running(data: &std::path::Path) -> bool {
+    agent_pid(data).is_some()
 }
 
 #[test]
@@ -121,6 +137,22 @@ fn dev_starts_everything_prints_a_working_line_and_stops_cleanly() -> Result<()>
         "dev-ok\n"
     );
     assert!(agent_running(&data));
+
+    // The agent dies: wicketd dev says so, starts it again, and the same line works again.
+    let killed = agent_pid(&data).context("no agent process")?;
+    kill(Pid::from_raw(killed), Signal::SIGKILL)?;
+    let said = dev.read_until("the agent is back online")?.join("\n");
+    assert!(
+        said.contains("the agent was killed by signal 9 (SIGKILL); starting it again"),
+        "{said}"
+    );
+    assert!(dev.child.try_wait()?.is_none(), "wicketd dev stopped");
+    assert_ne!(agent_pid(&data), Some(killed));
+    assert_eq!(
+        run_connect_line(&banner, &config_home, "echo back")?,
+        "back\n"
+    );
+
     let status = dev.interrupt_and_wait()?;
     assert!(status.success(), "wicketd dev exited with {status}");
     assert!(!agent_running(&data), "the agent outlived wicketd dev");

@@ -70,6 +70,25 @@ impl Forward {
     }
 }
 
+/// Runs `wicket forward` expecting it to fail before it listens: it exits non-zero within
+/// 15 s, having printed no `Forwarding` line. Returns what it said on stderr.
+async fn refused_before_listening(cli: &Cli, target: &str, specs: &[&str]) -> Result<String> {
+    let mut cmd = cli.command();
+    cmd.arg("forward")
+        .arg(target)
+        .args(specs)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(15), cmd.output())
+        .await
+        .context("wicket forward kept running")??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    anyhow::ensure!(!out.status.success(), "it succeeded: {stderr}");
+    anyhow::ensure!(!stdout.contains("Forwarding"), "it listened: {stdout}");
+    Ok(stderr)
+}
+
 /// An echo server: each connection gets back what it sent, then a write shutdown once the
 /// client shut down its own write side.
 async fn echo_server() -> Result<u16> {
@@ -181,12 +200,21 @@ async fn bulk_256_mib_keeps_its_sha256_and_half_close_gets_the_reply() -> Result
     let want = format!("{} {}\n", hex(ctx.finish().as_ref()), total * 1024 * 1024);
     assert_eq!(reply, want, "wicket stderr: {}", fwd.stderr());
 
-    // The server logged one record for the connection, with the bytes each way.
+    // The server logged one record for the connection, with the bytes each way (and one for
+    // the check before the forward listened).
     let bytes = format!("bytes_to_dest={}", total * 1024 * 1024);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let logs = h.server.logs();
-        if let Some(line) = logs.lines().find(|l| l.contains("forwarded connection")) {
+        let checked = logs
+            .lines()
+            .filter(|l| l.contains("forwarded connection") && l.contains("check=true"))
+            .count();
+        assert!(checked <= 1, "{logs}");
+        if let Some(line) = logs
+            .lines()
+            .find(|l| l.contains("forwarded connection") && l.contains("check=false"))
+        {
             assert!(line.contains(&bytes), "{line}");
             let back = format!("bytes_from_dest={}", reply.len());
             assert!(line.contains(&back), "{line}");
@@ -343,22 +371,17 @@ async fn forward_outside_policy_is_refused_and_revocation_ends_it() -> Result<()
         format!("0:127.0.0.1:{echo}"),
         format!("0:127.0.0.1:{other}"),
     ];
-    let fwd = Forward::start(&bob, "web-1", &[&specs[0], &specs[1]], h.dir.path()).await?;
-
-    // Outside the policy: reset, and a message naming the rule that was missing.
-    assert_reset(fwd.connect(1).await)
-        .await
-        .context("outside the policy")?;
+    // Outside the policy, or to a target that does not exist: refused before anything
+    // listens, with the server's reason (the rule that was missing).
+    let err = refused_before_listening(&bob, "web-1", &[&specs[0], &specs[1]]).await?;
     let want = format!(
         "bob may not forward to 127.0.0.1:{other} through target web-1: no policy permits it"
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !fwd.stderr().contains(&want) {
-        if std::time::Instant::now() > deadline {
-            bail!("no refusal message: {}", fwd.stderr());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(err.contains(&want), "{err}");
+    let err = refused_before_listening(&bob, "no-such-host", &[&specs[0]]).await?;
+    assert!(err.contains("unknown target \"no-such-host\""), "{err}");
+
+    let fwd = Forward::start(&bob, "web-1", &[&specs[0]], h.dir.path()).await?;
 
     // Inside it: works, and stays open...
     let mut s = fwd.connect(0).await?;
@@ -393,8 +416,8 @@ async fn forward_outside_policy_is_refused_and_revocation_ends_it() -> Result<()
 }
 
 /// An agent that speaks only protocol version 1 (an older build): the server refuses a forward
-/// to it with a message saying what to upgrade, instead of sending a channel type it cannot
-/// decode.
+/// to it, before anything listens, with a message saying what to upgrade, instead of sending a
+/// channel type it cannot decode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_to_a_version_1_agent_is_refused_clearly() -> Result<()> {
     let h = Harness::start(bins!()).await?;
@@ -403,25 +426,54 @@ async fn forward_to_a_version_1_agent_is_refused_clearly() -> Result<()> {
 
     let echo = echo_server().await?;
     let spec = format!("0:127.0.0.1:{echo}");
-    let fwd = Forward::start(&h.admin, "old-1", &[&spec], h.dir.path()).await?;
-    assert_reset(fwd.connect(0).await).await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !fwd.stderr().contains("speaks protocol version 1") {
-        if std::time::Instant::now() > deadline {
-            bail!("no version message: {}", fwd.stderr());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        fwd.stderr().contains("upgrade wicket-agent"),
-        "{}",
-        fwd.stderr()
-    );
+    let err = refused_before_listening(&h.admin, "old-1", &[&spec]).await?;
+    assert!(err.contains("speaks protocol version 1"), "{err}");
+    assert!(err.contains("upgrade wicket-agent"), "{err}");
     assert!(
         old.seen.try_recv().is_err(),
         "the old agent was sent a channel"
     );
     assert!(!old.mux.is_closed(), "the old agent's link was dropped");
+    Ok(())
+}
+
+/// wicketd restarts under a running forward: the forward says it lost the link, keeps its
+/// listener, dials again, says so, and a new connection through the same port works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forward_outlives_a_wicketd_restart() -> Result<()> {
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let echo = echo_server().await?;
+    let spec = format!("0:127.0.0.1:{echo}");
+    let mut fwd = Forward::start(&h.admin, "web-1", &[&spec], h.dir.path()).await?;
+    let round_trip = |port: u16| async move {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+        s.write_all(b"ping").await?;
+        s.shutdown().await?;
+        let mut back = String::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut back)).await??;
+        anyhow::Ok(back)
+    };
+    assert_eq!(round_trip(fwd.ports[0]).await?, "ping");
+
+    h.server.restart()?;
+    let back = wicket_testkit::wait_until(Duration::from_secs(30), || {
+        fwd.stderr().contains("reconnected to wicketd")
+    })
+    .await;
+    assert!(back, "the forward did not come back: {}", fwd.stderr());
+    assert!(
+        fwd.stderr().contains("the connection to wicketd was lost"),
+        "{}",
+        fwd.stderr()
+    );
+    assert!(fwd.child.try_wait()?.is_none(), "the forward exited");
+    assert!(
+        h.wait_online("web-1", true, Duration::from_secs(30))
+            .await?,
+        "the agent did not come back"
+    );
+    assert_eq!(round_trip(fwd.ports[0]).await?, "ping");
     Ok(())
 }
 

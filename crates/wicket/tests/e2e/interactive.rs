@@ -1,11 +1,13 @@
 //! An interactive session driven through a real local PTY, as a person would use it: the remote
-//! terminal follows local resizes, Ctrl-C interrupts the remote job, UTF-8 survives, the exit
-//! status comes back and the local terminal is restored; and a command run without `-t` from a
-//! cooked terminal gets every line pasted at once.
+//! terminal follows local resizes, Ctrl-C interrupts the remote job, UTF-8 survives, a password
+//! typed at a prompt without echo stays out of the recording, the exit status comes back and
+//! the local terminal is restored; and a command run without `-t` from a cooked terminal gets
+//! every line pasted at once.
 
 use std::time::Duration;
 
 use anyhow::Result;
+use wicket_recording::EventKind;
 use wicket_testkit::{bins, Harness, Terminal};
 
 const T: Duration = Duration::from_secs(15);
@@ -55,6 +57,16 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
         .await?;
     at = term.expect_from(at, "héllo-✓日本", T).await?;
 
+    // A password typed while the remote terminal does not echo (the prompt is printed once
+    // echo is off) is not recorded; a marker says where it was. What is typed next is.
+    term.write(b"stty -echo; printf 'p%s: ' w; read X; stty echo; echo \"got-${#X}\"\r")
+        .await?;
+    at = term.expect_from(at, "pw: ", T).await?;
+    term.write(b"hunter2-secret\r").await?;
+    at = term.expect_from(at, "got-14", T).await?;
+    term.write(b"echo visible-$((1+1))\r").await?;
+    at = term.expect_from(at, "visible-2", T).await?;
+
     // The exit status comes back, and raw mode is gone afterwards.
     term.write(b"exit 3\r").await?;
     at = term.expect_from(at, "rc=3", T).await?;
@@ -70,7 +82,44 @@ async fn interactive_shell_through_a_real_pty() -> Result<()> {
     );
     let status = tokio::time::timeout(T, term.child.wait()).await??;
     assert!(status.success());
+
+    let raw = recording_of_newest_session(&h).await?;
+    assert!(
+        !raw.contains("hunter2"),
+        "the password was recorded:\n{raw}"
+    );
+    let cast = wicket_recording::Cast::parse(&raw)?;
+    let marked = cast.events.iter().any(|e| {
+        e.kind == EventKind::Other("m".into())
+            && e.data == "input hidden: the terminal was reading without echo"
+    });
+    assert!(marked, "no marker where the password was:\n{raw}");
+    let typed: String = cast
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Input)
+        .map(|e| e.data.as_str())
+        .collect();
+    assert!(typed.contains("echo visible-$((1+1))\r"), "{typed:?}");
+    assert!(typed.contains("stty size"), "{typed:?}");
     Ok(())
+}
+
+/// `wicket replay --raw` of the newest session, once its history says it ended.
+async fn recording_of_newest_session(h: &Harness) -> Result<String> {
+    for _ in 0..100 {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&h.admin.ok(&["sessions", "--output", "json"]).await?)?;
+        if let Some(id) = list
+            .first()
+            .filter(|s| !s["ended_at"].is_null())
+            .and_then(|s| s["id"].as_str())
+        {
+            return h.admin.ok(&["replay", id, "--raw"]).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the session never ended in the history")
 }
 
 /// `wicket connect` without `-t` from an interactive shell leaves the local terminal cooked,

@@ -1,9 +1,12 @@
 //! Reconnect delays: exponential so a down server is not hammered, jittered so a thousand
-//! agents that lost the server at the same moment do not return at the same moment, capped so
-//! an agent is never away for long once the server is back.
+//! agents (or forwards) that lost the server at the same moment do not return at the same
+//! moment, capped so a dialer is never away for long once the server is back. The agent's
+//! link, `wicket forward` and `wicketd dev`'s agent supervisor wait by it.
 
 use std::time::Duration;
 
+/// Delays for one thing being retried: [`Backoff::next_delay`] after each failure,
+/// [`Backoff::reset`] once it worked.
 pub struct Backoff {
     attempt: u32,
     base: Duration,
@@ -11,6 +14,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Delays that start near `base` and double up to `cap`.
     pub fn new(base: Duration, cap: Duration) -> Self {
         Backoff {
             attempt: 0,
