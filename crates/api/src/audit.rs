@@ -8,11 +8,19 @@ use utoipa::{IntoParams, ToSchema};
 pub use wicket_audit::{ChainedEvent, Checkpoint, Seal};
 
 /// The query of `GET /v1/audit/events`: filters and paging.
+///
+/// A page holds the oldest `limit` matching events (paging forwards with `after`), or with
+/// `newest=true` the newest (paging backwards with `before`); either way in chain order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Events after this sequence number (paging).
+    /// Events after this sequence number (paging forwards).
     pub after: Option<u64>,
+    /// Events before this sequence number (paging backwards, with `newest`).
+    pub before: Option<u64>,
+    /// Take the newest matching events instead of the oldest (`journalctl -n`); the page is
+    /// still oldest first.
+    pub newest: Option<bool>,
     /// Unix milliseconds, inclusive.
     pub since: Option<i64>,
     /// Unix milliseconds, exclusive.
@@ -33,8 +41,12 @@ pub struct EventPage {
     /// The events, each with its `prev_hash` and `hash`.
     #[schema(value_type = Vec<crate::openapi::schemas::ChainedEvent>)]
     pub events: Vec<ChainedEvent>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` for the next page; absent on the last page (and with `newest`).
     pub next_after: Option<u64>,
+    /// With `newest`: pass as `before` for the page of older events; absent when there are
+    /// none.
+    #[serde(default)]
+    pub next_before: Option<u64>,
 }
 
 /// The query of `GET /v1/audit/checkpoints`.

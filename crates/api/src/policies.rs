@@ -66,7 +66,8 @@ pub struct ExplainRequest {
     /// Target name or id; `null` for admin actions on the server.
     #[serde(default)]
     pub target: Option<String>,
-    /// The run-as user asked for; `null` resolves it as a connect would.
+    /// The run-as user asked for (connect, exec and copy only: the other actions run as no
+    /// user); `null` resolves it as the broker would for the request.
     #[serde(default)]
     pub run_as: Option<String>,
     /// Evaluate as if the user had logged in with a second factor.

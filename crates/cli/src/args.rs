@@ -55,6 +55,7 @@ pub enum Command {
     },
     /// Print a completion script: `wicket completions bash > /etc/bash_completion.d/wicket`.
     Completions {
+        /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -72,7 +73,9 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Search events (a table by default).
+    /// Search events (a table by default): the newest --limit of those matching, or with
+    /// --since the first --limit from then on, as `journalctl -n` and `--since` do; printed
+    /// oldest first either way.
     Search(AuditSearchArgs),
     /// Verify the chain and its signed checkpoints here, not on the server; exits non-zero and
     /// names the first bad event on any break. With --export, verify an export offline.
@@ -107,6 +110,7 @@ pub enum AuditCommand {
 #[derive(Args, Debug)]
 pub struct AuditSearchArgs {
     /// Events at or after this: a duration ago (`1h`, `2d`) or a time (`2026-01-31T12:00:00Z`).
+    /// With it, --limit counts from here forwards.
     #[arg(long)]
     pub since: Option<String>,
     /// Events before this, in the same forms.
@@ -121,9 +125,11 @@ pub struct AuditSearchArgs {
     /// An action (`auth.login`) or its prefix (`session`, `admin`, `authz`).
     #[arg(long)]
     pub action: Option<String>,
-    /// At most this many events (the oldest matching first).
-    #[arg(long, default_value_t = 1000)]
+    /// At most this many events: the newest that match, or with --since the first from then
+    /// on. Printed oldest first.
+    #[arg(long, short = 'n', default_value_t = 1000)]
     pub limit: u32,
+    /// `table`, or `json` (each event's `details` as a JSON object).
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
@@ -219,6 +225,7 @@ pub enum MfaCommand {
 
 #[derive(Args, Debug)]
 pub struct OutputArgs {
+    /// `table` for people, `json` for scripts.
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
@@ -247,7 +254,8 @@ pub struct ConnectArgs {
     /// target spares that CPU and the control plane compresses the recording itself.
     #[arg(long)]
     pub no_compress: bool,
-    /// Command to run instead of a login shell (after `--`).
+    /// Command to run instead of a login shell (after `--`). As with ssh, the words are joined
+    /// with spaces and run by the run-as user's shell: quote what is meant for it.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
@@ -337,45 +345,61 @@ pub enum AdminCommand {
 pub enum UserCommand {
     /// Create a user; prints a generated password once unless --password-stdin.
     Create {
+        /// The new user's name.
         name: String,
+        /// Make the user an administrator.
         #[arg(long)]
         admin: bool,
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List users.
     List(OutputArgs),
     /// Disable a user: their tokens stop working and their live sessions end at once.
     Disable {
+        /// The user's name.
         name: String,
     },
+    /// Enable a disabled user again.
     Enable {
+        /// The user's name.
         name: String,
     },
     /// Remove a user's multi-factor login (e.g. a lost phone); they may enrol again.
     ResetMfa {
+        /// The user's name.
         name: String,
     },
     /// Delete a user, their tokens and memberships; their live sessions end at once.
     Delete {
+        /// The user's name.
         name: String,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
+    /// Create a group.
     Create {
+        /// The new group's name.
         name: String,
     },
+    /// Add a user to a group.
     AddMember {
+        /// The group's name.
         group: String,
+        /// The user's name.
         user: String,
     },
     /// Remove a member; sessions that membership allowed end at once.
     RemoveMember {
+        /// The group's name.
         group: String,
+        /// The user's name.
         user: String,
     },
+    /// List groups and their members.
     List(OutputArgs),
 }
 
@@ -384,11 +408,18 @@ pub enum PolicyCommand {
     /// Print the active policy set.
     Get,
     /// Validate FILE and make it the active set; a set that fails validation is never activated.
-    Set { file: std::path::PathBuf },
+    Set {
+        /// The Cedar policy file.
+        file: std::path::PathBuf,
+    },
     /// Validate FILE against the schema, with line and column for each problem.
-    Validate { file: std::path::PathBuf },
+    Validate {
+        /// The Cedar policy file.
+        file: std::path::PathBuf,
+    },
     /// What the active set decides for a request, and which policies decide it.
     Explain {
+        /// The wicket user to decide for.
         #[arg(long)]
         user: String,
         /// connect, exec, forward, copy, watch, replay, terminate, or an admin action.
@@ -397,6 +428,8 @@ pub enum PolicyCommand {
         /// Target name or id (omit for admin actions).
         #[arg(long)]
         target: Option<String>,
+        /// OS user on the target, for connect, exec and copy. Omitted, the one the request
+        /// would get: the server's default_run_as, else the user the target's agent runs as.
         #[arg(long)]
         run_as: Option<String>,
         /// Evaluate as if the user had logged in with a second factor.
@@ -407,9 +440,11 @@ pub enum PolicyCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
+    /// List live login tokens.
     List(OutputArgs),
     /// Revoke a token; sessions opened with it end at once.
     Revoke {
+        /// The token's id (`tok_...`).
         id: String,
     },
 }
@@ -417,7 +452,10 @@ pub enum TokenCommand {
 #[derive(Subcommand, Debug)]
 pub enum AgentCommand {
     /// Revoke an agent (by target name or id): its link is cut now and refused from then on.
-    Revoke { target: String },
+    Revoke {
+        /// Target name or id.
+        target: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -439,6 +477,7 @@ pub struct CreateActivationArgs {
     /// How many hosts may enrol with it.
     #[arg(long, default_value_t = 1)]
     pub max_registrations: i64,
+    /// `table` for people, `json` for scripts.
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }

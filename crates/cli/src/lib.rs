@@ -8,7 +8,9 @@
 //! - [`profile`]: `~/.config/wicket/config.toml`: servers, pinned CAs, tokens.
 //! - [`link`]: opening the user's link to wicketd and its handshake.
 //! - [`stdio`]: stdin and stdout polled on the runtime, not through the blocking pool.
-//! - [`terminal`]: raw mode that is always restored, terminal size.
+//! - [`terminal`]: raw mode that is always restored, terminal size, a quiet terminal for
+//!   replays.
+//! - [`queries`]: terminal queries taken out of replayed and watched output.
 //! - [`commands`]: one module per command.
 
 /// `println!` for command output, through [`stdio::out`]: a reader that has gone away
@@ -50,6 +52,7 @@ pub mod args;
 pub mod commands;
 pub mod link;
 pub mod profile;
+pub mod queries;
 pub mod stdio;
 pub mod terminal;
 

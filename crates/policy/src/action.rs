@@ -80,6 +80,13 @@ impl Action {
         }
     }
 
+    /// True for the actions that run as an OS user on the target (a session, a command, a
+    /// copy): their requests carry `context.run_as`. The others (a forward, watching, admin
+    /// actions) name no user, and a policy's conditions on `run_as` do not apply to them.
+    pub fn runs_as_user(self) -> bool {
+        matches!(self, Action::Connect | Action::Exec | Action::Copy)
+    }
+
     /// True for actions whose resource is a target; false for those on `Wicket::Server`.
     /// The two kinds take different contexts, so the engine needs to tell them apart.
     pub fn is_target_action(self) -> bool {

@@ -15,6 +15,9 @@ use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+
+/// Where a chunk of a recording is stored ([`RecordingStore::chunk_keys`]).
+pub use object_store::path::Path as ChunkKey;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 

@@ -69,6 +69,7 @@ mod recordings;
 mod registry;
 mod replicas;
 pub mod routes;
+mod screen;
 pub mod secrets;
 mod segments;
 mod server;

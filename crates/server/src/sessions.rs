@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
+use wicket_recording::recorder::RecorderHandle;
 
 use wicket_policy::Action;
 
@@ -35,6 +36,9 @@ struct Entry {
     end: watch::Sender<Option<String>>,
     /// The session's output, for `wicket watch`.
     output: broadcast::Sender<Bytes>,
+    /// The session's recorder, if it is recorded: a watcher joining asks it to store what it
+    /// holds, and draws the screen from the store (`crate::screen`).
+    recorder: Option<RecorderHandle>,
 }
 
 /// Frames of output a watcher may fall behind by before it skips ahead (and is told so).
@@ -62,6 +66,15 @@ impl Drop for SessionGuard<'_> {
 
 impl SessionRegistry {
     pub fn register(&self, session: LiveSession) -> SessionGuard<'_> {
+        self.register_recorded(session, None)
+    }
+
+    /// [`Self::register`] for a session with a recorder, which watchers joining use.
+    pub fn register_recorded(
+        &self,
+        session: LiveSession,
+        recorder: Option<RecorderHandle>,
+    ) -> SessionGuard<'_> {
         let (end, ended) = watch::channel(None);
         let (output, _) = broadcast::channel(WATCH_BACKLOG);
         let id = session.id.clone();
@@ -69,6 +82,7 @@ impl SessionRegistry {
             session,
             end,
             output: output.clone(),
+            recorder,
         };
         self.lock().insert(id.clone(), entry);
         SessionGuard {
@@ -89,6 +103,7 @@ impl SessionRegistry {
             session,
             end,
             output,
+            recorder: None,
         };
         self.lock().insert(id, entry);
         ended
@@ -123,6 +138,11 @@ impl SessionRegistry {
             let _ = e.end.send(Some(reason.to_owned()));
         }
         live.len()
+    }
+
+    /// The recorder of live session `id`, if it runs here and is recorded.
+    pub fn recorder(&self, id: &str) -> Option<RecorderHandle> {
+        self.lock().get(id).and_then(|e| e.recorder.clone())
     }
 
     /// Follows the output of live session `id` from now on.

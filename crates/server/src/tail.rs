@@ -4,7 +4,8 @@
 //! another replica cannot subscribe to it there. But the relaying replica uploads the
 //! recording's chunks to the shared store at least every flush interval (3 s by default), so
 //! this replica can read them as they land and pass their output on: the watcher sees the
-//! session that many seconds late, and the agent's link is never touched.
+//! session that many seconds late, and the agent's link is never touched. It is first shown
+//! the screen as the chunks already there leave it (`crate::screen`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -25,12 +26,15 @@ pub enum Next {
     Ended,
 }
 
-/// The output of session `id` from the chunks uploaded after [`StoreTail::start`].
+/// The screen of session `id` as the chunks uploaded before [`StoreTail::start`] leave it,
+/// then the output of those uploaded after.
 pub struct StoreTail {
     state: AppState,
     id: String,
-    /// Chunks already read, or already there when the watch began ("from now on").
+    /// Chunks already read, or already there when the watch began (drawn as the screen).
     seen: usize,
+    /// The screen drawn from the chunks that were there, shown first.
+    screen: Option<Bytes>,
     /// Output events of the chunk being passed on, rendered one at a time: a `z` event's text
     /// is a small fraction of the output it inflates to, so a chunk is never inflated whole.
     pending: VecDeque<Event>,
@@ -40,11 +44,13 @@ pub struct StoreTail {
 
 impl StoreTail {
     pub async fn start(state: AppState, id: String) -> Result<Self, RecordingError> {
-        let seen = none_yet(state.recordings().chunk_keys(&id).await)?.len();
+        let keys = none_yet(state.recordings().chunk_keys(&id).await)?;
+        let screen = crate::screen::of_recording(&state, &keys).await?;
         Ok(StoreTail {
             state,
             id,
-            seen,
+            seen: keys.len(),
+            screen: (!screen.is_empty()).then_some(screen),
             pending: VecDeque::new(),
             render: Render::new(),
             ended: false,
@@ -52,6 +58,9 @@ impl StoreTail {
     }
 
     pub async fn next(&mut self) -> Result<Next, RecordingError> {
+        if let Some(screen) = self.screen.take() {
+            return Ok(Next::Output(screen));
+        }
         loop {
             if let Some(event) = self.pending.pop_front() {
                 // A `z` event that does not decode shows as U+FFFD; the rest still follows.

@@ -14,8 +14,10 @@ use crate::{Millis, Store, StoreError};
 /// Which events to list. Every field narrows the result; all unset lists from the start.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// Only events with a sequence number above this (paging: the last one seen).
+    /// Only events with a sequence number above this (paging forwards: the last one seen).
     pub after_seq: Option<u64>,
+    /// Only events with a sequence number below this (paging backwards: the first one seen).
+    pub before_seq: Option<u64>,
     /// Only events at or after this time.
     pub since: Option<Millis>,
     /// Only events before this time.
@@ -29,6 +31,9 @@ pub struct AuditFilter {
     pub resource: Option<String>,
     /// At most this many (default and cap: 1000).
     pub limit: Option<u32>,
+    /// Take the newest `limit` matching events rather than the oldest. They are still
+    /// returned in chain order, oldest first.
+    pub newest: bool,
 }
 
 /// The most events one call returns.
@@ -140,11 +145,15 @@ impl Store {
         }
     }
 
-    /// Events matching `filter`, in chain order.
+    /// Events matching `filter`, in chain order: the oldest `limit` of them, or with
+    /// `filter.newest` the newest.
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<ChainedEvent>, StoreError> {
         let mut clauses = String::new();
         if filter.after_seq.is_some() {
             clauses.push_str(" AND seq > ?");
+        }
+        if filter.before_seq.is_some() {
+            clauses.push_str(" AND seq < ?");
         }
         if filter.since.is_some() {
             clauses.push_str(" AND time >= ?");
@@ -171,10 +180,15 @@ impl Store {
             sql.push_str(part);
         }
         let limit = filter.limit.unwrap_or(AUDIT_PAGE_MAX).min(AUDIT_PAGE_MAX);
-        sql.push_str(&format!(" ORDER BY seq LIMIT {limit}"));
+        let order = if filter.newest { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY seq {order} LIMIT {limit}"));
         let mut q = sqlx::query(&sql);
         if let Some(v) = filter.after_seq {
             q = q.bind(v as i64);
+        }
+        if let Some(v) = filter.before_seq {
+            // A sequence number past what SQL's BIGINT holds is past every event.
+            q = q.bind(v.min(i64::MAX as u64) as i64);
         }
         if let Some(v) = filter.since {
             q = q.bind(v);
@@ -193,7 +207,11 @@ impl Store {
             q = q.bind(v.clone());
         }
         let rows = q.fetch_all(self.pool()).await?;
-        rows.iter().map(from_row).collect()
+        let mut events = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        if filter.newest {
+            events.reverse();
+        }
+        Ok(events)
     }
 
     /// Stores a signed checkpoint; a second one for the same sequence number (another replica

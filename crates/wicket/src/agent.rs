@@ -31,10 +31,13 @@ pub struct Args {
 pub enum Command {
     /// Enrol this host with an activation.
     Register {
+        /// wicketd's URL, e.g. https://wicket.example.com:8443
         #[arg(long)]
         server: String,
+        /// The activation's id (`act_...`, from `wicket admin activations create`).
         #[arg(long)]
         activation_id: String,
+        /// The activation's secret code (shown once when it was created).
         #[arg(long, env = "WICKET_ACTIVATION_CODE", hide_env_values = true)]
         activation_code: String,
         /// Pin the server's CA (printed by wicketd and by `wicket admin activations create`).
@@ -79,12 +82,17 @@ pub enum Command {
 pub enum HelperMode {
     /// Read PATH and write the copy records to stdout.
     Send {
+        /// Send a directory and what is in it.
         #[arg(short, long)]
         recursive: bool,
+        /// What to send.
         path: PathBuf,
     },
     /// Read copy records from stdin and write them at PATH; the verdict goes to stdout.
-    Receive { path: PathBuf },
+    Receive {
+        /// Where to write.
+        path: PathBuf,
+    },
 }
 
 impl From<HelperMode> for wicket_agent::copy_helper::Mode {

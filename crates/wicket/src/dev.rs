@@ -31,6 +31,9 @@ pub struct DevArgs {
 
 const PROFILE: &str = "dev";
 
+/// The server's data directory inside the dev one (beside `agent/`).
+pub const SERVER_DIR: &str = "server";
+
 pub async fn run(args: DevArgs) -> Result<()> {
     let data_dir = match args.data_dir {
         Some(d) => d,
@@ -45,7 +48,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let mut config = ServerConfig::default();
     config.apply_env(|k| std::env::var(k).ok())?;
     config.listen = args.listen;
-    config.data_dir = data_dir.join("server");
+    config.data_dir = data_dir.join(SERVER_DIR);
     config.heartbeat = Duration::from_secs(10);
     let ttl = config.token_ttl;
     let server = Server::bind(config).await?;

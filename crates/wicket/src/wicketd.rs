@@ -71,6 +71,7 @@ pub struct ServeFlags {
 pub enum AdminCommand {
     /// Create a user; prints a generated password once unless --password-stdin.
     CreateUser {
+        /// The new user's name.
         name: String,
         /// Make the user an administrator.
         #[arg(long)]
@@ -118,7 +119,7 @@ pub async fn run(args: Args) -> Result<()> {
                 flags,
             } => {
                 create_user(
-                    &config(args.config.as_deref(), &flags)?,
+                    &existing(config(args.config.as_deref(), &flags)?),
                     &name,
                     admin,
                     password_stdin,
@@ -128,14 +129,19 @@ pub async fn run(args: Args) -> Result<()> {
         },
         Command::Audit {
             command: AuditCommand::AdoptKey { flags },
-        } => adopt_key(&config(args.config.as_deref(), &flags)?).await,
+        } => adopt_key(&existing(config(args.config.as_deref(), &flags)?)).await,
         Command::Audit {
             command: AuditCommand::PublicKey { flags },
         } => {
-            let c = config(args.config.as_deref(), &flags)?;
+            let c = existing(config(args.config.as_deref(), &flags)?);
             let path = c.audit_key_path();
-            let key = wicket_server::audit::read_key(&path)
-                .with_context(|| "the key is created when wicketd serve first starts")?;
+            let key = wicket_server::audit::read_key(&path).with_context(|| {
+                format!(
+                    "no audit key at {}: pass the data directory of a wicketd that has served \
+                     (its key is created at the first start), or the one of `wicketd dev`",
+                    path.display()
+                )
+            })?;
             println!("{}", hex::encode(key.public_key()));
             Ok(())
         }
@@ -144,6 +150,21 @@ pub async fn run(args: Args) -> Result<()> {
             crate::dev::run(dev).await
         }
     }
+}
+
+/// The configuration for a command on an existing server's files (`audit public-key`,
+/// `audit adopt-key`, `admin create-user`): the data directory given may be the one of
+/// `wicketd dev`, whose server keeps its files in `server/` inside it. That one is taken when
+/// the directory itself holds no server's files and `server/` does.
+fn existing(mut c: ServerConfig) -> ServerConfig {
+    let served = |dir: &std::path::Path| {
+        dir.join(wicket_server::audit::KEY_FILE).exists() || dir.join("wicket.db").exists()
+    };
+    let inner = c.data_dir.join(crate::dev::SERVER_DIR);
+    if !served(&c.data_dir) && served(&inner) {
+        c.data_dir = inner;
+    }
+    c
 }
 
 async fn adopt_key(c: &ServerConfig) -> Result<()> {

@@ -22,6 +22,18 @@ pub enum ProcessError {
         /// The underlying error.
         source: nix::Error,
     },
+    /// A login shell was asked for an account whose shell refuses logins.
+    #[error(
+        "account {user} has no login shell ({}): no interactive shell is started as it; \
+         commands still run (after `--`)",
+        shell.display()
+    )]
+    NoLoginShell {
+        /// The account.
+        user: String,
+        /// Its shell (`/usr/sbin/nologin`, `/bin/false`).
+        shell: std::path::PathBuf,
+    },
     /// The agent is not root and was asked to run as someone else.
     #[error("the agent runs as {me} and cannot switch to user {requested}")]
     CannotSwitchUser {

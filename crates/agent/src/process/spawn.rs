@@ -116,6 +116,14 @@ fn build_command(req: &SessionRequest, run_as: &RunAs) -> Result<Command, Proces
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sh".to_owned());
 
+    // An account that takes no logins gets no login shell; sshd refuses it too (its shell
+    // prints "This account is currently not available" and exits).
+    if let (None, Some(refusing)) = (&req.command, run_as.no_login_shell()) {
+        return Err(ProcessError::NoLoginShell {
+            user: run_as.name().to_owned(),
+            shell: refusing.to_path_buf(),
+        });
+    }
     let mut cmd = Command::new(shell);
     match &req.command {
         None => {

@@ -26,6 +26,9 @@ pub struct RunAs {
     gid: Gid,
     home: PathBuf,
     shell: PathBuf,
+    /// The account's own shell when it says the account takes no logins (`nologin`,
+    /// `false`): commands still run (through `/bin/sh`), a login shell is refused.
+    no_login: Option<PathBuf>,
     /// `Some(supplementary groups)` when the child must switch credentials
     /// (the agent is root); `None` when it simply inherits the agent's.
     switch_groups: Option<Vec<Gid>>,
@@ -57,6 +60,12 @@ impl RunAs {
         &self.shell
     }
 
+    /// The account's shell, when it is a no-login shell (`/usr/sbin/nologin`, `/bin/false`):
+    /// such an account gets no interactive login, as with sshd.
+    pub fn no_login_shell(&self) -> Option<&Path> {
+        self.no_login.as_deref()
+    }
+
     /// Whether the child switches credentials (the agent runs as root).
     pub fn switches_user(&self) -> bool {
         self.switch_groups.is_some()
@@ -79,8 +88,10 @@ impl RunAs {
 ///
 /// The shell is the user's login shell from the user database, except that a
 /// missing, non-executable or no-login shell (`nologin`, `false`) is replaced
-/// by `/bin/sh`: whether someone may run as a user is decided by the control
-/// plane's policy (like sudo), not by the account's shell.
+/// by `/bin/sh` for commands: whether someone may run a command as a user is
+/// decided by the control plane's policy (like `sudo -u`). A no-login shell is
+/// kept in [`RunAs::no_login_shell`], and an interactive login as that account
+/// is refused (see [`super::spawn`]).
 ///
 /// This may block on the user database (NSS); [`spawn`](super::spawn) runs it
 /// on a blocking thread.
@@ -192,6 +203,7 @@ fn supplementary_groups(user: &User) -> Vec<Gid> {
 
 fn from_user(user: User, switch_groups: Option<Vec<Gid>>) -> RunAs {
     let shell = usable_shell(&user.shell);
+    let no_login = is_no_login(&user.shell).then(|| user.shell.clone());
     RunAs {
         name: user.name,
         uid: user.uid,
@@ -202,15 +214,21 @@ fn from_user(user: User, switch_groups: Option<Vec<Gid>>) -> RunAs {
             user.dir
         },
         shell,
+        no_login,
         switch_groups,
     }
 }
 
-fn usable_shell(shell: &Path) -> PathBuf {
-    let no_login = matches!(
+/// A shell that exists to refuse logins (`/usr/sbin/nologin`, `/bin/false`).
+fn is_no_login(shell: &Path) -> bool {
+    matches!(
         shell.file_name().map(OsStr::as_bytes),
         Some(b"nologin" | b"false")
-    );
+    )
+}
+
+fn usable_shell(shell: &Path) -> PathBuf {
+    let no_login = is_no_login(shell);
     let executable = std::fs::metadata(shell)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false);

@@ -305,6 +305,7 @@ fn every_body_fits_its_schema_with_and_without_its_optional_fields() {
         fits(EventPage {
             events: vec![],
             next_after: some.then_some(9),
+            next_before: some.then_some(3),
         });
     }
     fits(CreatedActivation {

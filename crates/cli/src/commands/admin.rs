@@ -255,6 +255,7 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
             run_as,
             mfa,
         } => {
+            let run_as_asked = run_as.clone();
             let v: Explanation = api
                 .post(
                     "/v1/policies/explain",
@@ -279,6 +280,9 @@ async fn policies(api: &ApiClient, cmd: PolicyCommand) -> Result<i32> {
                     .unwrap_or_default()
             );
             outln!("  groups:   {}", v.groups.join(","));
+            if let (Some(r), None) = (&v.run_as, &run_as_asked) {
+                outln!("  run-as:   {r} (none named: the user the request would run as)");
+            }
             let ids = v.policy_ids.join(",");
             if v.allowed {
                 outln!("  because:  {ids}");

@@ -94,33 +94,48 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// The newest `--limit` events, or with `--since` the first `--limit` from then on, as
+/// `journalctl -n` and `journalctl --since` choose; either way printed oldest first.
 async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
     let since = args.since.as_deref().map(parse_when).transpose()?;
     let until = args.until.as_deref().map(parse_when).transpose()?;
-    let mut events: Vec<ChainedEvent> = Vec::new();
-    let mut after = None;
-    while (events.len() as u32) < args.limit {
+    let newest = since.is_none();
+    // Pages in the order they came: forwards from `--since`, or backwards from the newest.
+    let mut pages: Vec<Vec<ChainedEvent>> = Vec::new();
+    let mut got = 0u32;
+    let (mut after, mut before) = (None, None);
+    while got < args.limit {
         let q = query(&[
             ("after", after.map(|a: u64| a.to_string())),
+            ("before", before.map(|b: u64| b.to_string())),
+            ("newest", newest.then(|| "true".to_string())),
             ("since", since.map(|v| v.to_string())),
             ("until", until.map(|v| v.to_string())),
             ("user", args.user.clone()),
             ("target", args.target.clone()),
             ("action", args.action.clone()),
-            (
-                "limit",
-                Some((args.limit - events.len() as u32).to_string()),
-            ),
+            ("limit", Some((args.limit - got).to_string())),
         ]);
         let page: EventPage = api.get(&format!("/v1/audit/events{q}")).await?;
-        events.extend(page.events);
-        match page.next_after {
-            Some(a) => after = Some(a),
-            None => break,
+        got += page.events.len() as u32;
+        pages.push(page.events);
+        let next = if newest {
+            before = page.next_before;
+            before
+        } else {
+            after = page.next_after;
+            after
+        };
+        if next.is_none() {
+            break;
         }
     }
+    if newest {
+        pages.reverse();
+    }
+    let events: Vec<ChainedEvent> = pages.into_iter().flatten().collect();
     match args.output {
-        Output::Json => crate::stdio::json(&events)?,
+        Output::Json => crate::stdio::json(&events.iter().map(json_event).collect::<Vec<_>>())?,
         Output::Table => {
             let rows: Vec<[String; 7]> = events
                 .iter()
@@ -150,6 +165,19 @@ async fn search(api: &ApiClient, args: AuditSearchArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// An event as `--output json` shows it: `details` as the JSON object it holds, not as a
+/// string of JSON. What is hashed stays the stored text; `audit verify` and `export` read the
+/// events as the server sends them.
+fn json_event(e: &ChainedEvent) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
+    if let Some(slot) = v.get_mut("details") {
+        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&e.event.details) {
+            *slot = parsed;
+        }
+    }
+    v
 }
 
 /// What a verification found, besides what it printed.

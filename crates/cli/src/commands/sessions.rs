@@ -13,6 +13,8 @@ use wicket_recording::{EventKind, Render};
 use super::targets::print_table;
 use crate::args::{Output, ReplayArgs, SessionsArgs, SessionsCommand};
 use crate::profile::Config;
+use crate::queries::QueryFilter;
+use crate::terminal::Quiet;
 
 pub async fn dispatch(profile_name: Option<&str>, args: SessionsArgs) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
@@ -95,18 +97,45 @@ const DAMAGED: &str = "the recording does not read back: a stored chunk is damag
 
 /// Plays a recording at its own pace (or writes it raw), checking it against the SHA-256 the
 /// server sealed when the session ended. A mismatch is an error: the recording was altered.
+///
+/// Played in a terminal, the recording's terminal queries are dropped and the terminal is
+/// kept quiet ([`Quiet`]), so nothing the terminal answers reaches the shell afterwards. A
+/// reader that goes away (`--raw | head`) ends the replay quietly, as Unix filters do.
 pub async fn replay(profile_name: Option<&str>, args: ReplayArgs) -> Result<i32> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number");
     }
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let api = profile.api()?;
-    let mut body = api
+    let body = api
         .get_stream(&format!(
             "/v1/sessions/{}/recording",
             path_segment(&args.id)?
         ))
         .await?;
+    let quiet = if args.raw { None } else { Quiet::enable() };
+    let played = tokio::select! {
+        played = play(body, &args) => played,
+        // Ctrl-C: stop here, with the terminal restored (the guard drops below).
+        _ = tokio::signal::ctrl_c() => Ok(130),
+    };
+    drop(quiet);
+    match played {
+        Err(e) if closed_stdout(&e) => Ok(0),
+        other => other,
+    }
+}
+
+/// Whether `e` is a write to a stdout whose reader has gone.
+fn closed_stdout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Streams the recording from `body` into the player, then checks the sealed hash.
+async fn play(mut body: wicket_dial::ByteStream, args: &ReplayArgs) -> Result<i32> {
     let sealed = body.header("x-wicket-recording-sha256");
     let mut decoder = match body.header("x-wicket-recording-encoding").as_deref() {
         Some("zstd") => Some(StreamDecoder::new()?),
@@ -167,6 +196,10 @@ struct Player {
     last: f64,
     /// `z` events (output the agent compressed) back into output.
     render: Render,
+    /// Terminal queries out of what is played (not out of `--raw`).
+    queries: QueryFilter,
+    /// What is written next, queries removed.
+    shown: Vec<u8>,
 }
 
 impl Player {
@@ -178,6 +211,8 @@ impl Player {
             line_no: 0,
             last: 0.0,
             render: Render::new(),
+            queries: QueryFilter::new(),
+            shown: Vec::new(),
         }
     }
 
@@ -219,7 +254,9 @@ impl Player {
         if wait > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
-        out.write_all(&bytes).await?;
+        self.shown.clear();
+        self.queries.push(&bytes, &mut self.shown);
+        out.write_all(&self.shown).await?;
         out.flush().await?;
         Ok(())
     }
@@ -231,6 +268,9 @@ impl Player {
         if let Some(e) = self.raw.then(|| self.render.finish(self.last)).flatten() {
             out.write_all(&e.to_line()).await?;
         }
+        self.shown.clear();
+        self.queries.finish(&mut self.shown);
+        out.write_all(&self.shown).await?;
         if self.render.damaged() > 0 {
             errln!(
                 "wicket: note: {} piece(s) of compressed output in this recording do not decode \
@@ -242,7 +282,9 @@ impl Player {
     }
 }
 
-/// Streams a live session's output until it ends or Ctrl-C.
+/// Streams a live session's output (from its screen as it is now, which the server sends
+/// first) until it ends or Ctrl-C. Its terminal queries are dropped and the terminal kept
+/// quiet, as in a replay.
 pub async fn watch(profile_name: Option<&str>, id: &str) -> Result<i32> {
     let (_, profile) = Config::load()?.selected(profile_name)?;
     let api = profile.api()?;
@@ -250,20 +292,34 @@ pub async fn watch(profile_name: Option<&str>, id: &str) -> Result<i32> {
         .get_stream(&format!("/v1/sessions/{}/watch", path_segment(id)?))
         .await?;
     errln!("wicket: watching {id} (read-only); Ctrl-C to stop");
+    let quiet = Quiet::enable();
     let mut stdout = tokio::io::stdout();
-    loop {
-        tokio::select! {
-            chunk = body.next() => match chunk? {
-                Some(c) => {
-                    stdout.write_all(&c).await?;
-                    stdout.flush().await?;
-                }
-                None => break,
-            },
-            _ = tokio::signal::ctrl_c() => break,
+    let mut queries = QueryFilter::new();
+    let mut shown = Vec::new();
+    let watched: Result<()> = async {
+        loop {
+            tokio::select! {
+                chunk = body.next() => match chunk? {
+                    Some(c) => {
+                        shown.clear();
+                        queries.push(&c, &mut shown);
+                        stdout.write_all(&shown).await?;
+                        stdout.flush().await?;
+                    }
+                    None => break,
+                },
+                _ = tokio::signal::ctrl_c() => break,
+            }
         }
+        Ok(())
     }
-    Ok(0)
+    .await;
+    drop(quiet);
+    match watched {
+        Err(e) if closed_stdout(&e) => Ok(0),
+        Err(e) => Err(e),
+        Ok(()) => Ok(0),
+    }
 }
 
 /// Ids go into URL paths: refuse anything that is not an id rather than escape it.

@@ -16,22 +16,33 @@ pub async fn events(
     Query(q): Query<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     let limit = q.limit.unwrap_or(AUDIT_PAGE_MAX).clamp(1, AUDIT_PAGE_MAX);
+    let newest = q.newest.unwrap_or(false);
     let events = state
         .store()
         .list_audit(&AuditFilter {
             after_seq: q.after,
+            before_seq: q.before,
             since: q.since,
             until: q.until,
             actor: q.user,
             action: q.action,
             resource: q.target.map(|t| format!("target:{t}")),
             limit: Some(limit),
+            newest,
         })
         .await?;
-    let next_after = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.event.seq))
-        .flatten();
-    Ok(Json(EventPage { events, next_after }))
+    // A full page may have more beyond it: in the direction the page was taken.
+    let full = events.len() == limit as usize;
+    let (next_after, next_before) = if newest {
+        (None, events.first().filter(|_| full).map(|e| e.event.seq))
+    } else {
+        (events.last().filter(|_| full).map(|e| e.event.seq), None)
+    };
+    Ok(Json(EventPage {
+        events,
+        next_after,
+        next_before,
+    }))
 }
 
 pub async fn checkpoints(

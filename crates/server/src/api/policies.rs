@@ -118,17 +118,23 @@ pub async fn explain(
         Some(t) => Resource::Target(t),
         None => Resource::Server,
     };
-    // The run-as user a session would really get: the same resolution as a connect.
+    // The run-as user the request would really carry: the same resolution as the broker's
+    // for a session, command or copy on a target; none for the actions that name no user,
+    // which the broker decides without one (a forbid on `context.run_as` must not show here
+    // as denying a forward the broker would allow).
+    if !action.runs_as_user() && req.run_as.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "{} runs as no user on the target: --run-as applies to connect, exec and copy",
+            action.as_str()
+        )));
+    }
     let run_as = match &target {
-        Some(t) => Some(crate::broker::resolve_run_as(
+        Some(t) if action.runs_as_user() => Some(crate::broker::resolve_run_as(
             &state,
             t,
             req.run_as.clone(),
         )?),
-        None => req
-            .run_as
-            .clone()
-            .or_else(|| state.config().default_run_as.clone()),
+        _ => None,
     };
     let facts = Facts {
         run_as: run_as.clone(),

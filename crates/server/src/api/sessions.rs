@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use wicket_api::{SessionQuery, SessionView, Terminated};
 use wicket_store::{SessionFilter, SessionRecord, Target};
@@ -233,18 +234,20 @@ pub async fn recording(
     Ok(response)
 }
 
-/// The output of a live session from now on, read-only, as raw terminal bytes. The watcher is
-/// itself live access: it is registered like a session, so revoking the watcher's access
-/// ends the stream at once. A session this replica relays is followed as it happens; one
-/// another replica relays, through its recording as the chunks land in the shared store
-/// (`crate::tail`), a flush interval late.
+/// A live session's screen as it is now, then its output, read-only, as raw terminal bytes.
+/// The watcher is itself live access: it is registered like a session, so revoking the
+/// watcher's access ends the stream at once. A session this replica relays is followed as it
+/// happens; one another replica relays, through its recording as the chunks land in the
+/// shared store (`crate::tail`), a flush interval late. The screen is drawn from the
+/// recording (`crate::screen`); an unrecorded session is followed from now on.
 pub async fn watch(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = checked(&state, &caller, &id, Action::Watch).await?;
-    let source = match state.sessions().subscribe(&id) {
+    let (screen, live) = joined(&state, &id).await;
+    let source = match live {
         Some(rx) => Source::Live(rx),
         None if record.ended_at.is_some() => {
             return Err(ApiError::conflict(format!("session {id} already ended")))
@@ -276,7 +279,8 @@ pub async fn watch(
         id: watcher.id,
     };
     tracing::info!(session = %id, by = %caller.user.name, from_store = matches!(source, Source::Store(_)), "session watched");
-    let stream = futures_util::stream::unfold(Some((source, ended, guard)), |s| async move {
+    let screen = futures_util::stream::iter(screen.map(Ok::<_, std::io::Error>));
+    let live = futures_util::stream::unfold(Some((source, ended, guard)), |s| async move {
         let (mut source, mut ended, guard) = s?;
         let item = tokio::select! {
             next = source.next() => match next {
@@ -290,12 +294,53 @@ pub async fn watch(
         };
         Some((Ok(item), Some((source, ended, guard))))
     });
-    let mut response = Body::from_stream(stream).into_response();
+    let mut response = Body::from_stream(screen.chain(live)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/octet-stream"),
     );
     Ok(response)
+}
+
+/// Joins live session `id` if it runs here: its screen as the store holds it once the
+/// recorder has stored all it had (none when the session is unrecorded, or the store fails),
+/// and its output from then on.
+///
+/// A frame reaches watchers before the recorder, so every frame in the chunks listed here
+/// went out before the subscription: none is shown twice. What is relayed between the store
+/// catching up and the subscription (an instant, and only while the session writes) is what
+/// a watcher misses.
+async fn joined(
+    state: &AppState,
+    id: &str,
+) -> (
+    Option<Bytes>,
+    Option<tokio::sync::broadcast::Receiver<Bytes>>,
+) {
+    let Some(recorder) = state.sessions().recorder(id) else {
+        let note = Bytes::from_static(
+            b"[wicket: this session is not recorded: its output shows from now on]\r\n",
+        );
+        let live = state.sessions().subscribe(id);
+        return (live.is_some().then_some(note), live);
+    };
+    let keys = match recorder.sync().await {
+        Ok(()) => state.recordings().chunk_keys(id).await.ok(),
+        Err(_) => None,
+    };
+    drop(recorder);
+    let live = state.sessions().subscribe(id);
+    let screen = match (&live, keys) {
+        (Some(_), Some(keys)) => match crate::screen::of_recording(state, &keys).await {
+            Ok(s) => Some(s).filter(|s| !s.is_empty()),
+            Err(e) => {
+                tracing::warn!(session = %id, error = %e, "cannot draw the screen for a watcher");
+                None
+            }
+        },
+        _ => None,
+    };
+    (screen, live)
 }
 
 /// Where a watcher's output comes from.

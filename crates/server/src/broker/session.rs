@@ -112,7 +112,6 @@ pub(super) async fn open(
     if let Err(e) = state.store().insert_session(&record).await {
         tracing::warn!(session = %id, error = %e, "could not write the session history");
     }
-    let guard = state.sessions().register(live);
     let (recorder, handle) = match recording {
         Start::Recording(r) => {
             let h = r.handle();
@@ -120,6 +119,7 @@ pub(super) async fn open(
         }
         Start::Unrecorded => (None, None),
     };
+    let guard = state.sessions().register_recorded(live, handle.clone());
     let tap = Recorded {
         recorder: handle,
         watchers: guard.output.clone(),

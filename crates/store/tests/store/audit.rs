@@ -132,6 +132,50 @@ async fn filters_and_paging(store: Store) -> Result<()> {
         })
         .await?;
     ensure!(page.iter().map(|e| e.event.seq).collect::<Vec<_>>() == vec![6, 7, 8, 9]);
+    // The newest events, still in chain order, and the page before them.
+    let seqs = |f: AuditFilter| {
+        let store = store.clone();
+        async move {
+            Ok::<_, anyhow::Error>(
+                store
+                    .list_audit(&f)
+                    .await?
+                    .iter()
+                    .map(|e| e.event.seq)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    };
+    let total = count(AuditFilter::default()).await? as u64;
+    let newest = seqs(AuditFilter {
+        newest: true,
+        limit: Some(3),
+        ..Default::default()
+    })
+    .await?;
+    ensure!(newest == vec![total - 2, total - 1, total], "{newest:?}");
+    let before = seqs(AuditFilter {
+        newest: true,
+        before_seq: Some(total - 2),
+        limit: Some(2),
+        ..Default::default()
+    })
+    .await?;
+    ensure!(before == vec![total - 4, total - 3], "{before:?}");
+    // The newest of those matching, not the newest overall.
+    let alice = seqs(AuditFilter {
+        newest: true,
+        actor: Some("alice".into()),
+        limit: Some(2),
+        ..Default::default()
+    })
+    .await?;
+    let all_alice = seqs(AuditFilter {
+        actor: Some("alice".into()),
+        ..Default::default()
+    })
+    .await?;
+    ensure!(alice == all_alice[all_alice.len() - 2..], "{alice:?}");
     Ok(())
 }
 

@@ -255,10 +255,43 @@ async fn no_user_named_is_decided_as_the_agents_own_user() -> Result<()> {
         .await?;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("DENY") && text.contains("devs-never-root") && text.contains("root"),
+        text.contains("DENY")
+            && text.contains("devs-never-root")
+            && text.contains("run-as:   root (none named"),
         "{}",
         show(&out)
     );
+    // A forward runs as no user: explain decides it without one, as the broker does, so the
+    // forbid on root does not show as denying it; naming one is refused as meaningless.
+    let with_forwards = format!(
+        "{DEV_POLICY}\n@id(\"devs-forward\")\npermit (principal in Wicket::Group::\"developers\", \
+         action == Wicket::Action::\"forward\", resource);\n"
+    );
+    h.admin.set_policies(&with_forwards).await?;
+    let explain_forward = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "admin", "policies", "explain", "--user", "dana", "--action", "forward", "--target",
+            "vm",
+        ];
+        args.extend_from_slice(extra);
+        let admin = &h.admin;
+        async move { admin.run(&args, None).await }
+    };
+    let out = explain_forward(&[]).await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("ALLOW") && !text.contains("root"),
+        "{}",
+        show(&out)
+    );
+    let out = explain_forward(&["--run-as", "root"]).await?;
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("--run-as applies to"),
+        "{}",
+        show(&out)
+    );
+    h.admin.set_policies(DEV_POLICY).await?;
 
     // Naming an unprivileged user works, as that user.
     let out = exec(&dev, "vm", Some("nobody"), "id -un").await?;
@@ -291,14 +324,83 @@ async fn no_user_named_is_decided_as_the_agents_own_user() -> Result<()> {
     )?;
     let run_as: Vec<String> = events
         .iter()
-        .filter_map(|e| {
-            let d = e["details"].as_str()?;
-            let d: serde_json::Value = serde_json::from_str(d).ok()?;
-            d["run_as"].as_str().map(str::to_string)
-        })
+        .filter_map(|e| e["details"]["run_as"].as_str().map(str::to_string))
         .collect();
     assert_eq!(run_as, ["nobody", "root"], "{events:?}");
+
+    // An account whose shell refuses logins gets no login shell, and is told why; a command
+    // as that account still runs.
+    let account = NoLoginAccount::add()?;
+    let out = h
+        .admin
+        .run(&["connect", "vm", "--user", &account.name], Some(b""))
+        .await?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(255)
+            && err.contains(&format!(
+                "account {} has no login shell (/usr/sbin/nologin)",
+                account.name
+            )),
+        "{}",
+        show(&out)
+    );
+    let out = exec(&h.admin, "vm", Some(&account.name), "id -un").await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", account.name),
+        "{}",
+        show(&out)
+    );
     Ok(())
+}
+
+/// A local account with `/usr/sbin/nologin` as its shell, removed when dropped.
+struct NoLoginAccount {
+    name: String,
+}
+
+/// Runs `cmd` with `args` until it succeeds, a few times: another test's `useradd` may hold
+/// the lock on /etc/passwd for a moment.
+fn retried(cmd: &str, args: &[&str]) -> Result<()> {
+    let mut last = None;
+    for _ in 0..20 {
+        let out = std::process::Command::new(cmd).args(args).output()?;
+        if out.status.success() {
+            return Ok(());
+        }
+        last = Some(out);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow::bail!(
+        "{cmd} {args:?}: {}",
+        last.as_ref().map(show).unwrap_or_default()
+    )
+}
+
+impl NoLoginAccount {
+    fn add() -> Result<NoLoginAccount> {
+        let name = format!("wkt-nologin-{}", std::process::id() % 100_000);
+        if nix::unistd::User::from_name(&name)?.is_none() {
+            retried(
+                "useradd",
+                &[
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    &name,
+                ],
+            )?;
+        }
+        Ok(NoLoginAccount { name })
+    }
+}
+
+impl Drop for NoLoginAccount {
+    fn drop(&mut self) {
+        let _ = retried("userdel", &[&self.name]);
+    }
 }
 
 /// Starts `sleep` on web-1 as `cli`, and returns the running `wicket` once the session is up.

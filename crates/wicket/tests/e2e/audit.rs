@@ -23,8 +23,10 @@ async fn search(cli: &Cli, args: &[&str]) -> Result<Vec<Value>> {
     Ok(serde_json::from_str::<Vec<Value>>(&out)?)
 }
 
+/// An event's details: `--output json` shows them as the JSON object they are.
 fn details(e: &Value) -> Value {
-    serde_json::from_str(e["details"].as_str().unwrap_or("{}")).unwrap_or_default()
+    assert!(e["details"].is_object(), "details are not an object: {e}");
+    e["details"].clone()
 }
 
 fn find(events: &[Value], f: impl Fn(&Value) -> bool) -> Option<&Value> {
@@ -707,6 +709,46 @@ async fn a_long_chain_verifies_and_exports_page_by_page() -> Result<()> {
     );
     let ok = offline(&h, &out_dir, &key).await?;
     ensure!(ok.status.success(), "{}", show(&ok));
+
+    // `--limit` takes the newest events, across API pages, printed oldest first; with
+    // `--since` the first ones from then on; with `--until` the newest before it.
+    let seqs = |events: &[Value]| -> Vec<u64> {
+        events.iter().filter_map(|e| e["seq"].as_u64()).collect()
+    };
+    let newest = seqs(&search(&h.admin, &["--limit", "1500"]).await?);
+    let head = seqs(&search(&h.admin, &["--limit", "1"]).await?);
+    ensure!(newest.len() == 1500, "{} events", newest.len());
+    ensure!(
+        newest.windows(2).all(|w| w[1] == w[0] + 1) && newest.last() <= head.last(),
+        "not the newest in order: {:?}..{:?}",
+        newest.first(),
+        newest.last()
+    );
+    ensure!(
+        newest[0] > 1000,
+        "the oldest were taken: from {}",
+        newest[0]
+    );
+    let first = seqs(
+        &search(
+            &h.admin,
+            &["--since", "2000-01-01T00:00:00Z", "--limit", "1500"],
+        )
+        .await?,
+    );
+    ensure!(
+        first == (1..=1500).collect::<Vec<u64>>(),
+        "{:?}..{:?}",
+        first.first(),
+        first.last()
+    );
+    let before = search(
+        &h.admin,
+        &["--until", "2024-01-01T00:00:00Z", "--limit", "3"],
+    )
+    .await?;
+    let actors: Vec<&str> = before.iter().filter_map(|e| e["actor"].as_str()).collect();
+    ensure!(actors == ["user497", "user498", "user499"], "{actors:?}");
 
     tamper(
         &h,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use wicket_testkit::cli::show;
 
 struct Dev {
     child: std::process::Child,
@@ -166,5 +167,24 @@ fn dev_starts_everything_prints_a_working_line_and_stops_cleanly() -> Result<()>
         "again\n"
     );
     assert!(dev.interrupt_and_wait()?.success());
+
+    // The audit key is found from the dev data dir as from the server's own in it.
+    let key = |dir: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wicketd"))
+            .args(["audit", "public-key", "--data-dir"])
+            .arg(dir)
+            .output()
+    };
+    let (dev_dir, server_dir) = (key(&data)?, key(&data.join("server"))?);
+    assert!(dev_dir.status.success(), "{}", show(&dev_dir));
+    assert_eq!(dev_dir.stdout, server_dir.stdout);
+    assert_eq!(String::from_utf8_lossy(&dev_dir.stdout).trim().len(), 64);
+    // A directory with no key says which file it looked for.
+    let empty = key(tmp.path())?;
+    let err = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        !empty.status.success() && err.contains("audit.key") && err.contains("data directory"),
+        "{err}"
+    );
     Ok(())
 }

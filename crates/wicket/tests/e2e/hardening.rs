@@ -875,7 +875,7 @@ async fn readiness_and_disabled_accounts_reveal_nothing() -> Result<()> {
     let reasons: Vec<String> = events
         .iter()
         .filter(|e| e["resource"] == "user:dora" && e["outcome"] != "success")
-        .map(|e| e["details"].as_str().unwrap_or_default().to_string())
+        .map(|e| e["details"].to_string())
         .collect();
     assert!(
         reasons.iter().any(|d| d.contains("user is disabled")),

@@ -137,6 +137,7 @@ async fn a_session_replays_byte_for_byte_and_a_changed_byte_is_caught() -> Resul
     ensure!(meta.user == "admin" && meta.target == "rec-1" && meta.session_id == id);
 
     replays_and_verifies(&h.admin, &id, &out.stdout, 1).await?;
+    replay_keeps_terminal_answers_from_the_shell(&h, "rec-1").await?;
 
     // Someone with access to the store edits the recording: replay refuses it.
     let store = h.server.data_dir.join("recordings");
@@ -266,11 +267,96 @@ async fn bulk_output_travels_and_is_stored_compressed_and_replays_exactly() -> R
         !text.contains(",\"z\",\""),
         "compressed output recorded after --no-compress"
     );
+    replay_through_head_ends_quietly(&h.admin, id).await?;
     Ok(())
 }
 
 /// Played back (fast), session `id` gives the terminal `received` again, and `wicket audit
 /// verify --recordings` finds the `sealed` recordings sealed so far intact.
+/// `wicket replay | head`, played and raw: the reader goes away long before the end of a
+/// recording larger than a pipe holds, and the replay ends quietly, with status 0.
+async fn replay_through_head_ends_quietly(admin: &Cli, id: &str) -> Result<()> {
+    for how in ["--raw", "--speed=1000000"] {
+        let script = format!(
+            "{} replay {id} {how} | head -c 10 >/dev/null; echo \"status ${{PIPESTATUS[0]}}\"",
+            admin.bin.display()
+        );
+        let out = tokio::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("XDG_CONFIG_HOME", &admin.config_home)
+            .output()
+            .await?;
+        ensure!(
+            String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{how}: {}",
+            show(&out)
+        );
+        ensure!(
+            String::from_utf8_lossy(&out.stdout).trim() == "status 0",
+            "{how}: {}",
+            show(&out)
+        );
+    }
+    Ok(())
+}
+
+/// A recording holding terminal queries (a device-attributes request, a cursor position
+/// report, a background colour query) replayed on a real terminal: the queries never reach
+/// it, and what the terminal types while the replay plays (as it would answer) is discarded
+/// instead of reaching the shell that runs next.
+async fn replay_keeps_terminal_answers_from_the_shell(h: &Harness, target: &str) -> Result<()> {
+    let script = r"printf 'before[c[6n]11;?'; sleep 1; printf 'after
+'";
+    let out = h
+        .admin
+        .run(&["connect", "--no-compress", target, "--", script], None)
+        .await?;
+    ensure!(out.status.success(), "{}", show(&out));
+    let list = settled(&h.admin).await?;
+    let id = list.first().context("no session")?["id"]
+        .as_str()
+        .context("id")?
+        .to_string();
+    let raw = h.admin.run(&["replay", &id, "--raw"], None).await?;
+    ensure!(
+        String::from_utf8_lossy(&raw.stdout).contains("\\u001b[6n"),
+        "the recording lacks the query: {}",
+        show(&raw)
+    );
+    let cmd = pty_process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{} replay {id}; read -t 2 line; echo \"got:[$line]\"",
+                h.bins.wicket.display()
+            ),
+        ])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home)
+        .env("TERM", "xterm-256color");
+    let mut term = wicket_testkit::pty::Terminal::spawn(cmd, 80, 24)?;
+    let at = term.expect("before", Duration::from_secs(10)).await?;
+    // The terminal answers, as a real one would, while the replay plays.
+    term.write(b"\x1b[?62;22c\x1b[24;80R\n").await?;
+    let end = term
+        .expect_from(at, "got:[", Duration::from_secs(10))
+        .await?;
+    let shown = term.expect_from(end, "]", Duration::from_secs(5)).await?;
+    let screen = String::from_utf8_lossy(&term.screen).into_owned();
+    ensure!(shown == end + 1, "the answer reached the shell: {screen:?}");
+    for query in ["\x1b[c", "\x1b[6n", "\x1b]11;?"] {
+        ensure!(
+            !screen.contains(query),
+            "{query:?} reached the terminal: {screen:?}"
+        );
+    }
+    ensure!(screen.contains("after"), "{screen:?}");
+    ensure!(
+        !screen.contains("62;22c"),
+        "the answer was echoed: {screen:?}"
+    );
+    Ok(())
+}
+
 async fn replays_and_verifies(admin: &Cli, id: &str, received: &[u8], sealed: usize) -> Result<()> {
     let played = admin.run(&["replay", id, "--speed", "1000"], None).await?;
     ensure!(played.status.success(), "{}", show(&played));
@@ -367,6 +453,72 @@ async fn watch_until_tick(
     Ok((watch, watched))
 }
 
+/// A session on `target` prints a marker and then nothing; a watcher joining it afterwards is
+/// shown the marker (the screen as it stands), not a blank terminal.
+async fn watch_shows_the_screen_first(h: &Harness, target: &str) -> Result<()> {
+    let _session = h
+        .admin
+        .command()
+        .args([
+            "connect",
+            target,
+            "--",
+            "printf 'screen-%s\\n' marker; exec sleep 60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut id = None;
+    for _ in 0..100 {
+        let live = sessions(&h.admin, &["--active"]).await?;
+        id = live
+            .iter()
+            .find(|s| {
+                s["command"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("screen-%s"))
+            })
+            .and_then(|s| s["id"].as_str().map(str::to_string));
+        if id.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = id.context("the quiet session never showed as active")?;
+    // Its output is out before the watcher comes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut watch = h
+        .admin
+        .command()
+        .args(["watch", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut watched = watch.stdout.take().context("stdout")?;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&seen).contains("screen-marker") {
+            let n = watched.read(&mut buf).await?;
+            anyhow::ensure!(n > 0, "watch ended: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        anyhow::Ok(())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "the watcher was not shown the screen: {:?}",
+            String::from_utf8_lossy(&seen)
+        )
+    })??;
+    h.admin.ok(&["sessions", "terminate", &id]).await?;
+    Ok(())
+}
+
 /// The terminated session ends (within `within`) telling its user the admin did it (exit
 /// 255), and the watcher's stream ends with it.
 async fn ended_by_admin(
@@ -421,6 +573,9 @@ async fn replay_watch_and_terminate_follow_the_policy() -> Result<()> {
             show(&out)
         );
     }
+
+    // A watcher joining a quiet session sees its screen as it is, with no new output.
+    watch_shows_the_screen_first(&h, "rec-2").await?;
 
     // The admin watches it live...
     let (_watch, mut watched) = watch_until_tick(&h.admin, &id, Duration::from_secs(10)).await?;
