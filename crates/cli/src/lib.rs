@@ -9,6 +9,7 @@
 //! - [`link`]: opening the user's link to wicketd and its handshake.
 //! - [`stdio`]: stdin and stdout polled on the runtime, not through the blocking pool.
 //! - [`terminal`]: raw mode that is always restored, terminal size.
+//! - [`complete`]: shell completion, target names included.
 //! - [`commands`]: one module per command.
 
 /// `println!` for command output, through [`stdio::out`]: a reader that has gone away
@@ -48,6 +49,7 @@ macro_rules! err {
 
 pub mod args;
 pub mod commands;
+pub mod complete;
 pub mod link;
 pub mod profile;
 pub mod stdio;
