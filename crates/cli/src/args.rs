@@ -595,3 +595,6 @@ pub struct CreateActivationArgs {
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
+
+#[cfg(test)]
+mod tests;
