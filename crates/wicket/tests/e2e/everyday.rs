@@ -329,7 +329,9 @@ async fn everyday_commands() -> Result<()> {
     let (code, out, _) = run(&admin, &["exec", "web-1", "--", "echo", "a", "--b"], None).await?;
     assert_eq!((code, out.as_str()), (0, "a --b\n"));
     // Every byte value, through and back; end of input ends `cat`.
-    let bytes: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 256) as u8).collect();
+    // What an escape character would act on (`~.` after a newline) is data here too.
+    let mut bytes: Vec<u8> = b"\n~.\n~?\n~~\n".to_vec();
+    bytes.extend((0..64 * 1024u32).map(|i| (i % 256) as u8));
     let out = admin.run(&["exec", "web-1", "cat"], Some(&bytes)).await?;
     assert!(out.status.success(), "{}", show(&out));
     assert!(
