@@ -29,6 +29,11 @@ fn main() {
         .tools(&["sshd", "ssh", "ssh-keygen", "scp", "rsync"])
         .emit();
 
+    // everyday: rsync and git with `wicket exec` as their remote shell.
+    Probe::new("has_rsync_git", "WICKET_REQUIRE_RSYNC_GIT")
+        .tools(&["rsync", "git"])
+        .emit();
+
     // recording, audit: an S3-compatible server.
     Probe::new("has_s3", "WICKET_REQUIRE_S3")
         .tools(&["s3s-fs"])

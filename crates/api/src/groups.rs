@@ -44,3 +44,14 @@ pub struct Membership {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_ended: Option<u64>,
 }
+
+/// `DELETE /v1/groups/{name}`: the group and its memberships are gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GroupDeleted {
+    /// The group.
+    pub name: String,
+    /// Always `true`.
+    pub deleted: bool,
+    /// Live sessions ended because a membership of the group allowed them.
+    pub sessions_ended: u64,
+}

@@ -43,14 +43,14 @@ pub mod tokens;
 pub mod users;
 
 pub use activations::{ActivationView, CreateActivation, CreatedActivation};
-pub use agents::AgentRevoked;
+pub use agents::{AgentRemoved, AgentRevoked, AgentTags, AgentView, SetTags};
 pub use audit::{CheckpointQuery, EventPage, EventQuery, PublicKey, SealRequest};
 pub use auth::{
     BeginRequest, BeginResponse, CompleteRequest, LoggedOut, LoginRequest, LoginResponse, WhoAmI,
 };
 pub use enroll::{RegisterRequest, RegisterResponse};
 pub use error::ErrorBody;
-pub use groups::{AddMember, CreateGroup, Group, Membership};
+pub use groups::{AddMember, CreateGroup, Group, GroupDeleted, Membership};
 pub use health::Health;
 pub use mfa::{
     ConfirmRequest, ConfirmResponse, EnrollRequest, EnrollResponse, MfaReset, MfaStatus,

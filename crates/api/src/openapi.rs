@@ -41,8 +41,9 @@ pub const BEARER: &str = "bearer";
     paths(
         healthz, readyz, login, sso_begin, sso_complete, logout, whoami, mfa_status, mfa_enroll,
         mfa_confirm, targets, activations_list, activations_create, agent_register,
-        agent_revoke, users_list, users_create, users_disable, users_enable, users_reset_mfa,
-        users_delete, groups_list, groups_create, groups_add_member, groups_remove_member,
+        agent_revoke, agents_list, agent_retag, agent_remove, users_list, users_create,
+        users_disable, users_enable, users_reset_mfa, users_delete, groups_list, groups_create,
+        groups_delete, groups_add_member, groups_remove_member,
         policies_get, policies_set, policies_validate, policies_explain, tokens_list,
         tokens_revoke, sessions_list, sessions_terminate, sessions_recording, sessions_watch,
         audit_events, audit_checkpoints, audit_public_key, audit_seal, agent_link, user_link,
@@ -291,6 +292,28 @@ fn agent_register() {}
     security(("bearer" = [])))]
 fn agent_revoke() {}
 
+/// Every enrolled agent, revoked ones too (admin: `manage_agents`).
+#[utoipa::path(get, path = "/v1/agents", tag = "agents",
+    responses((status = 200, description = "Every agent, by name", body = Vec<AgentView>)),
+    security(("bearer" = [])))]
+fn agents_list() {}
+
+/// Replace a target's tags (admin: `manage_agents`); sessions the old tags allowed and the new
+/// ones do not end.
+#[utoipa::path(put, path = "/v1/agents/{id}/tags", tag = "agents", request_body = SetTags,
+    params(("id" = String, Path, description = "Target id or name")),
+    responses((status = 200, description = "Retagged", body = AgentTags)),
+    security(("bearer" = [])))]
+fn agent_retag() {}
+
+/// Remove a target and its agent's identity (admin: `manage_agents`): its link is cut, the
+/// agent is refused from then on, and the name may be enrolled again.
+#[utoipa::path(delete, path = "/v1/agents/{id}", tag = "agents",
+    params(("id" = String, Path, description = "Target id or name")),
+    responses((status = 200, description = "Removed", body = AgentRemoved)),
+    security(("bearer" = [])))]
+fn agent_remove() {}
+
 // ---- users ----------------------------------------------------------------------------------
 
 /// The users (admin: `manage_users`).
@@ -346,6 +369,14 @@ fn groups_list() {}
     responses((status = 200, description = "Created", body = Group)),
     security(("bearer" = [])))]
 fn groups_create() {}
+
+/// Delete a group and its memberships (admin: `manage_groups`); sessions a membership of it
+/// allowed end.
+#[utoipa::path(delete, path = "/v1/groups/{name}", tag = "groups",
+    params(("name" = String, Path, description = "Group name")),
+    responses((status = 200, description = "Deleted", body = GroupDeleted)),
+    security(("bearer" = [])))]
+fn groups_delete() {}
 
 /// Add a member (admin: `manage_groups`).
 #[utoipa::path(post, path = "/v1/groups/{name}/members", tag = "groups", request_body = AddMember,

@@ -5,6 +5,9 @@
 #![allow(rustdoc::bare_urls)]
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::complete::target_names;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,14 +25,27 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Sign in to a wicketd server and remember it.
+    /// Sign in to a wicketd server and remember it; again with just `wicket login`. A new
+    /// profile (`--profile NAME`) becomes current only when there is none.
     Login(LoginArgs),
     /// Revoke this profile's token and forget it.
     Logout,
-    /// List targets.
-    Targets(OutputArgs),
-    /// Open a shell on a target, or run a command there.
+    /// Who you are, on which server, until when, and whether the server answers; exits 1
+    /// when the profile cannot be used as it is.
+    Status(OutputArgs),
+    /// Your profiles (`*` marks the current one), or `wicket profiles use NAME` to switch.
+    Profiles(ProfilesArgs),
+    /// List targets, optionally only those matching a name and tags.
+    Targets(TargetsArgs),
+    /// Open a shell on a target, or run a command there: `wicket connect TARGET [COMMAND...]`.
     Connect(ConnectArgs),
+    /// Run a command on a target without a terminal, binary-clean, as `ssh HOST COMMAND`
+    /// does; usable as the remote shell of rsync and git (see `wicket exec --help`).
+    #[command(long_about = EXEC_ABOUT)]
+    Exec(ExecArgs),
+    /// Run the system ssh to a target through `wicket proxy`: `wicket ssh [SSH OPTIONS]
+    /// [USER@]TARGET [COMMAND]` (the target runs sshd; every argument goes to ssh).
+    Ssh(SshArgs),
     /// Sessions: who connected where, live and past; `wicket sessions terminate ID` ends one.
     Sessions(SessionsArgs),
     /// Replay a recorded session in this terminal (or `--raw` for asciinema tools).
@@ -53,7 +69,10 @@ pub enum Command {
         #[command(subcommand)]
         command: MfaCommand,
     },
-    /// Print a completion script: `wicket completions bash > /etc/bash_completion.d/wicket`.
+    /// Print a completion script: `wicket completions bash > /etc/bash_completion.d/wicket`,
+    /// or `source <(wicket completions bash)`. The script asks this binary for each
+    /// completion, so target names come from the server (of the current profile, or
+    /// WICKET_PROFILE).
     Completions {
         /// The shell to complete for.
         #[arg(value_enum)]
@@ -136,10 +155,11 @@ pub struct AuditSearchArgs {
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
-    /// Server URL, e.g. https://wicket.example.com:8443
+    /// Server URL, e.g. https://wicket.example.com:8443. Without it, the profile's server,
+    /// pinned CA, user and way of signing in are used again.
     #[arg(long)]
-    pub server: String,
-    /// User name; asked for when omitted.
+    pub server: Option<String>,
+    /// User name; the profile's, or asked for, when omitted.
     #[arg(long, conflicts_with = "sso")]
     pub user: Option<String>,
     /// Sign in with the server's single sign-on (OpenID Connect) in a browser instead of a
@@ -149,8 +169,8 @@ pub struct LoginArgs {
     /// With --sso: do not try to open a browser; open the printed URL yourself.
     #[arg(long, requires = "sso")]
     pub no_browser: bool,
-    /// SHA-256 fingerprint of the server's CA (printed by wicketd); without it the OS trust
-    /// store is used.
+    /// SHA-256 fingerprint of the server's CA (wicketd prints it when it starts, as does
+    /// `wicketd dev`); without it the profile's pin, else the OS trust store, is used.
     #[arg(long)]
     pub ca_fingerprint: Option<String>,
     /// Read the password from the first line of stdin (for scripts); a one-time code, when
@@ -236,9 +256,10 @@ pub enum Output {
     Json,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct ConnectArgs {
     /// Target name or id.
+    #[arg(add = ArgValueCompleter::new(target_names))]
     pub target: String,
     /// OS user to run as on the target.
     #[arg(long, short)]
@@ -254,10 +275,107 @@ pub struct ConnectArgs {
     /// target spares that CPU and the control plane compresses the recording itself.
     #[arg(long)]
     pub no_compress: bool,
-    /// Command to run instead of a login shell (after `--`). As with ssh, the words are joined
-    /// with spaces and run by the run-as user's shell: quote what is meant for it.
-    #[arg(last = true)]
+    /// Command to run instead of a login shell; its words are joined with spaces and run by
+    /// the remote shell, as ssh does. Options for wicket go before it; `--` before it is
+    /// accepted too.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
+}
+
+/// `wicket exec --help`.
+const EXEC_ABOUT: &str = "\
+Run a command on a target without a terminal, as `ssh HOST COMMAND` does: stdin and stdout are \
+passed through byte for byte, end of input reaches the command, and its exit status is \
+wicket's (255 when wicket itself fails). The command's words are joined with spaces and run by \
+the remote shell. It is an `exec` session for policies, and it is recorded like one.
+
+Its arguments are those of ssh, so tools that run a remote shell can use it:
+  rsync -a -e 'wicket exec' src/ web-1:/srv/dst/
+  GIT_SSH_COMMAND='wicket exec' git clone web-1:/srv/repo.git
+`-l USER` and USER@TARGET pick the OS user to run as; ssh's -p PORT, -o OPTION, -T, -4 and -6, \
+which such tools may pass, are accepted and ignored.";
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// OS user to run as on the target (ssh's -l; USER@TARGET works too).
+    #[arg(
+        short = 'l',
+        long = "user",
+        visible_short_alias = 'u',
+        value_name = "USER"
+    )]
+    pub user: Option<String>,
+    /// Ask for output uncompressed (see `wicket connect --help`).
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Ignored (ssh's port: wicket reaches the target through wicketd).
+    #[arg(short = 'p', value_name = "PORT", hide = true)]
+    pub port: Option<String>,
+    /// Ignored (ssh options that tools such as git pass).
+    #[arg(short = 'o', value_name = "OPTION", hide = true)]
+    pub ssh_option: Vec<String>,
+    /// Ignored (ssh's "no terminal": never one here).
+    #[arg(short = 'T', hide = true)]
+    pub no_tty: bool,
+    /// Ignored (ssh's address families).
+    #[arg(short = '4', hide = true)]
+    pub ipv4: bool,
+    /// Ignored.
+    #[arg(short = '6', hide = true)]
+    pub ipv6: bool,
+    /// Target name or id, or USER@TARGET.
+    #[arg(value_name = "[USER@]TARGET", add = ArgValueCompleter::new(target_names))]
+    pub target: String,
+    /// The command and its arguments (no `--` needed).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SshArgs {
+    /// ssh's own arguments: options, [USER@]TARGET, and a command.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "SSH ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub command: Option<ProfilesCommand>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfilesCommand {
+    /// Make NAME the current profile, used by every command without --profile.
+    Use { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct TargetsArgs {
+    /// Only targets whose name contains this, or matches it as a glob (`web-*`, `db-?`).
+    pub name: Option<String>,
+    /// Only targets with this tag (repeatable: all must match), e.g. --tag env=prod
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = wicket_api::targets::parse_tag)]
+    pub tags: Vec<(String, String)>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Args, Debug)]
@@ -278,6 +396,7 @@ pub struct CpArgs {
 #[derive(Args, Debug)]
 pub struct ForwardArgs {
     /// Target name or id.
+    #[arg(add = ArgValueCompleter::new(target_names))]
     pub target: String,
     /// `[BIND_ADDR:]LOCAL_PORT:HOST:PORT` (repeatable). HOST is resolved on the target
     /// (`localhost` is the target itself); BIND_ADDR defaults to 127.0.0.1, `*` means every
@@ -289,6 +408,7 @@ pub struct ForwardArgs {
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
     /// Target name or id (ssh's `%h`).
+    #[arg(add = ArgValueCompleter::new(target_names))]
     pub target: String,
     /// Port on the target to connect to (ssh's `%p`).
     pub port: u16,
@@ -401,6 +521,11 @@ pub enum GroupCommand {
     },
     /// List groups and their members.
     List(OutputArgs),
+    /// Delete a group and its memberships; sessions a membership of it allowed end at once.
+    Delete {
+        /// The group's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -451,10 +576,35 @@ pub enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AgentCommand {
-    /// Revoke an agent (by target name or id): its link is cut now and refused from then on.
+    /// Every enrolled agent, revoked ones too, with its state and tags.
+    List(OutputArgs),
+    /// Revoke an agent (by target name or id): its link is cut now and refused from then on;
+    /// the target stays listed and its name taken.
     Revoke {
         /// Target name or id.
+        #[arg(add = ArgValueCompleter::new(target_names))]
         target: String,
+    },
+    /// Remove a target and its agent's identity: its link is cut, the agent is refused from
+    /// then on, and the name may be enrolled again. Past sessions keep its name.
+    Remove {
+        /// Target name or id.
+        #[arg(add = ArgValueCompleter::new(target_names))]
+        target: String,
+    },
+    /// Set a target's tags, replacing all it has: `retag web-1 --tag env=prod --tag team=a`.
+    /// Live sessions the new tags no longer allow end at once.
+    #[command(group(clap::ArgGroup::new("new_tags").required(true).args(["tags", "clear"])))]
+    Retag {
+        /// Target name or id.
+        #[arg(add = ArgValueCompleter::new(target_names))]
+        target: String,
+        /// A tag (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = wicket_api::targets::parse_tag)]
+        tags: Vec<(String, String)>,
+        /// Remove every tag (instead of --tag).
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -481,3 +631,6 @@ pub struct CreateActivationArgs {
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,13 +5,17 @@ pub mod admin;
 pub mod audit;
 pub mod connect;
 pub mod cp;
+pub mod exec;
 pub mod forward;
 pub mod login;
 pub mod mfa;
+pub mod profiles;
 pub mod proxy;
 pub mod sessions;
+pub mod ssh;
 pub mod ssh_config;
 pub mod sso;
+pub mod status;
 pub mod targets;
 
 use anyhow::Result;
@@ -26,17 +30,18 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Login(args) => login::login(profile, args).await,
         Command::Logout => login::logout(profile).await,
+        Command::Status(args) => status::status(profile, args).await,
+        Command::Profiles(args) => profiles::dispatch(args),
         Command::Targets(args) => targets::list(profile, args).await,
         Command::Connect(args) => connect::connect(profile, args).await,
+        Command::Exec(args) => exec::exec(profile, args).await,
+        Command::Ssh(args) => ssh::ssh(profile, args),
         Command::Forward(args) => forward::forward(profile, args).await,
         Command::Cp(args) => cp::cp(profile, args).await,
         Command::Proxy(args) => proxy::proxy(profile, args).await,
         Command::SshConfig(args) => ssh_config::print(profile, args).await,
         Command::Completions { shell } => {
-            // Generate into memory: clap_complete panics on a write error such as a closed pipe.
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "wicket", &mut script);
+            let script = crate::complete::script(shell, &completer())?;
             use std::io::Write;
             let _ = std::io::stdout().write_all(&script);
             Ok(0)
@@ -54,6 +59,19 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             other => admin::dispatch(profile, other).await,
         },
     }
+}
+
+/// How a completion script calls this binary: by the name it was run as when that is a bare
+/// name (found on PATH then, as after an upgrade), else by its full path.
+fn completer() -> String {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    if !argv0.is_empty() && !argv0.contains('/') {
+        return argv0;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "wicket".into())
 }
 
 /// Every error from [`dispatch`] exits 1, except that `connect` reserves 255 (see

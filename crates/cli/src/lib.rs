@@ -11,6 +11,7 @@
 //! - [`terminal`]: raw mode that is always restored, terminal size, a quiet terminal for
 //!   replays.
 //! - [`queries`]: terminal queries taken out of replayed and watched output.
+//! - [`complete`]: shell completion, target names included.
 //! - [`commands`]: one module per command.
 
 /// `println!` for command output, through [`stdio::out`]: a reader that has gone away
@@ -50,6 +51,7 @@ macro_rules! err {
 
 pub mod args;
 pub mod commands;
+pub mod complete;
 pub mod link;
 pub mod profile;
 pub mod queries;

@@ -21,7 +21,7 @@ pub struct Config {
     pub profiles: BTreeMap<String, Profile>,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub server: String,
     pub user: String,
@@ -30,6 +30,13 @@ pub struct Profile {
     pub token: Option<String>,
     /// Unix milliseconds.
     pub expires_at: Option<i64>,
+    /// The last login was single sign-on, so a plain `wicket login` signs in that way again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sso: bool,
+    /// How to log in to this profile again, for messages about its token (set by
+    /// [`Config::selected`]; not stored).
+    #[serde(skip)]
+    pub relogin: String,
 }
 
 impl std::fmt::Debug for Profile {
@@ -80,13 +87,18 @@ impl Config {
         asked.map(str::to_string).or_else(|| self.current.clone())
     }
 
-    /// The profile to use, or advice on how to get one.
+    /// The profile to use, or advice on how to get one. Its token's advice names the way to
+    /// log in again ([`Config::login_hint`]).
     pub fn selected(&self, asked: Option<&str>) -> Result<(String, Profile)> {
         let Some(name) = self.selected_name(asked) else {
             bail!("not logged in; run `wicket login --server URL`");
         };
         match self.profiles.get(&name) {
-            Some(p) => Ok((name, p.clone())),
+            Some(p) => {
+                let mut p = p.clone();
+                p.relogin = self.login_hint(&name);
+                Ok((name, p))
+            }
             None => bail!("no profile named {name:?}; run `wicket login --server URL`"),
         }
     }
@@ -95,6 +107,32 @@ impl Config {
     pub fn put(&mut self, name: &str, profile: Profile) {
         self.profiles.insert(name.to_string(), profile);
         self.current = Some(name.to_string());
+    }
+
+    /// Stores `profile` under `name`, making it current only when no profile is: logging in
+    /// through `--profile X` must not silently move every later command to X.
+    pub fn store(&mut self, name: &str, profile: Profile) {
+        self.profiles.insert(name.to_string(), profile);
+        if self.current_name().is_none() {
+            self.current = Some(name.to_string());
+        }
+    }
+
+    /// The current profile's name, if it names a profile that exists.
+    pub fn current_name(&self) -> Option<&str> {
+        self.current
+            .as_deref()
+            .filter(|c| self.profiles.contains_key(*c))
+    }
+
+    /// How to log in again to profile `name`: `wicket login` for the current one, with
+    /// `--profile` for another, since a bare `wicket login` would use the current one.
+    pub fn login_hint(&self, name: &str) -> String {
+        if self.current_name() == Some(name) {
+            "wicket login".to_string()
+        } else {
+            format!("wicket --profile {name} login")
+        }
     }
 }
 
@@ -112,13 +150,18 @@ impl Profile {
 
     /// The token, if it has not expired by the local clock.
     pub fn live_token(&self) -> Result<String> {
+        let relogin = if self.relogin.is_empty() {
+            "wicket login"
+        } else {
+            &self.relogin
+        };
         let token = self
             .token
             .clone()
-            .ok_or_else(|| anyhow!("not logged in to {}; run `wicket login`", self.server))?;
+            .ok_or_else(|| anyhow!("not logged in to {}; run `{relogin}`", self.server))?;
         if let Some(exp) = self.expires_at {
             if exp <= now_ms() {
-                bail!("token expired; run `wicket login --server {}`", self.server);
+                bail!("token expired; run `{relogin}`");
             }
         }
         Ok(token)

@@ -25,6 +25,23 @@ pub enum ApiError {
     Decode(String),
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The server's certificate leads to no CA the OS trusts and none was pinned (see
+    /// [`wicket_tls::UnknownCa`]): a person needs to be told what to pin, not `UnknownIssuer`.
+    #[error("{}", unknown_ca_message(server, ca.as_ref()))]
+    UnknownCa {
+        server: String,
+        /// The top of the chain the server sent (wicketd's own CA).
+        ca: Option<wicket_tls::Fingerprint>,
+    },
+}
+
+/// The one wording of [`ApiError::UnknownCa`] and [`crate::DialError::UnknownCa`].
+pub(crate) fn unknown_ca_message(server: &str, ca: Option<&wicket_tls::Fingerprint>) -> String {
+    let mut s = format!("the certificate of {server} is not signed by a CA this machine trusts");
+    if let Some(ca) = ca {
+        s.push_str(&format!(" (the server presented CA {ca})"));
+    }
+    s
 }
 
 /// A client for one server, optionally carrying a bearer token.
@@ -33,6 +50,8 @@ pub struct ApiClient {
     server: ServerUrl,
     http: reqwest::Client,
     token: Option<String>,
+    /// A limit on each whole request shorter than the client's own (see [`Self::with_timeout`]).
+    timeout: Option<std::time::Duration>,
 }
 
 impl ApiClient {
@@ -49,7 +68,15 @@ impl ApiClient {
             server,
             http,
             token,
+            timeout: None,
         })
+    }
+
+    /// The same client, with each request (connecting included) given at most `limit`: for
+    /// answers that are worthless late, such as a shell completion or a reachability check.
+    pub fn with_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.timeout = Some(limit);
+        self
     }
 
     pub fn server(&self) -> &ServerUrl {
@@ -75,16 +102,16 @@ impl ApiClient {
         body: Option<&B>,
     ) -> Result<T, ApiError> {
         let mut req = self.http.request(method, self.server.https(path));
+        if let Some(limit) = self.timeout {
+            req = req.timeout(limit);
+        }
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| ApiError::Unreachable {
-            server: self.server.to_string(),
-            reason: describe(&e),
-        })?;
+        let resp = req.send().await.map_err(|e| self.send_error(&e))?;
         let status = resp.status();
         let text = resp
             .text()
@@ -106,10 +133,7 @@ impl ApiClient {
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| ApiError::Unreachable {
-            server: self.server.to_string(),
-            reason: describe(&e),
-        })?;
+        let resp = req.send().await.map_err(|e| self.send_error(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -120,6 +144,22 @@ impl ApiClient {
             });
         }
         Ok(ByteStream { resp })
+    }
+}
+
+impl ApiClient {
+    /// A request that got no answer: a CA we do not trust, or a server we cannot reach.
+    fn send_error(&self, e: &reqwest::Error) -> ApiError {
+        if let Some(unknown) = wicket_tls::UnknownCa::find(e) {
+            return ApiError::UnknownCa {
+                server: self.server.to_string(),
+                ca: unknown.top(),
+            };
+        }
+        ApiError::Unreachable {
+            server: self.server.to_string(),
+            reason: describe(e),
+        }
     }
 }
 

@@ -28,6 +28,12 @@ pub enum DialError {
     Refused(String),
     #[error("server says {status}: {message}")]
     Http { status: u16, message: String },
+    /// As [`crate::ApiError::UnknownCa`].
+    #[error("{}", crate::api::unknown_ca_message(server, ca.as_ref()))]
+    UnknownCa {
+        server: String,
+        ca: Option<wicket_tls::Fingerprint>,
+    },
 }
 
 /// WebSocket limits at twice the frame limit: a message a little too large still reaches the
@@ -90,7 +96,13 @@ async fn dial_inner(
     let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .map_err(|e| tls_err(e.to_string()))?;
+        .map_err(|e| match wicket_tls::UnknownCa::find(&e) {
+            Some(unknown) => DialError::UnknownCa {
+                server: server.to_string(),
+                ca: unknown.top(),
+            },
+            None => tls_err(e.to_string()),
+        })?;
     let mut request = server
         .wss(path)
         .into_client_request()

@@ -96,6 +96,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             post(api::agents::revoke),
         ),
         (
+            spec(M::GET, "/v1/agents", Admin(Action::ManageAgents)),
+            get(api::agents::list),
+        ),
+        (
+            spec(M::PUT, "/v1/agents/{id}/tags", Admin(Action::ManageAgents)),
+            put(api::agents::retag),
+        ),
+        (
+            spec(M::DELETE, "/v1/agents/{id}", Admin(Action::ManageAgents)),
+            delete(api::agents::remove),
+        ),
+        (
             spec(M::GET, "/v1/users", Admin(Action::ManageUsers)),
             get(api::users::list),
         ),
@@ -138,6 +150,10 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         (
             spec(M::POST, "/v1/groups", Admin(Action::ManageGroups)),
             post(api::groups::create),
+        ),
+        (
+            spec(M::DELETE, "/v1/groups/{name}", Admin(Action::ManageGroups)),
+            delete(api::groups::delete),
         ),
         (
             spec(

@@ -78,6 +78,30 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Deletes a group and its memberships; returns false if there was no such group. A
+    /// single sign-on login whose groups claim names it creates it again.
+    pub async fn delete_group(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let Some(row) = sqlx::query("SELECT id FROM groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let id: String = row.try_get("id")?;
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Every group with its members, by name.
     pub async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
         let rows = sqlx::query("SELECT id, name, created_at FROM groups ORDER BY name")

@@ -1,5 +1,6 @@
-//! Targets: hosts whose agent enrolled with an activation code and now dials in. Targets are
-//! revoked rather than deleted, so audit records keep pointing at something.
+//! Targets: hosts whose agent enrolled with an activation code and now dials in. Revoking one
+//! keeps its row (and its name taken); deleting one frees the name, and the session history
+//! still reads, since sessions copy the names they show.
 
 use std::collections::BTreeMap;
 
@@ -165,6 +166,31 @@ impl Store {
                 .bind(now)
                 .execute(self.pool())
                 .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Replaces a target's tags; returns false if it does not exist.
+    pub async fn set_target_tags(
+        &self,
+        id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool, StoreError> {
+        let tags = encode_json("targets.tags", tags)?;
+        let done = sqlx::query("UPDATE targets SET tags = $2 WHERE id = $1")
+            .bind(id)
+            .bind(tags)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a target: its agent's key goes with it, so the agent is refused as unknown,
+    /// and its name may be enrolled again. Returns false if it did not exist.
+    pub async fn delete_target(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM targets WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }

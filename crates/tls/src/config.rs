@@ -2,11 +2,13 @@
 
 use std::sync::{Arc, OnceLock};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::pin::PinnedVerifier;
+use crate::system::SystemVerifier;
 use crate::{Fingerprint, TlsError};
 
 /// The only ALPN protocol we speak: WebSocket upgrades need HTTP/1.1.
@@ -23,7 +25,8 @@ pub enum Trust {
     /// serverAuth usage and the server name.
     Pinned(Fingerprint),
     /// The OS trust store (rustls-native-certs), for servers with publicly trusted
-    /// certificates. The store is read each time a config is built.
+    /// certificates. The store is read each time a config is built. A chain that leads to
+    /// no trusted CA fails with [`UnknownCa`](crate::UnknownCa).
     System,
 }
 
@@ -51,9 +54,18 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsError> {
                 provider.signature_verification_algorithms,
             )))
             .with_no_client_auth(),
-        Trust::System => builder
-            .with_root_certificates(system_roots()?)
-            .with_no_client_auth(),
+        Trust::System => {
+            let webpki = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(system_roots()?),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| TlsError::SystemRoots(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(SystemVerifier::new(webpki)))
+                .with_no_client_auth()
+        }
     };
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
     Ok(Arc::new(config))

@@ -14,6 +14,7 @@
 //! - `identity`: [`ServerIdentity`], load-or-create on disk, operator PEM files,
 //!   and the server config.
 //! - `pin`: the pinning certificate verifier and [`PinMismatch`].
+//! - `system`: the OS-store verifier and [`UnknownCa`], its error for a CA it does not know.
 //! - `config`: [`Trust`], [`client_config`] and the shared crypto provider.
 //! - `files`: PEM reading and atomic, permission-aware file writes; [`write_private`], the
 //!   one way wicket writes a secret file.
@@ -25,6 +26,7 @@ mod files;
 mod fingerprint;
 mod identity;
 mod pin;
+mod system;
 
 pub use config::{client_config, Trust};
 pub use error::TlsError;
@@ -32,6 +34,7 @@ pub use files::write_private;
 pub use fingerprint::Fingerprint;
 pub use identity::ServerIdentity;
 pub use pin::PinMismatch;
+pub use system::UnknownCa;
 
 /// Install aws-lc-rs as the process-wide rustls `CryptoProvider`.
 ///

@@ -32,31 +32,40 @@ impl PinMismatch {
     /// Find a `PinMismatch` in an error chain: an `io::Error` from tokio-rustls, a
     /// `rustls::Error`, or anything wrapping them as its `source()`.
     pub fn find<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a PinMismatch> {
-        let mut cur: Option<&'a (dyn StdError + 'static)> = Some(err);
-        while let Some(e) = cur {
-            if let Some(found) = e.downcast_ref::<PinMismatch>() {
+        find_in_chain(err)
+    }
+}
+
+/// A verifier's own error of type `T` in an error chain: verifiers report it wrapped in
+/// `rustls::Error::Other` (or a certificate error's `Other`), inside an `io::Error` from
+/// tokio-rustls, inside whatever wraps that as its `source()`.
+pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
+    let mut cur: Option<&'a (dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(
+            rustls::Error::Other(other)
+            | rustls::Error::InvalidCertificate(CertificateError::Other(other)),
+        ) = e.downcast_ref::<rustls::Error>()
+        {
+            let inner: &'a (dyn StdError + 'static) = other.0.as_ref();
+            if let Some(found) = inner.downcast_ref::<T>() {
                 return Some(found);
             }
-            if let Some(
-                rustls::Error::Other(other)
-                | rustls::Error::InvalidCertificate(CertificateError::Other(other)),
-            ) = e.downcast_ref::<rustls::Error>()
-            {
-                let inner: &'a (dyn StdError + 'static) = other.0.as_ref();
-                if let Some(found) = inner.downcast_ref::<PinMismatch>() {
-                    return Some(found);
-                }
-            }
-            // io::Error::source() skips the wrapped error itself, so look inside it.
-            if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-                if let Some(found) = Self::find(inner) {
-                    return Some(found);
-                }
-            }
-            cur = e.source();
         }
-        None
+        // io::Error::source() skips the wrapped error itself, so look inside it.
+        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(found) = find_in_chain(inner) {
+                return Some(found);
+            }
+        }
+        cur = e.source();
     }
+    None
 }
 
 impl fmt::Display for PinMismatch {

@@ -9,7 +9,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use wicket_tls::{client_config, Fingerprint, PinMismatch, ServerIdentity, Trust};
+use wicket_tls::{client_config, Fingerprint, PinMismatch, ServerIdentity, Trust, UnknownCa};
 
 fn sans() -> Vec<String> {
     ["localhost", "127.0.0.1", "::1", "wicket.test"]
@@ -170,6 +170,20 @@ async fn wrong_pin_is_refused_with_a_clear_error() -> Result<()> {
     let mismatch = PinMismatch::find(&err).expect("PinMismatch in the error chain");
     assert_eq!(mismatch.pinned, wrong);
     assert_eq!(mismatch.offered.len(), 2);
+    Ok(())
+}
+
+/// A private CA reached through the OS store fails with `UnknownCa`, which names the CA the
+/// server offered (what wicketd prints at start), not with webpki's bare `UnknownIssuer`.
+#[tokio::test]
+async fn system_trust_names_the_unknown_ca() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let identity = ServerIdentity::load_or_create(dir.path(), &sans())?;
+    let addr = spawn_echo_server(&identity).await?;
+    let err = ping(addr, &Trust::System, "localhost").await.unwrap_err();
+    let unknown = UnknownCa::find(&err).expect("UnknownCa in the error chain");
+    assert_eq!(unknown.top(), Some(identity.ca_fingerprint));
+    assert!(!err.to_string().contains("UnknownIssuer"), "{err}");
     Ok(())
 }
 

@@ -204,6 +204,7 @@ async fn write_profile(
             ca_fingerprint: Some(fingerprint.to_string()),
             token: Some(token),
             expires_at: Some(expires_at),
+            ..Profile::default()
         },
     );
     config.save()

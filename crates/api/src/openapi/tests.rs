@@ -342,6 +342,36 @@ fn every_body_fits_its_schema_with_and_without_its_optional_fields() {
         name: s("web-1"),
         revoked: true,
     });
+    for (revoked_at, version) in [(None, None), (Some(5), Some(s("0.1.0")))] {
+        fits(AgentView {
+            id: s("tgt_1"),
+            name: s("web-1"),
+            tags: tags(),
+            online: revoked_at.is_none(),
+            created_at: 1,
+            last_seen: revoked_at,
+            revoked_at,
+            activation_id: s("act_1"),
+            agent_version: version.clone(),
+            hostname: version.clone(),
+            os: version,
+        });
+    }
+    fits(SetTags { tags: tags() });
+    fits(SetTags {
+        tags: BTreeMap::new(),
+    });
+    fits(AgentTags {
+        id: s("tgt_1"),
+        name: s("web-1"),
+        tags: tags(),
+        sessions_ended: 1,
+    });
+    fits(AgentRemoved {
+        id: s("tgt_1"),
+        name: s("web-1"),
+        removed: true,
+    });
     fits(UserView {
         name: s("bob"),
         is_admin: false,
@@ -367,6 +397,11 @@ fn every_body_fits_its_schema_with_and_without_its_optional_fields() {
         members: vec![s("bob")],
     });
     fits(CreateGroup { name: s("ops") });
+    fits(GroupDeleted {
+        name: s("ops"),
+        deleted: true,
+        sessions_ended: 0,
+    });
     fits(AddMember { user: s("bob") });
     fits(ActivePolicy {
         version: 0,

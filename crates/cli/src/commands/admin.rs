@@ -5,9 +5,10 @@ use std::io::BufRead;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use wicket_api::{
-    ActivePolicy, AddMember, AgentRevoked, CreateGroup, CreateUser, CreatedUser, ExplainRequest,
-    Explanation, Group, Membership, MfaReset, PolicyActivated, PolicyText, TokenRevoked, TokenView,
-    UserDeleted, UserDisabled, UserView, Validation,
+    ActivePolicy, AddMember, AgentRemoved, AgentRevoked, AgentTags, AgentView, CreateGroup,
+    CreateUser, CreatedUser, ExplainRequest, Explanation, Group, GroupDeleted, Membership,
+    MfaReset, PolicyActivated, PolicyText, SetTags, TokenRevoked, TokenView, UserDeleted,
+    UserDisabled, UserView, Validation,
 };
 use wicket_dial::ApiClient;
 
@@ -27,16 +28,105 @@ pub async fn dispatch(profile_name: Option<&str>, cmd: AdminCommand) -> Result<i
         AdminCommand::Groups { command } => groups(&api, command).await,
         AdminCommand::Policies { command } => policies(&api, command).await,
         AdminCommand::Tokens { command } => tokens(&api, command).await,
-        AdminCommand::Agents { command } => match command {
-            AgentCommand::Revoke { target } => {
-                let v: AgentRevoked = api
-                    .post(&format!("/v1/agents/{}/revoke", seg(&target)), &json!({}))
-                    .await?;
-                outln!("Revoked agent {} ({}); its link is closed.", v.name, v.id);
-                Ok(0)
-            }
-        },
+        AdminCommand::Agents { command } => agents(&api, command).await,
     }
+}
+
+async fn agents(api: &ApiClient, cmd: AgentCommand) -> Result<i32> {
+    match cmd {
+        AgentCommand::List(o) => {
+            let v: Vec<AgentView> = api.get("/v1/agents").await?;
+            if o.output == Output::Json {
+                crate::stdio::json(&v)?;
+            } else {
+                let rows: Vec<[String; 7]> = v
+                    .iter()
+                    .map(|a| {
+                        let state = match (a.revoked_at, a.online) {
+                            (Some(_), _) => "revoked",
+                            (None, true) => "online",
+                            (None, false) => "offline",
+                        };
+                        [
+                            a.name.clone(),
+                            a.id.clone(),
+                            state.to_string(),
+                            if a.online {
+                                "now".into()
+                            } else {
+                                super::ago(a.last_seen)
+                            },
+                            a.agent_version.clone().unwrap_or_else(|| "-".into()),
+                            a.hostname.clone().unwrap_or_else(|| "-".into()),
+                            tag_list(&a.tags),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "NAME",
+                        "ID",
+                        "STATE",
+                        "LAST SEEN",
+                        "VERSION",
+                        "HOSTNAME",
+                        "TAGS",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        AgentCommand::Revoke { target } => {
+            let v: AgentRevoked = api
+                .post(&format!("/v1/agents/{}/revoke", seg(&target)), &json!({}))
+                .await?;
+            outln!("Revoked agent {} ({}); its link is closed.", v.name, v.id);
+        }
+        AgentCommand::Remove { target } => {
+            let v: AgentRemoved = api
+                .call(
+                    reqwest_method("DELETE")?,
+                    &format!("/v1/agents/{}", seg(&target)),
+                    None::<&()>,
+                )
+                .await?;
+            outln!(
+                "Removed target {} ({}); its agent is refused from now on and the name is free.",
+                v.name,
+                v.id
+            );
+        }
+        AgentCommand::Retag {
+            target,
+            tags,
+            clear: _,
+        } => {
+            let v: AgentTags = api
+                .call(
+                    reqwest_method("PUT")?,
+                    &format!("/v1/agents/{}/tags", seg(&target)),
+                    Some(&SetTags {
+                        tags: tags.into_iter().collect(),
+                    }),
+                )
+                .await?;
+            let now = if v.tags.is_empty() {
+                "no tags".to_string()
+            } else {
+                tag_list(&v.tags)
+            };
+            outln!("Tags of {}: {now}.{}", v.name, ended(v.sessions_ended));
+        }
+    }
+    Ok(0)
+}
+
+/// `k=v,k2=v2`, as `wicket targets` shows tags.
+fn tag_list(tags: &std::collections::BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn unreachable_activation() -> Result<i32> {
@@ -181,6 +271,16 @@ async fn groups(api: &ApiClient, cmd: GroupCommand) -> Result<i32> {
                 "Removed {user} from {group}.{}",
                 ended(v.sessions_ended.unwrap_or(0))
             );
+        }
+        GroupCommand::Delete { name } => {
+            let v: GroupDeleted = api
+                .call(
+                    reqwest_method("DELETE")?,
+                    &format!("/v1/groups/{}", seg(&name)),
+                    None::<&()>,
+                )
+                .await?;
+            outln!("Deleted group {name}.{}", ended(v.sessions_ended));
         }
         GroupCommand::List(o) => {
             let v: Vec<Group> = api.get("/v1/groups").await?;

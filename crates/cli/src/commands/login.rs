@@ -10,21 +10,75 @@ use wicket_tls::{Fingerprint, Trust};
 use crate::args::LoginArgs;
 use crate::profile::{Config, Profile};
 
+/// Signs in. Without `--server`, the selected profile's server, pinned CA and user are used
+/// again: after a token expires or is revoked, `wicket login` is all it takes.
 pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
-    let server = ServerUrl::parse(&args.server)?;
-    let fingerprint: Option<Fingerprint> = args
-        .ca_fingerprint
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .context("--ca-fingerprint")?;
+    let config = Config::load()?;
+    let name = config
+        .selected_name(profile_name)
+        .unwrap_or_else(|| "default".to_string());
+    let known = config.profiles.get(&name);
+    let server = match (&args.server, known) {
+        (Some(s), _) => ServerUrl::parse(s)?,
+        (None, Some(p)) => p.server_url()?,
+        (None, None) => bail!(
+            "no profile named {name:?} to log in to again; give the server: \
+             `wicket login --server URL`"
+        ),
+    };
+    // What the profile remembers belongs to its server: another server starts from nothing.
+    let same = known.filter(|p| p.server_url().is_ok_and(|u| u == server));
+    let fingerprint: Option<Fingerprint> = match &args.ca_fingerprint {
+        Some(fp) => Some(fp.parse().context("--ca-fingerprint")?),
+        None => same
+            .and_then(|p| p.ca_fingerprint.as_deref())
+            .map(str::parse)
+            .transpose()
+            .context("the profile's CA fingerprint")?,
+    };
+    let password_flags = args.user.is_some()
+        || args.password_stdin
+        || args.totp.is_some()
+        || args.recovery_code.is_some();
+    let sso = args.sso || (same.is_some_and(|p| p.sso) && !password_flags);
+    let user = args.user.clone().or_else(|| same.map(|p| p.user.clone()));
     let trust = fingerprint.map(Trust::Pinned).unwrap_or(Trust::System);
-    if args.sso {
-        let api = ApiClient::new(server.clone(), &trust, None)?;
-        let resp = crate::commands::sso::login(&api, args.no_browser).await?;
-        return save(profile_name, &server, fingerprint, resp);
-    }
-    let user = match args.user {
+    let api = ApiClient::new(server.clone(), &trust, None)?;
+    let resp = if sso {
+        crate::commands::sso::login(&api, args.no_browser).await
+    } else {
+        password_login(&api, user, &args).await
+    };
+    let resp = resp.map_err(|e| advise(e, &server))?;
+    save(&name, &server, fingerprint, sso, resp)
+}
+
+/// A login's failure, with what to do when the server's CA is not trusted: webpki's bare
+/// `UnknownIssuer` left people stuck.
+fn advise(e: anyhow::Error, server: &ServerUrl) -> anyhow::Error {
+    let Some(ApiError::UnknownCa { ca, .. }) = e.downcast_ref::<ApiError>() else {
+        return e;
+    };
+    let presented = ca
+        .map(|ca| {
+            format!("\nThe server presented CA {ca}: pin it only if it is the one wicketd printed.")
+        })
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "{e}.\nFor a wicketd with its own CA, pin that CA: \
+         `wicket login --server {server} --ca-fingerprint FINGERPRINT`. wicketd prints the \
+         fingerprint when it starts (\"CA fingerprint (sha256): ...\"), and so does \
+         `wicketd dev`.{presented}"
+    )
+}
+
+/// A password login (and a one-time code when the server asks for one).
+async fn password_login(
+    api: &ApiClient,
+    user: Option<String>,
+    args: &LoginArgs,
+) -> Result<LoginResponse> {
+    let user = match user {
         Some(u) => u,
         None => prompt("User: ")?,
     };
@@ -38,7 +92,6 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         }
         rpassword::prompt_password(format!("Password for {user}: "))?
     };
-    let api = ApiClient::new(server.clone(), &trust, None)?;
     let request = |totp: Option<&'_ str>, recovery: Option<&'_ str>| {
         let api = api.clone();
         let body = LoginRequest {
@@ -76,28 +129,29 @@ pub async fn login(profile_name: Option<&str>, args: LoginArgs) -> Result<i32> {
         }
         other => other?,
     };
-    save(profile_name, &server, fingerprint, resp)
+    Ok(resp)
 }
 
-/// Stores the profile and token of a successful login and says so.
+/// Stores the profile and token of a successful login and says so, and which profile is
+/// current when it is another one.
 fn save(
-    profile_name: Option<&str>,
+    name: &str,
     server: &ServerUrl,
     fingerprint: Option<Fingerprint>,
+    sso: bool,
     resp: LoginResponse,
 ) -> Result<i32> {
     let mut config = Config::load()?;
-    let name = config
-        .selected_name(profile_name)
-        .unwrap_or_else(|| "default".to_string());
-    config.put(
-        &name,
+    config.store(
+        name,
         Profile {
             server: server.to_string(),
             user: resp.user.clone(),
             ca_fingerprint: fingerprint.map(|f| f.to_string()),
             token: Some(resp.token),
             expires_at: Some(resp.expires_at),
+            sso,
+            ..Profile::default()
         },
     );
     config.save()?;
@@ -114,6 +168,12 @@ fn save(
         },
         humantime::format_duration(valid_for)
     );
+    if let Some(current) = config.current_name().filter(|c| *c != name) {
+        errln!(
+            "The current profile is still {current}; use this one with `wicket --profile {name} ...` \
+             or make it current with `wicket profiles use {name}`."
+        );
+    }
     Ok(0)
 }
 

@@ -42,8 +42,7 @@ pub fn render(
         "# wicket ssh-config: targets of profile {profile:?} on {server}.\n\
          # Add to ~/.ssh/config (or Include a file holding it); regenerate when targets change.\n"
     );
-    let exe = quote(exe);
-    let profile = quote(profile);
+    let proxy = proxy_command(exe, profile);
     for t in targets {
         if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '"') {
             out.push_str(&format!(
@@ -53,9 +52,7 @@ pub fn render(
             continue;
         }
         out.push_str(&format!("\nHost {}\n", t.name));
-        out.push_str(&format!(
-            "    ProxyCommand {exe} --profile {profile} proxy %h %p\n"
-        ));
+        out.push_str(&format!("    ProxyCommand {proxy}\n"));
         if port != 22 {
             out.push_str(&format!("    Port {port}\n"));
         }
@@ -66,12 +63,20 @@ pub fn render(
     out
 }
 
-/// Quotes for ssh_config's ProxyCommand (run by `sh -c`) when needed.
+/// ssh's `ProxyCommand` that reaches `%h` port `%p` through this wicket binary and profile;
+/// `wicket ssh` passes the same with `-o`.
+pub fn proxy_command(exe: &str, profile: &str) -> String {
+    format!("{} --profile {} proxy %h %p", quote(exe), quote(profile))
+}
+
+/// Quotes for ssh_config's ProxyCommand (run by `sh -c`) when needed. A `%` is doubled, since
+/// ssh expands `%` tokens in the command before the shell sees it.
 fn quote(s: &str) -> String {
+    let s = s.replace('%', "%%");
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+@%=,:".contains(c))
     {
-        s.to_string()
+        s
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use wicket_api::{AddMember, CreateGroup, Group, Membership};
+use wicket_api::{AddMember, CreateGroup, Group, GroupDeleted, Membership};
 use wicket_store::StoreError;
 
 use crate::api::users::check_name;
@@ -88,5 +88,23 @@ pub async fn remove_member(
         user,
         member: false,
         sessions_ended: Some(ended as u64),
+    }))
+}
+
+/// Deleting a group takes every membership of it away: live sessions are re-checked at once,
+/// as after removing a member.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<GroupDeleted>, ApiError> {
+    if !state.store().delete_group(&name).await.map_err(map)? {
+        return Err(ApiError::not_found(format!("no group named {name:?}")));
+    }
+    let ended = crate::broker::recheck(&state).await;
+    tracing::info!(group = %name, sessions_ended = ended, "group deleted");
+    Ok(Json(GroupDeleted {
+        name,
+        deleted: true,
+        sessions_ended: ended as u64,
     }))
 }

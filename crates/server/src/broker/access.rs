@@ -122,7 +122,8 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
     };
     let target = match state.store().target_by_id(&s.target_id).await {
         Ok(Some(t)) if t.revoked_at.is_none() => t,
-        Ok(_) => return Some("the target was revoked".into()),
+        Ok(Some(_)) => return Some("the target was revoked".into()),
+        Ok(None) => return Some("the target was removed".into()),
         Err(_) => return None,
     };
     let caller = Caller {

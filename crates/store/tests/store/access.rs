@@ -44,6 +44,17 @@ async fn groups_and_members(store: Store) -> Result<()> {
         store.add_group_member("ops", "nobody").await,
         Err(StoreError::NotFound(_))
     ));
+    // Deleting a group takes its memberships with it; the name may be used again.
+    ensure!(store.delete_group("dev").await?);
+    ensure!(!store.delete_group("dev").await?);
+    ensure!(store.groups_of_user(&alice.id).await?.is_empty());
+    ensure!(store.list_groups().await?.len() == 1);
+    store.create_group("dev", NOW).await?;
+    ensure!(store
+        .list_groups()
+        .await?
+        .iter()
+        .all(|g| g.name != "dev" || g.members.is_empty()));
     Ok(())
 }
 

@@ -5,7 +5,11 @@ use wicket_store::{Inventory, Store, StoreError};
 
 use crate::harness::{new_activation, new_target, NOW};
 
-cases!(target_seen_and_inventory_round_trip, revoke_target_works);
+cases!(
+    target_seen_and_inventory_round_trip,
+    revoke_target_works,
+    retag_and_delete_target
+);
 
 async fn target_seen_and_inventory_round_trip(store: Store) -> Result<()> {
     let act = store.create_activation(new_activation(b"code", 1)).await?;
@@ -55,5 +59,25 @@ async fn revoke_target_works(store: Store) -> Result<()> {
     let list = store.list_targets().await?;
     ensure!(list.len() == 2 && list[0].id == a.id && list[1].id == b.id);
     ensure!(list[0].revoked_at == Some(NOW + 1) && list[1].revoked_at.is_none());
+    Ok(())
+}
+
+async fn retag_and_delete_target(store: Store) -> Result<()> {
+    let act = store.create_activation(new_activation(b"code", 2)).await?;
+    let a = store
+        .register_target(&act.id, b"code", NOW, new_target("a"))
+        .await?;
+    let tags = [("env".to_string(), "prod".to_string())].into();
+    ensure!(store.set_target_tags(&a.id, &tags).await?);
+    ensure!(!store.set_target_tags("tgt_missing", &tags).await?);
+    let got = store.target_by_id(&a.id).await?;
+    ensure!(got.map(|t| t.tags) == Some(tags));
+    ensure!(store.delete_target(&a.id).await?);
+    ensure!(!store.delete_target(&a.id).await?);
+    ensure!(store.target_by_name("a").await?.is_none());
+    // The name is free again.
+    store
+        .register_target(&act.id, b"code", NOW, new_target("a"))
+        .await?;
     Ok(())
 }

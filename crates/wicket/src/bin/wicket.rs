@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() {
     wicket_tls::install_crypto_provider();
+    wicket_cli::complete::answer_if_asked();
     let cli = wicket_cli::Cli::parse();
     // Quiet unless asked: the CLI's output is for people and scripts.
     if std::env::var_os("RUST_LOG").is_some() {

@@ -463,7 +463,15 @@ async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
     h.admin.set_policies(POLICY).await?;
     h.admin.ok(&["admin", "groups", "create", "ops"]).await?;
     let mut users = Vec::new();
-    for name in ["u-disable", "u-delete", "u-token", "u-group", "u-policy"] {
+    for name in [
+        "u-disable",
+        "u-delete",
+        "u-token",
+        "u-group",
+        "u-policy",
+        "u-retag",
+        "u-group-delete",
+    ] {
         let cli = h.user(name, "a-long-password").await?;
         h.admin
             .ok(&["admin", "groups", "add-member", "ops", name])
@@ -516,9 +524,33 @@ async fn every_kind_of_revocation_ends_live_sessions_at_once() -> Result<()> {
     )
     .await?;
 
+    // New tags the policy does not grant end the session; the old ones restore access.
+    let s = live_session(&users[5]).await?;
+    ends_within_a_second(
+        s,
+        "retag target",
+        admin.ok(&["admin", "agents", "retag", "web-1", "--tag", "env=staging"]),
+    )
+    .await?;
+    admin
+        .ok(&["admin", "agents", "retag", "web-1", "--tag", "env=prod"])
+        .await?;
+
     let s = live_session(&users[4]).await?;
     let stricter = POLICY.replace("\"nobody\"", "\"somebody-else\"");
     ends_within_a_second(s, "policy change", admin.set_policies(&stricter)).await?;
+
+    // Deleting the group takes every membership of it away.
+    admin.set_policies(POLICY).await?;
+    let s = live_session(&users[6]).await?;
+    ends_within_a_second(
+        s,
+        "delete group",
+        admin.ok(&["admin", "groups", "delete", "ops"]),
+    )
+    .await?;
+    let groups = admin.ok(&["admin", "groups", "list"]).await?;
+    assert!(!groups.contains("ops"), "{groups}");
 
     // Revoking the agent cuts its link now and refuses it afterwards.
     let out = admin

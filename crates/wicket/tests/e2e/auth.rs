@@ -211,12 +211,14 @@ async fn expired_tokens_get_401_everywhere() -> Result<()> {
             );
         }
     }
-    // The CLI says what to do.
+    // The CLI says what to do, and that is all it takes: the profile knows the server.
     let out = h.admin.run(&["targets"], None).await?;
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("token expired"),
+        err.contains("token expired; run `wicket login`"),
         "{}",
         show(&out)
     );
+    assert!(!err.contains("--server"), "{}", show(&out));
     Ok(())
 }

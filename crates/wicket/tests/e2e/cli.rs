@@ -2,10 +2,13 @@
 
 use std::process::Command;
 
+/// `wicket completions SHELL` prints a script that asks this binary on each TAB; the answers
+/// come from the same definitions as the parser, so every command is there.
 #[test]
-fn completion_scripts_cover_the_commands() {
-    for shell in ["bash", "zsh", "fish"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_wicket"))
+fn completion_scripts_ask_this_binary() {
+    let bin = env!("CARGO_BIN_EXE_wicket");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Command::new(bin)
             .args(["completions", shell])
             .output()
             .expect("run wicket");
@@ -15,9 +18,54 @@ fn completion_scripts_cover_the_commands() {
             String::from_utf8_lossy(&out.stderr)
         );
         let script = String::from_utf8_lossy(&out.stdout);
-        for cmd in ["connect", "targets", "login", "policies", "activations"] {
-            assert!(script.contains(cmd), "{shell} completion lacks {cmd}");
-        }
+        assert!(
+            script.contains("COMPLETE") && script.contains(bin),
+            "{shell}: {script}"
+        );
+    }
+    let answer = |words: &[&str]| {
+        let out = Command::new(bin)
+            .env("COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .arg("--")
+            .args(words)
+            .output()
+            .expect("run wicket");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let top = answer(&["wicket", ""]);
+    for cmd in [
+        "connect", "exec", "ssh", "status", "profiles", "targets", "login", "admin",
+    ] {
+        assert!(top.lines().any(|l| l == cmd), "no {cmd} in {top}");
+    }
+    assert_eq!(
+        answer(&["wicket", "admin", "agents", "re"]),
+        "revoke\nremove\nretag"
+    );
+    // No server to ask: no target names (only connect's options), silently.
+    let offered = answer(&["wicket", "connect", ""]);
+    assert!(offered.lines().all(|l| l.starts_with('-')), "{offered}");
+
+    // The bash script, sourced into a real bash, completes through the binary.
+    if let Some(bash) = wicket_testkit::find_tool("bash") {
+        let out = Command::new(bash)
+            .arg("-c")
+            .arg(format!(
+                "source <({bin} completions bash) && COMP_WORDS=(wicket profi) && COMP_CWORD=1 \
+                 && COMP_TYPE=9 && _clap_complete_wicket wicket profi wicket \
+                 && echo \"${{COMPREPLY[@]}}\""
+            ))
+            .output()
+            .expect("run bash");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "profiles",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -31,8 +79,12 @@ fn help_names_every_top_level_command() {
     for cmd in [
         "login",
         "logout",
+        "status",
+        "profiles",
         "targets",
         "connect",
+        "exec",
+        "ssh",
         "mfa",
         "completions",
         "admin",

@@ -33,6 +33,8 @@
 //! - [`frames`]: malformed and oversized frames.
 //! - [`hardening`]: the attacks of issue #18.
 //! - [`dev`]: `wicketd dev`.
+//! - [`everyday`]: status, profiles, logging in again, targets filters, completion, exec
+//!   (rsync and git over it need both tools), agent administration.
 //! - [`cli`]: the CLI without a server: completions and help.
 
 mod access;
@@ -42,6 +44,7 @@ mod broker;
 mod cli;
 mod cp;
 mod dev;
+mod everyday;
 mod forward;
 mod frames;
 mod hardening;

@@ -1,6 +1,6 @@
 //! OpenSSH through wicket: a real `sshd` on a loopback port (its own host key, authorized_keys
 //! and config), reached by the real `ssh`, `scp` and `rsync` with the ssh_config block that
-//! `wicket ssh-config` prints (`ProxyCommand wicket proxy %h %p`).
+//! `wicket ssh-config` prints (`ProxyCommand wicket proxy %h %p`), and by `wicket ssh`.
 //!
 //! Needs root (sshd's privilege separation), `sshd`, `ssh`, `ssh-keygen`, `scp` and `rsync`;
 //! otherwise the test is ignored (`has_sshd`, see `build.rs`), unless `WICKET_REQUIRE_SSH=1`,
@@ -212,6 +212,41 @@ async fn ssh_scp_and_rsync_through_wicket_proxy() -> Result<()> {
     .await??;
     assert_eq!(std::fs::read_to_string(dest.join("a.txt"))?, "alpha\n");
     assert!(std::fs::read(dest.join("sub/b.bin"))? == data[..100_000]);
+
+    // `wicket ssh`: the same ssh through `wicket proxy`, with no ssh_config block for it;
+    // ssh's options and exit status pass through.
+    let plain = dir.join("ssh_config_plain");
+    std::fs::write(
+        &plain,
+        format!(
+            "Host *\n    IdentityFile {}\n    IdentitiesOnly yes\n    BatchMode yes\n    \
+             StrictHostKeyChecking accept-new\n    UserKnownHostsFile {}\n    LogLevel ERROR\n",
+            key.display(),
+            dir.join("known_hosts").display()
+        ),
+    )?;
+    let out = h
+        .admin
+        .command()
+        .arg("ssh")
+        .arg("-F")
+        .arg(&plain)
+        .args([
+            "-p",
+            &sshd.port.to_string(),
+            "root@web-1",
+            "echo via wicket ssh; exit 5",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        wicket_testkit::cli::show(&out)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "via wicket ssh\n");
     Ok(())
 }
 

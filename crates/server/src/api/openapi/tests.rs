@@ -406,6 +406,16 @@ async fn real_answers_read_as_their_api_types_and_fit_the_document() {
     let _: UserDeleted = api
         .call(M::DELETE, "/v1/users/{name}", "/v1/users/bob", None, S::OK)
         .await;
+    let deleted: GroupDeleted = api
+        .call(
+            M::DELETE,
+            "/v1/groups/{name}",
+            "/v1/groups/ops",
+            None,
+            S::OK,
+        )
+        .await;
+    assert!(deleted.deleted);
 
     // Policies.
     let p: ActivePolicy = api
@@ -506,6 +516,33 @@ async fn real_answers_read_as_their_api_types_and_fit_the_document() {
         )
         .await;
     assert_eq!(revoked.id, enrolled.target_id);
+    let agents: Vec<AgentView> = api
+        .call(M::GET, "/v1/agents", "/v1/agents", None, S::OK)
+        .await;
+    assert_eq!(agents.len(), 1);
+    assert!(agents[0].revoked_at.is_some() && !agents[0].online);
+    let retagged: AgentTags = api
+        .call(
+            M::PUT,
+            "/v1/agents/{id}/tags",
+            "/v1/agents/web-1/tags",
+            body(SetTags {
+                tags: [("env".to_string(), "prod".to_string())].into(),
+            }),
+            S::OK,
+        )
+        .await;
+    assert_eq!(retagged.tags.get("env").map(String::as_str), Some("prod"));
+    let removed: AgentRemoved = api
+        .call(
+            M::DELETE,
+            "/v1/agents/{id}",
+            &format!("/v1/agents/{}", enrolled.target_id),
+            None,
+            S::OK,
+        )
+        .await;
+    assert!(removed.removed && removed.name == "web-1");
     let second = crate::secrets::new_token();
     let now = crate::now_ms();
     let stored = store
