@@ -186,6 +186,7 @@ async fn a_hung_agent_ends_the_session_soon_and_the_escape_leaves_at_once() -> R
 
 /// A wicketd that stops answering (stopped with SIGSTOP) is noticed by the CLI itself within
 /// seconds during a terminal session, where the heartbeat (a minute here) would take minutes.
+/// And `~^Z` suspends a session like a local job.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_server_is_noticed_within_seconds() -> Result<()> {
     use nix::sys::signal::{kill, Signal};
@@ -196,6 +197,27 @@ async fn a_silent_server_is_noticed_within_seconds() -> Result<()> {
     let mut term = shell(&h, "connect web-1; echo \"rc=$?\"")?;
     term.write(b"echo ready-$((40+2))\r").await?;
     let at = term.expect("ready-42", T).await?;
+
+    // Meanwhile, from a shell with job control: `~^Z` suspends wicket as ^Z would a local
+    // job, and `fg` brings the session back, in raw mode again.
+    let cmd = pty_process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-i"])
+        .env("XDG_CONFIG_HOME", &h.admin.config_home)
+        .env("TERM", "xterm-256color")
+        .env("PS1", "local$ ");
+    let mut job = Terminal::spawn(cmd, 80, 24)?;
+    let line = format!("{} connect web-1\r", h.bins.wicket.display());
+    job.write(line.as_bytes()).await?;
+    job.write(b"echo ready-$((40+2))\r").await?;
+    let mut at_job = job.expect("ready-42", T).await?;
+    job.write(b"~\x1a").await?;
+    at_job = job.expect_from(at_job, "Stopped", T).await?;
+    job.write(b"fg\r").await?;
+    job.write(b"echo back-$((1+1))\r").await?;
+    at_job = job.expect_from(at_job, "back-2", T).await?;
+    job.write(b"exit\r").await?;
+    job.expect_from(at_job, "local$ ", T).await?;
+
     let server = Pid::from_raw(h.server.pid().context("server pid")? as i32);
     kill(server, Signal::SIGSTOP)?;
     let stopped = std::time::Instant::now();
