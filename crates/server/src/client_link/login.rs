@@ -178,7 +178,7 @@ impl Login {
                 .await;
             mux.notice(Notice {
                 kind: NoticeKind::RenewRefused,
-                text: why,
+                text: format!("your login was not renewed: {why}"),
                 expires_at: self.expires_at,
             });
         }

@@ -18,18 +18,21 @@ async fn an_expiring_login_warns_the_session_and_a_new_login_extends_it() -> Res
     let ttl = format!("{}s", TTL.as_secs());
     let mut h = Harness::start_with(bins!(), &[("WICKET_TOKEN_TTL", &ttl)]).await?;
     h.add_agent("web-1").await?;
-    let login = |h: &Harness| {
+    h.create_user("bob", "bob-password-1", false).await?;
+    // `wicket login` in the admin's config directory, as another terminal of the same person.
+    let login_as = |h: &Harness, user: &'static str, password: &'static str| {
         let (admin, url, fp) = (
             h.admin.clone(),
             h.server.url.clone(),
             h.server.fingerprint.clone(),
         );
         async move {
-            let out = admin.login(&url, &fp, "admin", ADMIN_PASSWORD).await?;
+            let out = admin.login(&url, &fp, user, password).await?;
             anyhow::ensure!(out.status.success(), "login: {}", show(&out));
             Ok::<_, anyhow::Error>(Instant::now())
         }
     };
+    let login = |h: &Harness| login_as(h, "admin", ADMIN_PASSWORD);
 
     let first = login(&h).await?;
     let mut term = shell(&h, "connect web-1; echo \"rc=$?\"")?;
@@ -58,9 +61,18 @@ async fn an_expiring_login_warns_the_session_and_a_new_login_extends_it() -> Res
         .expect_from(at, "alive-2", Duration::from_secs(5))
         .await?;
 
-    // Not renewed again: warned, then ended with the reason.
+    // Warned again; a login as someone else in that config directory does not renew it, and
+    // it ends with the reason when the login expires.
     let at = term
         .expect_from(at, "wicket: your login expires in", TTL)
+        .await?;
+    login_as(&h, "bob", "bob-password-1").await?;
+    let at = term
+        .expect_from(
+            at,
+            "wicket: your login was not renewed: the new token is another user's",
+            TTL,
+        )
         .await?;
     let at = term
         .expect_from(
