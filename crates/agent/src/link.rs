@@ -165,6 +165,7 @@ pub async fn connect(
     let config = MuxConfig {
         ping_interval: Some(heartbeat),
         idle_timeout: Some(heartbeat * 3),
+        version,
         ..MuxConfig::default()
     };
     Ok(Mux::start(t, Role::Dialer, config))

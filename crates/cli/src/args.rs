@@ -264,12 +264,25 @@ pub struct ConnectArgs {
     /// OS user to run as on the target.
     #[arg(long, short)]
     pub user: Option<String>,
-    /// Force a terminal even when running a command.
+    /// Force a terminal on the target even when running a command, and even when stdin is not
+    /// a terminal (a script, a pipe): the remote command then sees a terminal (`tty` prints
+    /// its name), and the local one, if any, is in raw mode as for a shell.
     #[arg(short = 't', conflicts_with = "no_tty")]
     pub tty: bool,
     /// Never allocate a terminal.
     #[arg(short = 'T')]
     pub no_tty: bool,
+    /// The escape character of a terminal session. Typed at the start of a line: `~.`
+    /// disconnects (also when the far end stopped answering), `~?` lists the others. One
+    /// character, `^` and a letter for a control character, or `none` to pass every key on.
+    #[arg(
+        short = 'e',
+        value_name = "CHAR",
+        env = "WICKET_ESCAPE_CHAR",
+        default_value = "~",
+        value_parser = crate::escape::EscapeChar::parse
+    )]
+    pub escape: crate::escape::EscapeChar,
     /// Ask for output uncompressed. By default the agent compresses bulk output (reads of
     /// 512 bytes or more), which the server then relays and records as it came; without it the
     /// target spares that CPU and the control plane compresses the recording itself.

@@ -6,7 +6,9 @@
 //! # Layout
 //! - [`args`]: the clap definitions.
 //! - [`profile`]: `~/.config/wicket/config.toml`: servers, pinned CAs, tokens.
-//! - [`link`]: opening the user's link to wicketd and its handshake.
+//! - [`link`]: opening the user's link to wicketd and its handshake; a lost link in words.
+//! - [`escape`]: the `~.` escape of an interactive session, a state machine without IO.
+//! - [`renewal`]: a session's login notices, and its renewal with a newer token.
 //! - [`stdio`]: stdin and stdout polled on the runtime, not through the blocking pool.
 //! - [`terminal`]: raw mode that is always restored, terminal size, a quiet terminal for
 //!   replays.
@@ -52,9 +54,11 @@ macro_rules! err {
 pub mod args;
 pub mod commands;
 pub mod complete;
+pub mod escape;
 pub mod link;
 pub mod profile;
 pub mod queries;
+pub mod renewal;
 pub mod stdio;
 pub mod terminal;
 

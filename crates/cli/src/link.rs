@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wicket_dial::DialError;
-use wicket_mux::{Mux, MuxConfig, Role};
+use wicket_mux::{LinkCause, LinkClosed, Mux, MuxConfig, Role};
 use wicket_proto::handshake::negotiate;
-use wicket_proto::{ClientHello, Frame, SUPPORTED_VERSIONS};
+use wicket_proto::{ClientHello, ErrorCode, Frame, SUPPORTED_VERSIONS};
 
 use crate::profile::Profile;
 
@@ -70,8 +70,56 @@ pub async fn open_versioned(profile: &Profile) -> Result<(Mux, u16)> {
     let config = MuxConfig {
         ping_interval: Some(hb),
         idle_timeout: Some(hb * 3),
+        version,
         ..MuxConfig::default()
     };
     let (mux, _incoming) = Mux::start(t, Role::Dialer, config);
     Ok((mux, version))
+}
+
+/// What happened to the link, as a sentence for the user: what the transport said is for the
+/// log (`RUST_LOG=debug`), not for the terminal.
+pub fn describe(why: &LinkClosed) -> String {
+    tracing::debug!(reason = %why.reason, cause = ?why.cause, "link closed");
+    match why.cause {
+        LinkCause::Silent => format!(
+            "wicketd stopped answering ({})",
+            why.reason.trim_start_matches("heartbeat timeout: ")
+        ),
+        LinkCause::Lost => "the connection to wicketd was lost".into(),
+        LinkCause::PeerClosed if why.code == Some(ErrorCode::Shutdown) => {
+            "wicketd is shutting down".into()
+        }
+        LinkCause::PeerClosed => format!("wicketd closed the connection ({})", why.reason),
+        LinkCause::Closed => format!("the connection to wicketd failed ({})", why.reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_link_is_told_in_words_not_the_transport_s() {
+        let tls = LinkClosed {
+            code: None,
+            reason: "peer closed connection without sending TLS close_notify: \
+                     https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html"
+                .into(),
+            cause: LinkCause::Lost,
+        };
+        assert_eq!(describe(&tls), "the connection to wicketd was lost");
+        let stopping = LinkClosed {
+            code: Some(ErrorCode::Shutdown),
+            reason: "SHUTDOWN: wicketd is shutting down".into(),
+            cause: LinkCause::PeerClosed,
+        };
+        assert_eq!(describe(&stopping), "wicketd is shutting down");
+        let silent = LinkClosed {
+            code: Some(ErrorCode::Protocol),
+            reason: "heartbeat timeout: nothing heard for 10s".into(),
+            cause: LinkCause::Silent,
+        };
+        assert!(describe(&silent).starts_with("wicketd stopped answering"));
+    }
 }

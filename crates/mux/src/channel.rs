@@ -10,7 +10,7 @@ use wicket_proto::{
     ErrorCode, ExitStatus, FlowError, Frame, OpenSpec, RecvWindow, SendCredit, Signal, MAX_DATA_LEN,
 };
 
-use crate::error::MuxError;
+use crate::error::{LinkClosed, MuxError};
 use crate::link::{Entry, Held, Mux, StreamLease};
 
 /// Something that arrived on a channel.
@@ -350,6 +350,12 @@ impl ChannelSender {
         })
     }
 
+    /// Why the channel's link closed, once it has: an `ERROR` on a channel whose link is gone
+    /// is the link's loss, not the channel's own failure.
+    pub fn link_closed(&self) -> Option<LinkClosed> {
+        self.mux.inner.closed_reason()
+    }
+
     /// Closes the channel now, whatever handles remain.
     pub fn close(&self) {
         self.mux.inner.local_close(self.shared.id);
@@ -397,6 +403,11 @@ impl ChannelReceiver {
             }
         }
         Some(ev)
+    }
+
+    /// Why the channel's link closed, once it has (see [`ChannelSender::link_closed`]).
+    pub fn link_closed(&self) -> Option<LinkClosed> {
+        self.mux.inner.closed_reason()
     }
 
     /// Resolves once the channel is cut (see [`Cut`]), whatever is still queued.

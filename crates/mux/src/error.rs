@@ -12,6 +12,25 @@ pub struct LinkClosed {
     /// The code sent or received in the final error frame, if there was one.
     pub code: Option<ErrorCode>,
     pub reason: String,
+    /// What happened, for a sentence that says so to a person ("the agent on web-1 stopped
+    /// answering") instead of the transport's words.
+    pub cause: LinkCause,
+}
+
+/// What ended a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkCause {
+    /// Nothing arrived for the heartbeat's time: the peer is stopped, hung or cut off without
+    /// a word (this side closed the link).
+    Silent,
+    /// The connection failed or ended without a closing `ERROR`: the peer's process died, or
+    /// the network or a proxy dropped it.
+    Lost,
+    /// The peer closed the link with an `ERROR` on channel 0 ([`LinkClosed::code`] says why:
+    /// `SHUTDOWN` when it is stopping).
+    PeerClosed,
+    /// This side closed it ([`crate::Mux::close`]), or the peer broke the protocol.
+    Closed,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]

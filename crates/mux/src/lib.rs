@@ -24,7 +24,7 @@ pub mod stream;
 pub mod transport;
 
 pub use channel::{Channel, ChannelReceiver, ChannelSender, Cut, Event, IncomingChannel};
-pub use error::{LinkClosed, MuxError};
-pub use link::{Mux, MuxConfig, Role};
+pub use error::{LinkCause, LinkClosed, MuxError};
+pub use link::{Control, Mux, MuxConfig, Role, Watching, CLOSE_WATCH_PING, CLOSE_WATCH_SILENCE};
 pub use stream::{splice, Spliced};
 pub use transport::{mem_pair, Transport, TransportError};

@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
+use wicket_proto::login::MAX_NOTICE_LEN;
 use wicket_proto::{
-    ErrorCode, Frame, OpenSpec, RecvWindow, DEFAULT_WINDOW, MAX_PENDING_OPENS, STREAM_WINDOW,
-    STREAM_WINDOW_CHANNELS,
+    ErrorCode, Frame, Notice, OpenSpec, RecvWindow, Renew, DEFAULT_WINDOW, LOGIN_FRAMES_VERSION,
+    MAX_PENDING_OPENS, STREAM_WINDOW, STREAM_WINDOW_CHANNELS, SUPPORTED_VERSIONS,
 };
 
 use crate::channel::{Channel, ChannelShared, Event, IncomingChannel};
-use crate::error::{LinkClosed, MuxError};
+use crate::error::{LinkCause, LinkClosed, MuxError};
 use crate::transport::{FrameSink, FrameStream, Transport, TransportError};
 
 /// Which end of the link we are. The dialer numbers its channels odd, the acceptor even, so
@@ -47,7 +48,33 @@ pub struct MuxConfig {
     pub ping_interval: Option<Duration>,
     /// Close the link when nothing arrived for this long.
     pub idle_timeout: Option<Duration>,
+    /// The protocol version agreed in the handshake: the link frames of later versions
+    /// (`NOTICE`, `RENEW`) are neither sent nor accepted on an older link.
+    pub version: u16,
 }
+
+/// How often a link is pinged while someone [watches it closely](Mux::watch_closely): an
+/// interactive session, whose user is waiting on every keystroke.
+pub const CLOSE_WATCH_PING: Duration = Duration::from_secs(3);
+
+/// How long a closely watched link may stay silent (three pings unanswered, and a little
+/// more) before it is closed as dead, instead of the three heartbeats (a minute by default)
+/// of an unwatched one.
+pub const CLOSE_WATCH_SILENCE: Duration = Duration::from_secs(10);
+
+/// A link-level message for the application rather than the mux (version 5): the user's
+/// login, see `wicket_proto::login`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// From the server, to a user's client.
+    Notice(Notice),
+    /// From a user's client, to the server.
+    Renew(Renew),
+}
+
+/// Control messages a peer may queue for an application that is slow to take them; beyond
+/// that they are dropped (they are notices, not data).
+const CONTROL_QUEUE: usize = 16;
 
 impl Default for MuxConfig {
     fn default() -> Self {
@@ -58,7 +85,34 @@ impl Default for MuxConfig {
             max_channels: 1024,
             ping_interval: None,
             idle_timeout: None,
+            version: SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.len() - 1],
         }
+    }
+}
+
+/// The close watches of a link ([`Mux::watch_closely`]): how many, and since when.
+#[derive(Default)]
+struct CloseWatch {
+    count: usize,
+    /// When the first of the current watches began: silence is counted from no earlier.
+    since: Option<Instant>,
+}
+
+/// Held while a link is [watched closely](Mux::watch_closely); dropping the last one returns
+/// the link to its configured heartbeat.
+pub struct Watching {
+    mux: Mux,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut w = self.mux.inner.watch_lock();
+        w.count = w.count.saturating_sub(1);
+        if w.count == 0 {
+            w.since = None;
+        }
+        drop(w);
+        self.mux.inner.watch_changed.notify_one();
     }
 }
 
@@ -83,8 +137,8 @@ pub(crate) struct Held {
 /// What the writer task is asked to do.
 pub(crate) enum Out {
     Frame(Frame),
-    /// Send this error frame (if any), then close the sink.
-    Close(Option<Frame>),
+    /// Send this error frame (if any), then close the sink, then say so (if asked).
+    Close(Option<Frame>, Option<oneshot::Sender<()>>),
 }
 
 /// One channel in the table.
@@ -115,6 +169,12 @@ pub(crate) struct Inner {
     open_slots: tokio::sync::Semaphore,
     /// Stream channels holding the large window now (see [`MuxConfig::stream_windows`]).
     stream_leases: Arc<AtomicUsize>,
+    close_watch: Mutex<CloseWatch>,
+    /// Wakes the heartbeat when a close watch begins or ends.
+    watch_changed: Notify,
+    controls_tx: mpsc::Sender<Control>,
+    /// Taken once by the application ([`Mux::controls`]).
+    controls_rx: Mutex<Option<mpsc::Receiver<Control>>>,
 }
 
 /// A multiplexed link. Cheap to clone; the link lives until [`Mux::close`] or the peer goes.
@@ -134,6 +194,7 @@ impl Mux {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::channel(MAX_PENDING_OPENS);
         let (closed, _) = watch::channel(None);
+        let (controls_tx, controls_rx) = mpsc::channel(CONTROL_QUEUE);
         let inner = Arc::new(Inner {
             out: out_tx,
             table: Mutex::new(Table::default()),
@@ -146,6 +207,10 @@ impl Mux {
             role,
             open_slots: tokio::sync::Semaphore::new(MAX_PENDING_OPENS),
             stream_leases: Arc::new(AtomicUsize::new(0)),
+            close_watch: Mutex::new(CloseWatch::default()),
+            watch_changed: Notify::new(),
+            controls_tx,
+            controls_rx: Mutex::new(Some(controls_rx)),
         });
         let mux = Mux { inner };
         let last_rx = Arc::new(Mutex::new(Instant::now()));
@@ -156,9 +221,7 @@ impl Mux {
             incoming_tx,
             last_rx.clone(),
         ));
-        if mux.inner.config.ping_interval.is_some() || mux.inner.config.idle_timeout.is_some() {
-            tokio::spawn(heartbeat(mux.clone(), last_rx));
-        }
+        tokio::spawn(heartbeat(mux.clone(), last_rx));
         (mux, incoming_rx)
     }
 
@@ -217,16 +280,88 @@ impl Mux {
 
     /// Closes the link, telling the peer why.
     pub fn close(&self, code: ErrorCode, reason: &str) {
+        self.close_as(code, reason, LinkCause::Closed);
+    }
+
+    /// Closes the link as [`Mux::close`] does, and resolves once the closing `ERROR` (and
+    /// every frame queued before it) has been written, or the link failed: for a process about
+    /// to exit, whose peer should hear why rather than see the connection drop.
+    pub async fn goodbye(&self, code: ErrorCode, reason: &str) {
+        let (done, written) = oneshot::channel();
+        self.close_with(code, reason, LinkCause::Closed, Some(done));
+        let _ = written.await;
+    }
+
+    fn close_as(&self, code: ErrorCode, reason: &str, cause: LinkCause) {
+        self.close_with(code, reason, cause, None);
+    }
+
+    fn close_with(
+        &self,
+        code: ErrorCode,
+        reason: &str,
+        cause: LinkCause,
+        done: Option<oneshot::Sender<()>>,
+    ) {
         let frame = Frame::Error {
             channel: 0,
             code,
             reason: reason.to_string(),
         };
-        let _ = self.inner.out.send(Out::Close(Some(frame)));
+        let _ = self.inner.out.send(Out::Close(Some(frame), done));
         self.inner.fail(LinkClosed {
             code: Some(code),
             reason: reason.to_string(),
+            cause,
         });
+    }
+
+    /// Pings the link every [`CLOSE_WATCH_PING`] and closes it once nothing has arrived for
+    /// [`CLOSE_WATCH_SILENCE`], for as long as the returned guard (or another) lives: a user at
+    /// an interactive session learns within seconds that the far end went silent, where the
+    /// configured heartbeat would take minutes. Silence is counted from the start of the
+    /// watch at the earliest, so a link that was quiet before (a server does not ping) is not
+    /// taken for dead at once.
+    pub fn watch_closely(&self) -> Watching {
+        let mut w = self.inner.watch_lock();
+        w.count += 1;
+        if w.since.is_none() {
+            w.since = Some(Instant::now());
+        }
+        drop(w);
+        self.inner.watch_changed.notify_one();
+        Watching { mux: self.clone() }
+    }
+
+    /// The link-level messages for the application (version 5: a user's login notices and
+    /// renewals); `None` after the first call. Unless taken, they are dropped.
+    pub fn controls(&self) -> Option<mpsc::Receiver<Control>> {
+        self.inner
+            .controls_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Sends a notice to a user's client (the server's side). False when the link's version
+    /// has no notices, or the link is gone.
+    pub fn notice(&self, mut notice: Notice) -> bool {
+        // Over-long text would make the peer refuse the frame, and the link with it.
+        notice.text = wicket_proto::text::bounded(&notice.text, MAX_NOTICE_LEN).into_owned();
+        self.inner.config.version >= LOGIN_FRAMES_VERSION
+            && self.inner.send(Frame::Notice(notice)).is_ok()
+    }
+
+    /// Sends a newer token for the link's login (a user's client). False when the link's
+    /// version has no renewal, or the link is gone.
+    pub fn renew(&self, renew: Renew) -> bool {
+        self.inner.config.version >= LOGIN_FRAMES_VERSION
+            && self.inner.send(Frame::Renew(renew)).is_ok()
+    }
+
+    /// The protocol version agreed for this link.
+    pub fn version(&self) -> u16 {
+        self.inner.config.version
     }
 
     /// Resolves when the link is gone, with the reason.
@@ -261,6 +396,7 @@ fn unknown_close() -> LinkClosed {
     LinkClosed {
         code: None,
         reason: "link closed".into(),
+        cause: LinkCause::Lost,
     }
 }
 
@@ -284,6 +420,15 @@ impl Inner {
             ),
             Err(_) => (self.config.window, None),
         }
+    }
+
+    fn watch_lock(&self) -> MutexGuard<'_, CloseWatch> {
+        self.close_watch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Why the link closed, once it has.
+    pub(crate) fn closed_reason(&self) -> Option<LinkClosed> {
+        self.closed.borrow().clone()
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
@@ -315,7 +460,7 @@ impl Inner {
             return;
         }
         // Stop the writer: it holds the sink, and nothing more will be sent.
-        let _ = self.out.send(Out::Close(None));
+        let _ = self.out.send(Out::Close(None, None));
         let table = std::mem::take(&mut *self.lock());
         let code = why.code.unwrap_or(ErrorCode::PeerGone);
         let reason = format!("link lost: {}", why.reason);
@@ -374,9 +519,9 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let result: Result<(), TransportError> = async {
         while let Some(item) = rx.recv().await {
-            let (frame, last) = match item {
-                Out::Frame(f) => (Some(f), false),
-                Out::Close(f) => (f, true),
+            let (frame, last, done) = match item {
+                Out::Frame(f) => (Some(f), false, None),
+                Out::Close(f, done) => (f, true, done),
             };
             if let Some(f) = frame {
                 tracing::trace!(kind = ?f.kind(), channel = f.channel(), "frame out");
@@ -397,6 +542,9 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
             }
             if last {
                 let _ = sink.close().await;
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
                 return Ok(());
             }
         }
@@ -407,6 +555,7 @@ async fn write_loop(mux: Mux, mut sink: FrameSink, mut rx: mpsc::UnboundedReceiv
         mux.inner.fail(LinkClosed {
             code: None,
             reason: format!("write failed: {e}"),
+            cause: LinkCause::Lost,
         });
     }
 }
@@ -440,12 +589,14 @@ async fn read_loop(
                 break LinkClosed {
                     code: None,
                     reason: "the peer closed the link".into(),
+                    cause: LinkCause::Lost,
                 }
             }
             Some(Err(e)) => {
                 break LinkClosed {
                     code: None,
                     reason: e.to_string(),
+                    cause: LinkCause::Lost,
                 }
             }
             Some(Ok(b)) => b,
@@ -472,6 +623,7 @@ async fn read_loop(
                 break LinkClosed {
                     code: Some(code),
                     reason,
+                    cause: LinkCause::PeerClosed,
                 }
             }
             Err(Stop::Violation(code, reason)) => {
@@ -501,6 +653,18 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
             let _ = inner.send(Frame::Pong(n));
         }
         Frame::Pong(_) => {}
+        Frame::Notice(n) => {
+            if inner.role == Role::Acceptor || inner.config.version < LOGIN_FRAMES_VERSION {
+                return Err(violation("NOTICE from a peer that may not send it".into()));
+            }
+            let _ = inner.controls_tx.try_send(Control::Notice(n));
+        }
+        Frame::Renew(r) => {
+            if inner.role == Role::Dialer || inner.config.version < LOGIN_FRAMES_VERSION {
+                return Err(violation("RENEW from a peer that may not send it".into()));
+            }
+            let _ = inner.controls_tx.try_send(Control::Renew(r));
+        }
         Frame::ServerHello(_) | Frame::ClientHello(_) | Frame::Welcome(_) => {
             return Err(violation("handshake frame after the handshake".into()));
         }
@@ -642,32 +806,54 @@ fn dispatch(mux: &Mux, frame: Frame, incoming: &mpsc::Sender<IncomingChannel>) -
     Ok(())
 }
 
+/// Pings at the configured interval (the dialer), or every [`CLOSE_WATCH_PING`] while the
+/// link is watched closely (either side), and closes a link silent for the configured idle
+/// timeout, or for [`CLOSE_WATCH_SILENCE`] while watched.
 async fn heartbeat(mux: Mux, last_rx: Arc<Mutex<Instant>>) {
     let cfg = mux.inner.config.clone();
-    let tick = cfg
+    let base = cfg
         .ping_interval
         .or(cfg.idle_timeout.map(|t| t / 3))
         .unwrap_or(Duration::from_secs(30));
-    let mut interval = tokio::time::interval_at(Instant::now() + tick, tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
     let mut closed = mux.inner.closed.subscribe();
     loop {
+        let watched = mux.inner.watch_lock().since.is_some();
+        let tick = if watched {
+            base.min(CLOSE_WATCH_PING)
+        } else {
+            base
+        };
+        let unwatched = cfg.ping_interval.is_none() && cfg.idle_timeout.is_none();
         tokio::select! {
-            _ = interval.tick() => {}
+            _ = tokio::time::sleep(tick), if watched || !unwatched => {}
+            _ = mux.inner.watch_changed.notified() => continue,
             _ = closed.wait_for(|c| c.is_some()) => return,
         }
-        if let Some(idle) = cfg.idle_timeout {
-            let since = last_rx.lock().map(|t| t.elapsed()).unwrap_or_default();
-            if since > idle {
-                mux.close(
+        let since = last_rx.lock().map(|t| t.elapsed()).unwrap_or_default();
+        let watch_since = mux.inner.watch_lock().since;
+        if let Some(start) = watch_since {
+            let quiet = since.min(start.elapsed());
+            if quiet > CLOSE_WATCH_SILENCE {
+                mux.close_as(
                     ErrorCode::Protocol,
-                    &format!("heartbeat timeout: nothing heard for {}s", since.as_secs()),
+                    &format!("heartbeat timeout: nothing heard for {}s", quiet.as_secs()),
+                    LinkCause::Silent,
                 );
                 return;
             }
         }
-        if cfg.ping_interval.is_some() {
+        if let Some(idle) = cfg.idle_timeout {
+            if since > idle {
+                mux.close_as(
+                    ErrorCode::Protocol,
+                    &format!("heartbeat timeout: nothing heard for {}s", since.as_secs()),
+                    LinkCause::Silent,
+                );
+                return;
+            }
+        }
+        if cfg.ping_interval.is_some() || watch_since.is_some() {
             n += 1;
             if mux.inner.send(Frame::Ping(n)).is_err() {
                 return;

@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use crate::codes::{ErrorCode, ExitStatus, Signal};
 use crate::handshake::{ClientHello, ServerHello, Welcome};
+use crate::login::{Notice, Renew, MAX_NOTICE_LEN, MAX_TOKEN_LEN};
 use crate::open::OpenSpec;
 use crate::{MAX_DATA_LEN, MAX_FRAME_LEN};
 
@@ -34,6 +35,8 @@ pub enum FrameKind {
     Ping = 0x04,
     Pong = 0x05,
     Error = 0x06,
+    Notice = 0x07,
+    Renew = 0x08,
     Open = 0x10,
     Accept = 0x11,
     Reject = 0x12,
@@ -59,6 +62,8 @@ impl FrameKind {
             0x04 => Ping,
             0x05 => Pong,
             0x06 => Error,
+            0x07 => Notice,
+            0x08 => Renew,
             0x10 => Open,
             0x11 => Accept,
             0x12 => Reject,
@@ -96,6 +101,11 @@ pub enum Frame {
         code: ErrorCode,
         reason: String,
     },
+    /// Version 5, server to a user's client: something about the link's login to show now
+    /// ([`crate::login`]).
+    Notice(Notice),
+    /// Version 5, a user's client to the server: a newer token for the link's login.
+    Renew(Renew),
     Open {
         channel: u32,
         window: u32,
@@ -187,6 +197,8 @@ impl Frame {
             Frame::Ping(_) => FrameKind::Ping,
             Frame::Pong(_) => FrameKind::Pong,
             Frame::Error { .. } => FrameKind::Error,
+            Frame::Notice(_) => FrameKind::Notice,
+            Frame::Renew(_) => FrameKind::Renew,
             Frame::Open { .. } => FrameKind::Open,
             Frame::Accept { .. } => FrameKind::Accept,
             Frame::Reject { .. } => FrameKind::Reject,
@@ -210,7 +222,9 @@ impl Frame {
             | Frame::ClientHello(_)
             | Frame::Welcome(_)
             | Frame::Ping(_)
-            | Frame::Pong(_) => 0,
+            | Frame::Pong(_)
+            | Frame::Notice(_)
+            | Frame::Renew(_) => 0,
             Frame::Error { channel, .. }
             | Frame::Open { channel, .. }
             | Frame::Accept { channel, .. }
@@ -236,6 +250,8 @@ impl Frame {
             Frame::ServerHello(m) => put_json(buf, m),
             Frame::ClientHello(m) => put_json(buf, m),
             Frame::Welcome(m) => put_json(buf, m),
+            Frame::Notice(m) => put_json(buf, m),
+            Frame::Renew(m) => put_json(buf, m),
             Frame::Ping(n) | Frame::Pong(n) => buf.put_u64(*n),
             Frame::Error { code, reason, .. } | Frame::Reject { code, reason, .. } => {
                 buf.put_u16(code.to_u16());
@@ -314,6 +330,20 @@ impl Frame {
             FrameKind::Welcome => Frame::Welcome(p.json()?),
             FrameKind::Ping => Frame::Ping(p.u64()?),
             FrameKind::Pong => Frame::Pong(p.u64()?),
+            FrameKind::Notice => {
+                let notice: Notice = p.json()?;
+                if notice.text.len() > MAX_NOTICE_LEN {
+                    return Err(p.malformed("notice text too long"));
+                }
+                Frame::Notice(notice)
+            }
+            FrameKind::Renew => {
+                let renew: Renew = p.json()?;
+                if renew.token.len() > MAX_TOKEN_LEN {
+                    return Err(p.malformed("token too long"));
+                }
+                Frame::Renew(renew)
+            }
             FrameKind::Error => {
                 let code = ErrorCode::from_u16(p.u16()?);
                 Frame::Error {

@@ -1,4 +1,4 @@
-//! The wicket wire format, versions 1 to 4 (see `docs/PROTOCOL.md`).
+//! The wicket wire format, versions 1 to 5 (see `docs/PROTOCOL.md`).
 //!
 //! A link between two wicket processes (agent and server, or CLI and server) is a WebSocket
 //! carrying binary messages; each message is exactly one [`Frame`]. Many channels share a link,
@@ -12,6 +12,7 @@
 //! # Layout
 //! - [`frame`]: the [`Frame`] enum, its binary encoding and the decoder.
 //! - [`handshake`]: the JSON messages exchanged at link start (version negotiation, agent proof).
+//! - [`login`]: the server's notices about a user's login and the client's renewal of it.
 //! - [`copy`]: the records inside a `copy` channel (file trees, checksums).
 //! - [`open`]: what a channel is opened for ([`OpenSpec`]).
 //! - [`credit`]: send credit and receive windows.
@@ -24,6 +25,7 @@ pub mod copy;
 pub mod credit;
 pub mod frame;
 pub mod handshake;
+pub mod login;
 pub mod open;
 pub mod text;
 pub mod zdata;
@@ -33,15 +35,19 @@ pub use copy::{CopySpec, Direction};
 pub use credit::{FlowError, RecvWindow, SendCredit};
 pub use frame::{DecodeError, Frame, FrameKind};
 pub use handshake::{ClientHello, ServerHello, Welcome};
+pub use login::{Notice, NoticeKind, Renew};
 pub use open::{OpenSpec, PtySpec, SessionSpec, TcpSpec};
 
 /// The protocol versions this build speaks, newest last. Version 2 adds the `tcp` channel
 /// type (port forwarding), version 3 the `copy` channel type (`wicket cp`), version 4 the
 /// `ZDATA` frame (compressed output, sent only on a session channel that asked for it),
-/// version 5 the `check` of a `tcp` request (`wicket forward` before it listens) and the
-/// `INPUT_ECHO` frame (terminal echo of input, for recordings); everything else is as in
-/// version 1.
+/// version 5 the `NOTICE` and `RENEW` link frames of a user's link ([`login`]), the `check` of a
+/// `tcp` request (`wicket forward` before it listens) and the `INPUT_ECHO` frame (terminal echo
+/// of input, for recordings); everything else is as in version 1.
 pub const SUPPORTED_VERSIONS: &[u16] = &[1, 2, 3, 4, 5];
+
+/// The first version with `NOTICE` and `RENEW` ([`login`]): nobody sends them on an older link.
+pub const LOGIN_FRAMES_VERSION: u16 = 5;
 
 /// The first version whose server answers a `tcp` request with `check` set without
 /// connecting ([`TcpSpec::check`]).

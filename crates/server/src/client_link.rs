@@ -1,13 +1,16 @@
 //! The users' endpoint: `GET /v1/link`, a WebSocket authenticated by the bearer token on the
 //! upgrade request. After the handshake, each channel the user opens goes to the
 //! [`crate::broker`], which checks it, opens a matching channel on the target's agent link
-//! and relays the two.
+//! and relays the two. The link runs on its token's login ([`login`]): the client is warned
+//! before it expires and may renew it with a newer token of the same user.
+
+mod login;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
-use wicket_mux::Transport;
+use wicket_mux::{Control, Transport};
 use wicket_proto::ErrorCode;
 
 use crate::auth::Caller;
@@ -33,17 +36,51 @@ async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
         return;
     };
     tracing::debug!(user = %caller.user.name, "user link up");
-    while let Some(request) = incoming.recv().await {
-        if let Err(e) = crate::limits::open_spec(request.spec()) {
-            request.reject(ErrorCode::Protocol, &e.to_string());
-            continue;
+    let mut controls = mux.controls();
+    let mut login = login::Login::new(&state, caller).await;
+    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
+    loop {
+        let (warn_at, end_at) = (login.warn_at(), login.end_at());
+        tokio::select! {
+            request = incoming.recv() => {
+                let Some(request) = request else { break };
+                if let Err(e) = crate::limits::open_spec(request.spec()) {
+                    request.reject(ErrorCode::Protocol, &e.to_string());
+                    continue;
+                }
+                tokio::spawn(crate::broker::open(
+                    state.clone(),
+                    login.caller().clone(),
+                    request,
+                    version,
+                ));
+            }
+            Some(control) = next_control(&mut controls) => {
+                if let Control::Renew(renew) = control {
+                    login.renew(&state, &mux, renew).await;
+                }
+            }
+            _ = tokio::time::sleep_until(warn_at.unwrap_or(far)), if warn_at.is_some() => {
+                login.warn(&state, &mux);
+            }
+            _ = tokio::time::sleep_until(end_at.unwrap_or(far)), if end_at.is_some() => {
+                login.expired(&state);
+            }
+            _ = state.closing() => {
+                mux.close(ErrorCode::Shutdown, &crate::sessions::Ending::shutdown().reason);
+                break;
+            }
         }
-        tokio::spawn(crate::broker::open(
-            state.clone(),
-            caller.clone(),
-            request,
-            version,
-        ));
     }
     let _ = mux.closed().await;
+}
+
+/// The next control message of the link, or never when there are none to come.
+async fn next_control(
+    controls: &mut Option<tokio::sync::mpsc::Receiver<Control>>,
+) -> Option<Control> {
+    match controls {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -84,6 +84,7 @@ pub async fn welcome(
     let config = MuxConfig {
         idle_timeout: Some(heartbeat * 3),
         max_channels,
+        version,
         ..MuxConfig::default()
     };
     Some(Mux::start(t, Role::Acceptor, config))

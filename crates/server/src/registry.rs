@@ -54,6 +54,11 @@ impl AgentConn {
         self.mux.open_holding(spec, slot).await
     }
 
+    /// Watches the link closely while the guard lives (see [`Mux::watch_closely`]).
+    pub fn watch_closely(&self) -> wicket_mux::Watching {
+        self.mux.watch_closely()
+    }
+
     /// Closes the link, telling the agent why.
     pub fn close(&self, code: ErrorCode, reason: &str) {
         self.mux.close(code, reason);

@@ -20,6 +20,10 @@ use crate::state::AppState;
 /// requests. WebSocket links, once upgraded, have their own heartbeat instead.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a stopping server waits for its sessions to write their ends (their recordings'
+/// last chunks, the history, the audit chain) before it closes the links anyway.
+const SESSIONS_END_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a client may take over the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -173,7 +177,22 @@ impl Server {
             s.abort();
         }
         checkpoints.abort();
-        self.state.agents().close_all("server shutting down");
+        // Sessions end first, each telling its user why and writing its end to the history
+        // and the audit chain; then the links close, users' with the same reason.
+        let ending = crate::sessions::Ending::shutdown();
+        let live = self.state.sessions().end_all_because(ending.clone());
+        if live > 0 {
+            tracing::info!(sessions = live, "ending live sessions");
+        }
+        let finished = self.state.sessions().all_finished();
+        if tokio::time::timeout(SESSIONS_END_TIMEOUT, finished)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sessions did not finish writing their end in time");
+        }
+        self.state.close_links();
+        self.state.agents().close_all(&ending.reason);
         // Give the close frames a moment to leave, and the disconnects to be recorded.
         tokio::time::sleep(Duration::from_millis(100)).await;
         crate::replicas::retire(&self.state).await;

@@ -35,6 +35,8 @@ struct Inner {
     sso: Option<Sso>,
     /// This process's replica id: sessions' rows name it (see `wicket_store` replicas).
     replica: String,
+    /// Set when the server stops: every user's link closes, telling its client why.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
                 audit,
                 sso,
                 replica: format!("rep_{}", hex::encode(crate::secrets::random_bytes::<8>())),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -91,6 +94,16 @@ impl AppState {
     /// Where session recordings are kept.
     pub fn recordings(&self) -> &RecordingStore {
         &self.inner.recordings
+    }
+
+    /// Resolves once the server is stopping (see [`AppState::close_links`]).
+    pub async fn closing(&self) {
+        let _ = self.inner.closing.subscribe().wait_for(|c| *c).await;
+    }
+
+    /// Tells every user's link that the server is stopping: each closes with `SHUTDOWN`.
+    pub fn close_links(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     pub fn sso(&self) -> Option<&Sso> {

@@ -235,6 +235,111 @@ async fn silent_peer_is_dropped_by_heartbeat() {
     assert!(why.reason.contains("heartbeat"), "{}", why.reason);
 }
 
+/// A closely watched link is dropped within seconds of going silent, and says why; one whose
+/// peer answers the watch's pings stays up however long its own heartbeat is.
+#[tokio::test(start_paused = true)]
+async fn a_closely_watched_link_is_dropped_soon_after_it_goes_silent() {
+    let slow = MuxConfig {
+        idle_timeout: Some(Duration::from_secs(600)),
+        ..MuxConfig::default()
+    };
+    // A peer that answers: the acceptor pings (it never does otherwise) and hears pongs.
+    let (a, b) = mem_pair();
+    let (_dialer, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (acceptor, _) = Mux::start(b, Role::Acceptor, slow.clone());
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    let watch = acceptor.watch_closely();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!acceptor.is_closed(), "{:?}", acceptor.closed_reason());
+    drop(watch);
+
+    // A silent peer: the link was quiet for long before the watch, which counts only from
+    // its start.
+    let (a, _b_kept_silent) = mem_pair();
+    let (mux, _) = Mux::start(a, Role::Acceptor, slow);
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert!(!mux.is_closed());
+    let started = tokio::time::Instant::now();
+    let _watch = mux.watch_closely();
+    let why = tokio::time::timeout(Duration::from_secs(60), mux.closed())
+        .await
+        .unwrap();
+    let after = started.elapsed();
+    assert!(
+        after > crate::CLOSE_WATCH_SILENCE
+            && after <= crate::CLOSE_WATCH_SILENCE + crate::CLOSE_WATCH_PING,
+        "closed after {after:?}"
+    );
+    assert_eq!(why.cause, crate::LinkCause::Silent);
+    assert!(why.reason.contains("heartbeat"), "{}", why.reason);
+}
+
+#[tokio::test]
+async fn how_a_link_ended_is_told_apart() {
+    // The peer closed it with a reason.
+    let (a, b) = mem_pair();
+    let server = spawn_echo_server(b, MuxConfig::default());
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (tx, _rx) = client.open(spec()).await.unwrap().split();
+    assert_eq!(tx.link_closed(), None);
+    server.close(ErrorCode::Shutdown, "server stopping");
+    let why = client.closed().await;
+    assert_eq!(
+        (why.cause, why.code),
+        (crate::LinkCause::PeerClosed, Some(ErrorCode::Shutdown))
+    );
+    assert_eq!(tx.link_closed(), Some(why));
+    // The transport ended without a word.
+    let (a, b) = mem_pair();
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    drop(b);
+    assert_eq!(client.closed().await.cause, crate::LinkCause::Lost);
+}
+
+/// Notices go from the server to the client and renewals the other way, on version 5 only;
+/// the wrong direction or an older link is a protocol violation.
+#[tokio::test]
+async fn login_frames_reach_the_application_only_where_the_protocol_allows_them() {
+    use wicket_proto::{Notice, NoticeKind, Renew};
+    let notice = Notice {
+        kind: NoticeKind::LoginExpiring,
+        text: "soon".into(),
+        expires_at: Some(1),
+    };
+    let (a, b) = mem_pair();
+    let (client, _) = Mux::start(a, Role::Dialer, MuxConfig::default());
+    let (server, _) = Mux::start(b, Role::Acceptor, MuxConfig::default());
+    let (mut to_client, mut to_server) = (client.controls().unwrap(), server.controls().unwrap());
+    assert!(client.controls().is_none(), "taken once");
+    assert!(server.notice(notice.clone()));
+    assert_eq!(
+        to_client.recv().await,
+        Some(crate::Control::Notice(notice.clone()))
+    );
+    assert!(client.renew(Renew { token: "t".into() }));
+    assert_eq!(
+        to_server.recv().await,
+        Some(crate::Control::Renew(Renew { token: "t".into() }))
+    );
+    // A client may not send notices.
+    client.inner.send(Frame::Notice(notice.clone())).unwrap();
+    assert_eq!(server.closed().await.cause, crate::LinkCause::Closed);
+
+    // Version 4: nothing is sent, and what arrives anyway closes the link.
+    let v4 = MuxConfig {
+        version: 4,
+        ..MuxConfig::default()
+    };
+    let (a, b) = mem_pair();
+    let (client, _) = Mux::start(a, Role::Dialer, v4.clone());
+    let (server, _) = Mux::start(b, Role::Acceptor, v4);
+    assert!(!server.notice(notice.clone()));
+    assert!(!client.renew(Renew { token: "t".into() }));
+    server.inner.send(Frame::Notice(notice)).unwrap();
+    let why = client.closed().await;
+    assert!(why.reason.contains("NOTICE"), "{why:?}");
+}
+
 #[tokio::test]
 async fn channels_are_freed_after_both_close() {
     let (a, b) = mem_pair();

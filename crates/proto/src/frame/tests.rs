@@ -1,5 +1,6 @@
 use super::*;
 use crate::handshake::{AgentProof, Inventory};
+use crate::login::{Notice, NoticeKind, Renew};
 use crate::open::{PtySpec, SessionSpec, TcpSpec};
 use proptest::prelude::*;
 
@@ -140,6 +141,21 @@ fn frame() -> impl Strategy<Value = Frame> {
         channel().prop_map(|channel| Frame::Close { channel }),
         (channel(), any::<u32>(), any::<bool>())
             .prop_map(|(channel, len, echo)| Frame::InputEcho { channel, len, echo }),
+        (
+            prop_oneof![
+                Just(NoticeKind::LoginExpiring),
+                Just(NoticeKind::LoginRenewed),
+                Just(NoticeKind::RenewRefused),
+            ],
+            reason(),
+            proptest::option::of(any::<i64>())
+        )
+            .prop_map(|(kind, text, expires_at)| Frame::Notice(Notice {
+                kind,
+                text,
+                expires_at
+            })),
+        "[A-Za-z0-9_]{0,64}".prop_map(|token| Frame::Renew(Renew { token })),
     ]
 }
 
@@ -285,4 +301,40 @@ fn tcp_spec_wire_form() {
         serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","host":"h","port":70000}"#).is_err()
     );
     assert!(serde_json::from_slice::<OpenSpec>(br#"{"type":"tcp","port":22}"#).is_err());
+}
+
+#[test]
+fn login_frames_are_bounded_and_unknown_notice_kinds_still_show() {
+    let long = Frame::Notice(Notice {
+        kind: NoticeKind::LoginExpiring,
+        text: "x".repeat(crate::login::MAX_NOTICE_LEN + 1),
+        expires_at: None,
+    });
+    assert!(matches!(
+        Frame::decode(long.to_bytes()),
+        Err(DecodeError::Malformed { .. })
+    ));
+    let long = Frame::Renew(Renew {
+        token: "t".repeat(crate::login::MAX_TOKEN_LEN + 1),
+    });
+    assert!(matches!(
+        Frame::decode(long.to_bytes()),
+        Err(DecodeError::Malformed { .. })
+    ));
+    let mut buf = BytesMut::new();
+    buf.put_u8(FrameKind::Notice as u8);
+    buf.put_u32(0);
+    buf.put_slice(br#"{"kind":"from_the_future","text":"hello"}"#);
+    match Frame::decode(buf.freeze()) {
+        Ok(Frame::Notice(n)) => assert_eq!((n.kind, n.text.as_str()), (NoticeKind::Other, "hello")),
+        other => panic!("{other:?}"),
+    }
+    // The token never shows in a debug print.
+    let renew = format!(
+        "{:?}",
+        Renew {
+            token: "wkt_secret".into()
+        }
+    );
+    assert!(!renew.contains("wkt_secret"), "{renew}");
 }

@@ -288,7 +288,7 @@ pub async fn watch(
                 Err(end) => return Some((Ok::<_, std::io::Error>(end), None)),
             },
             reason = revoked(&mut ended) => {
-                let end = Bytes::from(format!("\r\n[wicket: access revoked: {reason}]\r\n"));
+                let end = Bytes::from(format!("\r\n[wicket: {reason}]\r\n"));
                 return Some((Ok(end), None));
             }
         };
@@ -375,14 +375,13 @@ impl Source {
 }
 
 /// Resolves with the reason once the watcher's access is taken away.
-async fn revoked(ended: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
-    let reason = ended
-        .wait_for(|r| r.is_some())
-        .await
-        .map(|r| r.clone().unwrap_or_default());
-    match reason {
-        Ok(r) => r,
-        Err(_) => std::future::pending().await,
+async fn revoked(
+    ended: &mut tokio::sync::watch::Receiver<Option<crate::sessions::Ending>>,
+) -> String {
+    let ending = ended.wait_for(|r| r.is_some()).await.map(|r| r.clone());
+    match ending {
+        Ok(Some(e)) => e.reason,
+        _ => std::future::pending().await,
     }
 }
 

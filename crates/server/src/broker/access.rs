@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::authz::{evaluate, principal, Facts, Resource};
-use crate::sessions::LiveSession;
+use crate::sessions::{Ending, LiveSession};
 use crate::state::AppState;
 
 use super::Refusal;
@@ -70,8 +70,9 @@ pub(super) async fn current(state: &AppState, caller: &Caller) -> Result<Caller,
 pub async fn recheck(state: &AppState) -> usize {
     let mut ended = 0;
     for s in state.sessions().live() {
-        if let Some(reason) = still_denied(state, &s).await {
-            if state.sessions().end(&s.id, &reason) {
+        if let Some(ending) = still_denied(state, &s).await {
+            let reason = ending.reason.clone();
+            if state.sessions().end_because(&s.id, ending) {
                 tracing::info!(session = %s.id, %reason, "session ended by revocation");
                 ended += 1;
             }
@@ -102,28 +103,25 @@ pub async fn end_requested(state: &AppState) -> usize {
 
 /// Why `s` is no longer allowed, if it is not. Store errors keep the session: a database
 /// hiccup must not cut everyone off (the next recheck decides).
-async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
+async fn still_denied(state: &AppState, s: &LiveSession) -> Option<Ending> {
     // The session's MFA flag is its token's, which never changes: a recheck sees the same
     // value the session was allowed with.
     let (user, groups, mfa) = match reload(state, &s.user_id, &s.token_id).await {
         Ok(Ok(now)) => now,
         Ok(Err(lapsed)) => {
-            return Some(
-                match lapsed {
-                    Lapsed::Deleted => "your user was deleted",
-                    Lapsed::Disabled => "your user was disabled",
-                    Lapsed::Revoked => "your token was revoked",
-                    Lapsed::Expired => "your token expired",
-                }
-                .into(),
-            )
+            return Some(match lapsed {
+                Lapsed::Deleted => Ending::revoked("your user was deleted"),
+                Lapsed::Disabled => Ending::revoked("your user was disabled"),
+                Lapsed::Revoked => Ending::revoked("your token was revoked"),
+                Lapsed::Expired => Ending::login_expired(),
+            })
         }
         Err(_) => return None,
     };
     let target = match state.store().target_by_id(&s.target_id).await {
         Ok(Some(t)) if t.revoked_at.is_none() => t,
-        Ok(Some(_)) => return Some("the target was revoked".into()),
-        Ok(None) => return Some("the target was removed".into()),
+        Ok(Some(_)) => return Some(Ending::revoked("the target was revoked")),
+        Ok(None) => return Some(Ending::revoked("the target was removed")),
         Err(_) => return None,
     };
     let caller = Caller {
@@ -147,5 +145,5 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<String> {
         s.source_ip,
         &facts,
     );
-    (!d.allowed).then(|| "access was revoked by a policy or group change".to_string())
+    (!d.allowed).then(|| Ending::revoked("access was revoked by a policy or group change"))
 }

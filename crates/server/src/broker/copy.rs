@@ -142,10 +142,7 @@ pub(super) async fn open(
                 Ok(user_channel) => {
                     let tap = Decoded::default();
                     let relayed = relay_live(&state, live, user_channel, agent_channel, &tap).await;
-                    let error = match relayed.agent {
-                        Some(Ended::Failed(reason)) => Some(reason),
-                        _ => None,
-                    };
+                    let error = relayed.agent.as_ref().and_then(Ended::reason);
                     let revoked = relayed.stopped.map(|s| s.reason);
                     let seen = tap.seen.into_inner().unwrap_or_else(|e| e.into_inner());
                     let (outcome, end, reason) = conclude(&seen, revoked, error);
@@ -300,7 +297,7 @@ impl Tap for Decoded {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if side == Side::User && seen.verdict.is_none() {
             seen.user_quit = match how {
-                Ended::Failed(_) => Some(USER_LINK_CLOSED),
+                Ended::Failed(_) | Ended::LinkLost(_) => Some(USER_LINK_CLOSED),
                 Ended::Closed => Some(USER_CLOSED),
                 Ended::Cut => None,
             };

@@ -198,10 +198,7 @@ pub(super) async fn open(state: AppState, caller: Caller, request: IncomingChann
                 let relayed = relay_live(&state, live, user_channel, agent_channel, &tap).await;
                 record.bytes_to_dest = tap.to_dest.load(Ordering::Relaxed);
                 record.bytes_from_dest = tap.from_dest.load(Ordering::Relaxed);
-                let failed = |how: &Option<Ended>| match how {
-                    Some(Ended::Failed(reason)) => Some(reason.clone()),
-                    _ => None,
-                };
+                let failed = |how: &Option<Ended>| how.as_ref().and_then(Ended::reason);
                 record.outcome = match relayed.stopped {
                     Some(stop) => ForwardOutcome::Revoked(stop.reason),
                     None => {
@@ -308,8 +305,8 @@ impl Tap for Counted {
     }
 
     fn ended(&self, side: Side, how: &Ended) {
-        if let (Side::User, Ended::Failed(reason)) = (side, how) {
-            *self.user_failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+        if let (Side::User, Some(reason)) = (side, how.reason()) {
+            *self.user_failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         }
     }
 }

@@ -10,10 +10,14 @@
 
 use std::future::Future;
 
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use tokio::sync::watch;
-use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, MuxError};
+use wicket_mux::{Channel, ChannelReceiver, ChannelSender, Event, LinkCause, LinkClosed, MuxError};
 use wicket_proto::ErrorCode;
+
+use crate::sessions::Ending;
 
 /// Which kind of channel is relayed: it decides which events pass which way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +46,43 @@ pub(super) struct Stop {
 pub(super) enum Ended {
     /// The side closed its channel.
     Closed,
-    /// The side sent an `ERROR`, or its link was lost (the mux reports that as an error).
+    /// The side sent an `ERROR`.
     Failed(String),
+    /// The side's link was lost: the other side is told in words ([`link_lost`]), not the
+    /// transport's.
+    LinkLost(LinkClosed),
     /// The other side's channel is closed: nothing more could be passed on.
     Cut,
+}
+
+impl Ended {
+    /// The reason as the mux or the peer gave it, for the places that want its words (a
+    /// copy's event).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Ended::Failed(r) => Some(r.clone()),
+            Ended::LinkLost(why) => Some(format!("link lost: {}", why.reason)),
+            Ended::Closed | Ended::Cut => None,
+        }
+    }
+}
+
+/// What the user is told when the agent's link of the channel is lost (`target` names the
+/// target, when the relay knows it).
+pub(super) fn link_lost(side: Side, why: &LinkClosed, target: Option<&str>) -> String {
+    let agent = match target {
+        Some(t) => format!("the agent on {t}"),
+        None => "the target's agent".to_string(),
+    };
+    match (side, why.cause) {
+        (Side::Agent, LinkCause::Silent) => format!("{agent} stopped answering"),
+        (Side::Agent, LinkCause::Lost) => format!("{agent} went away"),
+        (Side::Agent, LinkCause::PeerClosed | LinkCause::Closed) => {
+            format!("{agent} went away ({})", why.reason)
+        }
+        (Side::User, LinkCause::Silent) => "the user's client stopped answering".into(),
+        (Side::User, _) => "the connection to the user was lost".into(),
+    }
 }
 
 /// What a kind does with the events going through. Every method has a default that does
@@ -72,6 +109,11 @@ pub(super) trait Tap: Sync {
     fn user_reads_zdata(&self) -> bool {
         false
     }
+
+    /// The target's name, for what the user is told when its agent goes away.
+    fn target(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What a finished relay reports.
@@ -80,6 +122,10 @@ pub(super) struct Relayed {
     pub stopped: Option<Stop>,
     /// How the agent's side ended, if it did before the relay was stopped.
     pub agent: Option<Ended>,
+    /// How the user's side ended, if it did before the relay was stopped.
+    pub user: Option<Ended>,
+    /// The side that ended first, if one did before the relay was stopped.
+    pub first: Option<Side>,
     /// A tap's failure, whichever way the relay then ended.
     pub tap_failed: Option<Stop>,
 }
@@ -118,7 +164,7 @@ pub(super) fn passes(kind: Kind, from: Side, ev: &Event) -> bool {
 pub(super) async fn relay<T: Tap>(
     user: Channel,
     agent: Channel,
-    mut revoked: watch::Receiver<Option<String>>,
+    mut revoked: watch::Receiver<Option<Ending>>,
     limit: impl Future<Output = Stop>,
     tap: &T,
 ) -> Relayed {
@@ -127,16 +173,26 @@ pub(super) async fn relay<T: Tap>(
     tap.opening(&user_tx).await;
     let (cut_user, cut_agent) = (user_tx.clone(), agent_tx.clone());
     let (failed_tx, mut failed_rx) = watch::channel(None::<Stop>);
-    let mut agent_end = None;
+    let (mut agent_end, mut user_end) = (None, None);
+    let first = Mutex::new(None);
+    let ended_first = |side| {
+        first
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(side);
+    };
     let stopped = {
         let user_side = async {
             let how = pump(Side::User, user_rx, &agent_tx, tap, &failed_tx).await;
+            ended_first(Side::User);
             tap.ended(Side::User, &how);
             // The user is gone: whatever runs on the target hears its input end.
             agent_tx.close();
+            user_end = Some(how);
         };
         let agent_side = async {
             let how = pump(Side::Agent, agent_rx, &user_tx, tap, &failed_tx).await;
+            ended_first(Side::Agent);
             tap.ended(Side::Agent, &how);
             // A copy's agent side done in good order: the user may still have its verdict
             // to send (a download), so its channel is only half-closed.
@@ -148,17 +204,11 @@ pub(super) async fn relay<T: Tap>(
             agent_end = Some(how);
         };
         let revoked = async {
-            let reason = revoked
-                .wait_for(|r| r.is_some())
-                .await
-                .map(|r| r.clone().unwrap_or_default());
-            match reason {
-                Ok(r) => Stop {
-                    code: ErrorCode::Forbidden,
-                    reason: format!("access revoked: {r}"),
-                },
+            let ending = revoked.wait_for(|r| r.is_some()).await.map(|r| r.clone());
+            match ending {
+                Ok(Some(Ending { code, reason })) => Stop { code, reason },
                 // The registry entry is gone: nobody can revoke this channel any more.
-                Err(_) => std::future::pending().await,
+                _ => std::future::pending().await,
             }
         };
         let tap_failed = async {
@@ -182,9 +232,12 @@ pub(super) async fn relay<T: Tap>(
         cut_agent.close();
     }
     let tap_failed = failed_tx.borrow().clone();
+    let first = first.into_inner().unwrap_or_else(|e| e.into_inner());
     Relayed {
         stopped,
         agent: agent_end,
+        user: user_end,
+        first,
         tap_failed,
     }
 }
@@ -247,11 +300,18 @@ async fn pump<T: Tap>(
             Event::Resize { cols, rows } => to.resize(cols, rows),
             Event::Signal(s) => to.signal(s),
             Event::Exit(s) => to.exit(s),
-            Event::Error { code, reason } => {
-                let sent = to.error(code, &reason);
-                error.get_or_insert(reason);
-                sent
-            }
+            // The side's link is gone: the other side hears what happened in words.
+            Event::Error { code, reason } => match from.link_closed() {
+                Some(why) => {
+                    let _ = to.error(code, &link_lost(side, &why, tap.target()));
+                    return Ended::LinkLost(why);
+                }
+                None => {
+                    let sent = to.error(code, &reason);
+                    error.get_or_insert(reason);
+                    sent
+                }
+            },
             // Never passed on (`for_tap_only`).
             Event::InputEcho { .. } => Ok(()),
         };

@@ -24,7 +24,7 @@ use crate::state::AppState;
 
 use super::access::current;
 use super::hidden_input::{HeldInput, ToRecord};
-use super::relay::{relay, Kind, Relayed, Side, Stop, Tap};
+use super::relay::{link_lost, relay, Ended, Kind, Relayed, Side, Stop, Tap};
 use super::target::{find_target, online_agent, resolve_run_as};
 use super::Refusal;
 
@@ -36,6 +36,8 @@ pub(super) async fn open(
     request: IncomingChannel,
     spec: SessionSpec,
 ) {
+    // A stopping server waits for the session's end to be on record.
+    let _finishing = state.sessions().finishing();
     let brokered = match broker(&state, &caller, spec).await {
         Ok(b) => b,
         Err(refusal) => return refusal.reject(request, &caller, "session"),
@@ -48,6 +50,7 @@ pub(super) async fn open(
         recording,
         compressed,
         input_echo,
+        watch: _watch,
     } = brokered;
     let resource = format!("target:{}", record.target_name);
     // A command's output may be kept out of its recording by setting or policy; a shell's never.
@@ -131,6 +134,7 @@ pub(super) async fn open(
         banner: banner(&settings, record.tty),
         output_recorded,
         held_input: input_echo.then(HeldInput::default),
+        target: record.target_name.clone(),
     };
     let relayed = relay(
         user_channel,
@@ -144,7 +148,7 @@ pub(super) async fn open(
     // Input the agent never reported on is not shown; a failure here is the store's, which
     // `finish` reports.
     let _ = tap.record_unconfirmed_input().await;
-    let outcome = ending(relayed, tap.exit_status());
+    let outcome = ending(relayed, tap.exit_status(), &record.target_name);
     let (bytes_in, bytes_out) = (tap.input.into_inner(), tap.output.into_inner());
     drop(tap.recorder);
     let manifest = match recorder {
@@ -233,6 +237,9 @@ struct Brokered {
     compressed: bool,
     /// The agent was asked to report how the terminal took each piece of input.
     input_echo: bool,
+    /// A terminal session keeps the agent's link closely watched: a user waiting on a
+    /// keystroke's echo hears within seconds that the agent stopped answering.
+    watch: Option<wicket_mux::Watching>,
 }
 
 async fn broker(
@@ -341,6 +348,7 @@ async fn broker(
     };
     let compressed = spec.compress_output;
     let input_echo = spec.input_echo;
+    let watch = spec.pty.is_some().then(|| agent.watch_closely());
     let opened = agent
         .open(&caller.user.id, &target.name, OpenSpec::Session(spec))
         .await;
@@ -363,6 +371,7 @@ async fn broker(
         recording,
         compressed,
         input_echo,
+        watch,
     })
 }
 
@@ -390,6 +399,8 @@ struct Recorded {
     /// agent does not say (no terminal, or an agent older than version 5): input is then
     /// recorded as it comes.
     held_input: Option<HeldInput>,
+    /// The target's name, for what the user is told if its agent goes away.
+    target: String,
 }
 
 impl Recorded {
@@ -538,6 +549,10 @@ impl Tap for Recorded {
     fn user_reads_zdata(&self) -> bool {
         self.user_reads_zdata
     }
+
+    fn target(&self) -> Option<&str> {
+        Some(&self.target)
+    }
 }
 
 /// The configured banner as the session shows it: with CRLF on a terminal, on stderr
@@ -562,12 +577,25 @@ struct SessionEnd {
     recording_failed: Option<String>,
 }
 
-fn ending(relayed: Relayed, exit_status: Option<ExitStatus>) -> SessionEnd {
+/// How the session ended, in the words its user was told: the server's reason when it stopped
+/// it, else the side that ended first (an agent that went away, a user who disconnected), else
+/// the exit status.
+fn ending(relayed: Relayed, exit_status: Option<ExitStatus>, target: &str) -> SessionEnd {
     let exit = exit_status.map(exit_text);
-    let reason = match (&relayed.stopped, &exit) {
-        (Some(stop), _) => stop.reason.clone(),
-        (None, Some(s)) => format!("exited ({s})"),
-        (None, None) => "closed".into(),
+    let first = match relayed.first {
+        Some(Side::User) => relayed.user.as_ref().map(|e| (Side::User, e)),
+        Some(Side::Agent) => relayed.agent.as_ref().map(|e| (Side::Agent, e)),
+        None => None,
+    };
+    let reason = match (&relayed.stopped, first, &exit) {
+        (Some(stop), _, _) => stop.reason.clone(),
+        (None, Some((side, Ended::LinkLost(why))), _) => link_lost(side, why, Some(target)),
+        (None, Some((Side::Agent, Ended::Failed(r))), None) => r.clone(),
+        (None, Some((Side::User, Ended::Closed | Ended::Failed(_))), _) => {
+            "the user disconnected".into()
+        }
+        (None, _, Some(s)) => format!("exited ({s})"),
+        (None, _, None) => "closed".into(),
     };
     SessionEnd {
         reason,
@@ -613,5 +641,78 @@ fn exit_text(s: ExitStatus) -> String {
     match s {
         ExitStatus::Code(c) => format!("code {c}"),
         ExitStatus::Signal(n) => format!("signal {n}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wicket_mux::{LinkCause, LinkClosed};
+
+    fn relayed(first: Side, user: Option<Ended>, agent: Option<Ended>) -> Relayed {
+        Relayed {
+            stopped: None,
+            agent,
+            user,
+            first: Some(first),
+            tap_failed: None,
+        }
+    }
+
+    fn lost(cause: LinkCause) -> Ended {
+        Ended::LinkLost(LinkClosed {
+            code: None,
+            reason: "peer closed connection without sending TLS close_notify: https://docs.rs/x"
+                .into(),
+            cause,
+        })
+    }
+
+    #[test]
+    fn a_session_ends_with_what_its_user_was_told() {
+        let reason = |r: Relayed, exit| ending(r, exit, "web-1").reason;
+        let exited = Some(ExitStatus::Code(0));
+        assert_eq!(
+            reason(
+                relayed(Side::Agent, None, Some(lost(LinkCause::Lost))),
+                None
+            ),
+            "the agent on web-1 went away"
+        );
+        assert_eq!(
+            reason(
+                relayed(Side::Agent, None, Some(lost(LinkCause::Silent))),
+                None
+            ),
+            "the agent on web-1 stopped answering"
+        );
+        // The user left first (`~.`): the agent then hung up the shell, which is the exit.
+        let left = ending(
+            relayed(Side::User, Some(Ended::Closed), Some(Ended::Closed)),
+            Some(ExitStatus::Signal(1)),
+            "web-1",
+        );
+        assert_eq!(
+            (left.reason.as_str(), left.exit.as_deref()),
+            ("the user disconnected", Some("signal 1"))
+        );
+        assert_eq!(
+            reason(relayed(Side::User, Some(lost(LinkCause::Lost)), None), None),
+            "the connection to the user was lost"
+        );
+        assert_eq!(
+            reason(
+                relayed(Side::Agent, Some(Ended::Closed), Some(Ended::Closed)),
+                exited
+            ),
+            "exited (code 0)"
+        );
+        // The server's own reason comes first.
+        let mut stopped = relayed(Side::Agent, None, Some(lost(LinkCause::Lost)));
+        stopped.stopped = Some(Stop {
+            code: ErrorCode::Shutdown,
+            reason: "wicketd is shutting down".into(),
+        });
+        assert_eq!(reason(stopped, None), "wicketd is shutting down");
     }
 }

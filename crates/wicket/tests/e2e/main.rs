@@ -15,9 +15,11 @@
 //!
 //! # Layout
 //! - [`session`]: enrol, list, connect; exit statuses, stdout and stderr, stdin.
-//! - [`interactive`]: a session on a real local PTY.
+//! - [`interactive`]: a session on a real local PTY; a hung agent; the `~.` escape.
 //! - [`session_settings`]: banner, shell profile, idle timeout, maximum duration.
-//! - [`lifecycle`]: links come back after restarts; dead agents show offline.
+//! - [`lifecycle`]: links come back after restarts; dead agents show offline; a session hears
+//!   in words when its agent or server goes.
+//! - [`login_expiry`]: a session warned before its login expires, renewed by a new login.
 //! - [`auth`]: refusals on every authenticated route and at enrolment.
 //! - [`access`]: Cedar policies, groups, MFA in policy, revocation.
 //! - [`broker`]: an outage is never reported as a denial, for every kind of channel.
@@ -50,6 +52,7 @@ mod frames;
 mod hardening;
 mod interactive;
 mod lifecycle;
+mod login_expiry;
 mod mfa;
 mod no_inbound;
 mod oidc;

@@ -1,5 +1,5 @@
 //! Enrol, list, connect and run commands: exit statuses, stdout and stderr kept apart, stdin
-//! streamed, clear errors for unknown and offline targets.
+//! streamed, `-t` from a pipe, clear errors for unknown and offline targets.
 
 use anyhow::Result;
 use wicket_testkit::cli::show;
@@ -57,6 +57,25 @@ async fn enrol_list_connect_and_run() -> Result<()> {
         "{}",
         show(&out)
     );
+
+    // `-t` gives a command a terminal on the target even when stdin is not one (a pipe
+    // here); without it the command has none.
+    let out = h
+        .admin
+        .run(&["connect", "-t", "web-1", "--", "tty"], None)
+        .await?;
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("/dev/pts/"),
+        "{}",
+        show(&out)
+    );
+    let out = h
+        .admin
+        .run(&["connect", "web-1", "--", "tty"], None)
+        .await?;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "not a tty\n");
 
     // By id as well as by name; stdin streamed through, end of input delivered.
     let id = t["id"].as_str().unwrap_or_default().to_string();
