@@ -377,7 +377,10 @@ pub struct ProfilesArgs {
 #[derive(Subcommand, Debug)]
 pub enum ProfilesCommand {
     /// Make NAME the current profile, used by every command without --profile.
-    Use { name: String },
+    Use {
+        /// The profile's name (see `wicket profiles`).
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]

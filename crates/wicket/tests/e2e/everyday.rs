@@ -439,7 +439,7 @@ async fn everyday_commands() -> Result<()> {
     let logs = || h.agents[0].logs();
     assert!(
         wicket_testkit::wait_until(Duration::from_secs(10), || logs()
-            .contains("unknown agent identity"))
+            .contains("the server refused this agent's identity"))
         .await,
         "the removed agent was not refused: {}",
         logs()
