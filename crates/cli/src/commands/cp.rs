@@ -211,8 +211,12 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                     let _ = tx.signal(Signal::Int);
                     let _ = tx.eof();
                 }
-                // The receive's input ends: it stops at once.
-                Direction::Download => reader.abort(),
+                // The target hears of the cancel before anything else this side does (the
+                // server records it from that `SIGNAL`); the receive's input ends: it stops.
+                Direction::Download => {
+                    let _ = tx.signal(Signal::Int);
+                    reader.abort();
+                }
             }
             if io::stderr().is_terminal() {
                 errln!();
@@ -228,10 +232,6 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         }
     };
     if direction == Direction::Download {
-        if cancelled && result.is_err() {
-            // The helper on the target stops sending; the server records a cancel.
-            let _ = tx.signal(Signal::Int);
-        }
         let _ = tx.data(wicket_transfer::status(&result)).await;
         let _ = tx.eof();
     }
