@@ -355,7 +355,7 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct SshArgs {
-    /// ssh's own arguments: options, [USER@]TARGET, and a command.
+    /// ssh's own arguments: options, `[USER@]TARGET`, and a command.
     #[arg(
         required = true,
         trailing_var_arg = true,

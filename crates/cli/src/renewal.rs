@@ -4,7 +4,7 @@
 //! When the server warns that the link's token expires soon, the profile is read again: a
 //! newer token there (the user ran `wicket login` in another terminal, with the same config
 //! directory) is sent over the link, and the session carries on under it. Until one turns up
-//! the profile is looked at every [`POLL`], so a login typed after the warning still counts.
+//! the profile is looked at every `POLL`, so a login typed after the warning still counts.
 
 use std::time::Duration;
 

@@ -1,4 +1,8 @@
 //! `wicket-agent` arguments and commands.
+//!
+//! The doc comments on arguments are `wicket-agent --help`, read in a terminal: a URL in them
+//! is written as people type it, not as a rustdoc link.
+#![allow(rustdoc::bare_urls)]
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! Starts the server on its own data directory (SQLite, private CA), makes sure an `admin`
 //! exists, enrols the `wicket-agent` binary that sits beside this one as a target named after
 //! this host, writes a `dev` profile for the `wicket` CLI, and prints the line to type next.
-//! An agent that exits is started again ([`supervisor`]); Ctrl-C stops the agent and the
+//! An agent that exits is started again (`supervisor`); Ctrl-C stops the agent and the
 //! server.
 
 mod supervisor;
