@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use wicket_mux::{Event, MuxError};
 use wicket_proto::copy::{encode, Item};
-use wicket_proto::{CopySpec, Direction, OpenSpec, Signal};
+use wicket_proto::{CopySpec, Direction, ErrorCode, OpenSpec, Signal};
 
 use crate::args::CpArgs;
 use crate::profile::Config;
@@ -201,7 +201,12 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
         }),
         None => {
             // Cancel: stop sending and tell the target, which removes its temporary file and
-            // answers what it has in place; nothing further goes under a real name.
+            // answers what it has in place; nothing further goes under a real name. A download
+            // tells the target first, before its own receive stops and closes the channel: the
+            // server records the cancel from that `SIGNAL`.
+            if direction == Direction::Download {
+                let _ = tx.signal(Signal::Int);
+            }
             cancel.cancel();
             if let Some(w) = writer.take() {
                 w.abort();
@@ -211,12 +216,9 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
                     let _ = tx.signal(Signal::Int);
                     let _ = tx.eof();
                 }
-                // The target hears of the cancel before anything else this side does (the
-                // server records it from that `SIGNAL`); the receive's input ends: it stops.
-                Direction::Download => {
-                    let _ = tx.signal(Signal::Int);
-                    reader.abort();
-                }
+                // The receive stops at the cancel; the reader runs on until the target, told
+                // above, ends the channel, so the server has the cancel before this exits.
+                Direction::Download => {}
             }
             if io::stderr().is_terminal() {
                 errln!();
@@ -243,6 +245,10 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
     tx.close();
+    // Everything queued (a cancel's `SIGNAL`, a download's verdict) reaches wicketd before
+    // the process exits and the connection drops.
+    let goodbye = mux.goodbye(ErrorCode::Shutdown, "the copy is over");
+    let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
     match result {
         Ok(sum) => {
             if cancelled {
