@@ -115,6 +115,14 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// A target by name, else by id (what users and administrators type), revoked or not.
+    pub async fn target_by_name_or_id(&self, wanted: &str) -> Result<Option<Target>, StoreError> {
+        match self.target_by_name(wanted).await? {
+            Some(t) => Ok(Some(t)),
+            None => self.target_by_id(wanted).await,
+        }
+    }
+
     pub async fn target_by_name(&self, name: &str) -> Result<Option<Target>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM targets WHERE name = $1");
         let row = sqlx::query(&sql)

@@ -14,11 +14,7 @@ use crate::state::AppState;
 /// A target by name, else by id, revoked ones included: an administrator removes or retags
 /// what users no longer see.
 async fn find_any(state: &AppState, wanted: &str) -> Result<wicket_store::Target, ApiError> {
-    let store = state.store();
-    let found = match store.target_by_name(wanted).await? {
-        Some(t) => Some(t),
-        None => store.target_by_id(wanted).await?,
-    };
+    let found = state.store().target_by_name_or_id(wanted).await?;
     found.ok_or_else(|| ApiError::not_found(format!("unknown target {wanted:?}")))
 }
 

@@ -7,10 +7,7 @@ use super::Refusal;
 
 /// A target by name, else by id; revoked targets do not exist for users.
 pub async fn find_target(state: &AppState, wanted: &str) -> Result<wicket_store::Target, Refusal> {
-    let target = match state.store().target_by_name(wanted).await? {
-        Some(t) => Some(t),
-        None => state.store().target_by_id(wanted).await?,
-    };
+    let target = state.store().target_by_name_or_id(wanted).await?;
     target
         .filter(|t| t.revoked_at.is_none())
         .ok_or_else(|| Refusal::UnknownTarget(wanted.to_owned()))
