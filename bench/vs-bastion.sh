@@ -190,6 +190,17 @@ if part bulk; then
     cmp -s "$tmp/got" "$file" || { echo "bulk output differs: $*" >&2; exit 1; }
     rm -f "$tmp/got"
   }
+  # Each side's output file is deleted after each round, so its page cache is recycled, as on a
+  # server that has run a while. The recordings are checked and deleted likewise: on a VM that
+  # backs guest memory on first touch, writing into never-used pages costs over ten times the
+  # CPU of recycled ones (docs/PERFORMANCE.md), which would charge wicket alone for the VM.
+  recordings=$tmp/wicket/server/recordings/recordings
+  forget_recordings() {
+    local stored
+    stored=$(du -sb "$recordings" | cut -f1)
+    [ "$stored" -ge $((bulk_mib * 1048576 / 8)) ] || { echo "the bulk output was not recorded ($stored bytes stored)" >&2; exit 1; }
+    rm -rf "${recordings:?}"/*
+  }
   bmbps() { python3 -c "import sys; print(f'{$bulk_mib*1.048576/float(sys.argv[1]):.1f}')" "$1"; }
   for kind in random text; do
     log "bulk output ($kind): ssh -J, then wicket connect"
@@ -197,6 +208,7 @@ if part bulk; then
     for _ in $(seq 1 "${BULK_ROUNDS:-3}"); do
       b_s=$(python3 -c 'import sys; print(min(map(float, sys.argv[1:])))' "$b_s" "$(bulk_secs "$tmp/$kind" "${sshc[@]}" target cat "$tmp/$kind")")
       b_w=$(python3 -c 'import sys; print(min(map(float, sys.argv[1:])))' "$b_w" "$(bulk_secs "$tmp/$kind" "$bin/wicket" connect "$name" -- cat "$tmp/$kind")")
+      forget_recordings
     done
     row "${bulk_mib} MiB output, cat $kind (MB/s)" "$(bmbps "$b_w")" "$(bmbps "$b_s")" "$(ratio "$b_s" "$b_w")"
   done
