@@ -56,4 +56,18 @@ fn main() {
             Some(&oidc),
         )
         .emit();
+
+    // console: Debian's Chromium driven by npm playwright-core.
+    let browser = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("../testkit/browser");
+    Probe::new("has_chromium", "WICKET_REQUIRE_CHROMIUM")
+        .tools(&["node", "chromium"])
+        .require(
+            browser
+                .join("node_modules/playwright-core/package.json")
+                .is_file(),
+            "playwright-core (`npm ci` in crates/testkit/browser)",
+            Some(&browser),
+        )
+        .emit();
 }

@@ -16,6 +16,7 @@
 //! - [`error`]: [`ErrorBody`], the body of every refusal.
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`auth`]: password login, logout, whoami, and single sign-on.
+//! - [`console`]: the web console's cookie sign-in and its terminal WebSocket's messages.
 //! - [`mfa`]: multi-factor enrolment, status and the admin reset.
 //! - [`targets`], [`activations`], [`enroll`], [`agents`]: targets and how hosts become one.
 //! - [`users`], [`groups`], [`policies`], [`tokens`]: administration.
@@ -30,6 +31,7 @@ pub mod activations;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod enroll;
 pub mod error;
 pub mod groups;
@@ -48,6 +50,7 @@ pub use audit::{CheckpointQuery, EventPage, EventQuery, PublicKey, SealRequest};
 pub use auth::{
     BeginRequest, BeginResponse, CompleteRequest, LoggedOut, LoginRequest, LoginResponse, WhoAmI,
 };
+pub use console::{ConsoleSession, TerminalControl, TerminalEvent, TerminalQuery};
 pub use enroll::{RegisterRequest, RegisterResponse};
 pub use error::ErrorBody;
 pub use groups::{AddMember, CreateGroup, Group, GroupDeleted, Membership};

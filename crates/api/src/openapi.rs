@@ -47,7 +47,7 @@ pub const BEARER: &str = "bearer";
         policies_get, policies_set, policies_validate, policies_explain, tokens_list,
         tokens_revoke, sessions_list, sessions_terminate, sessions_recording, sessions_watch,
         audit_events, audit_checkpoints, audit_public_key, audit_seal, agent_link, user_link,
-        document,
+        document, console_login, console_logout, console_me, console_terminal,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -505,6 +505,45 @@ fn audit_public_key() {}
     responses((status = 200, description = "The signed seal", body = Seal)),
     security(("bearer" = [])))]
 fn audit_seal() {}
+
+// ---- console --------------------------------------------------------------------------------
+
+/// Sign in to the web console: a password login whose token goes into an HttpOnly,
+/// `Secure`, `SameSite=Strict` cookie (`__Host-wicket`) instead of the body.
+///
+/// Same checks, second factor, rate limits and audit as `POST /v1/auth/login`.
+#[utoipa::path(post, path = "/v1/console/login", tag = "console", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the cookie is set", body = ConsoleSession),
+        (status = 401, description = "Wrong credentials, or a one-time code is needed (`mfa_required`)", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+fn console_login() {}
+
+/// Sign out of the web console: the cookie's token is revoked and the cookie cleared.
+///
+/// Takes the console's cookie with its CSRF token in `X-Wicket-CSRF` (or a bearer token).
+#[utoipa::path(post, path = "/v1/console/logout", tag = "console",
+    responses((status = 200, description = "Revoked", body = LoggedOut)),
+    security(("bearer" = [])))]
+fn console_logout() {}
+
+/// Who is signed in to the console, and the CSRF token for its requests.
+#[utoipa::path(get, path = "/v1/console/me", tag = "console",
+    responses((status = 200, description = "The console's session", body = ConsoleSession)),
+    security(("bearer" = [])))]
+fn console_me() {}
+
+/// The console's terminal: a WebSocket whose binary messages are keystrokes (to the server)
+/// and output (from it), and whose text messages are [`TerminalControl`] and
+/// [`TerminalEvent`] as JSON. The session goes through the same broker, policy, recording
+/// and audit as `wicket connect`.
+///
+/// Taken with the console's cookie, the upgrade must carry this server's own `Origin`.
+#[utoipa::path(get, path = "/v1/console/terminal", tag = "console", params(TerminalQuery),
+    responses((status = 101, description = "Switching Protocols: the terminal")),
+    security(("bearer" = [])))]
+fn console_terminal() {}
 
 // ---- links ----------------------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ pub struct TargetView {
     /// The operating system the agent reported. Servers from before inventories omit it.
     #[serde(default)]
     pub os: Option<String>,
+    /// Whether the policy lets the caller open a shell there as the default run-as user
+    /// (what the console's Connect button does). Servers from before the console omit it.
+    #[serde(default)]
+    pub may_connect: bool,
 }
 
 /// A tag as people type it on a command line (`--tag env=prod`): `key=value`, the key not

@@ -5,6 +5,7 @@
 pub mod activations;
 pub mod agents;
 pub mod audit;
+pub mod console;
 pub mod enroll;
 pub mod groups;
 pub mod health;

@@ -38,7 +38,62 @@ pub struct Caller {
     pub source_ip: Option<std::net::IpAddr>,
     /// Whether the token's login proved a second factor; policies see it as `context.mfa`.
     pub mfa: bool,
+    /// What the request came through: the audit says so for every session.
+    pub via: Via,
 }
+
+/// Where a caller's request came from: a bearer token (the CLI, scripts) or the web console's
+/// cookie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Via {
+    #[default]
+    Cli,
+    Console,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Cli => "cli",
+            Via::Console => "console",
+        }
+    }
+}
+
+/// The web console's session cookie. `__Host-` makes browsers refuse it unless it is
+/// `Secure`, has `Path=/` and no `Domain`: no other host or plain-HTTP page can set or shadow
+/// it. Its value is an ordinary wicket token, so revocation, a disabled user, group changes and
+/// policies reach a browser exactly as they reach the CLI.
+pub const SESSION_COOKIE: &str = "__Host-wicket";
+
+/// The token in a request's session cookie, if any.
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|t| !t.is_empty() && t.len() <= MAX_COOKIE_TOKEN)
+}
+
+/// The CSRF token that goes with a console session: derived from its wicket token, so the
+/// server keeps nothing and a page that cannot read the (HttpOnly) cookie cannot make it.
+/// Every state-changing request authenticated by the cookie must carry it in
+/// [`CSRF_HEADER`].
+pub fn csrf_token(token: &str) -> String {
+    let mut input = b"wicket console csrf\0".to_vec();
+    input.extend_from_slice(token.as_bytes());
+    hex::encode(sha256(&input))
+}
+
+/// Longer than any token wicketd issues; a longer cookie is ignored, not looked up.
+const MAX_COOKIE_TOKEN: usize = 256;
+
+/// The header a console request carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-wicket-csrf";
 
 /// Checks `Authorization: Bearer <token>`. Every failure is a 401 with a message that says
 /// what to do; none reveals whether a user exists.
@@ -52,6 +107,11 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Call
         .ok_or_else(|| {
             ApiError::unauthorized("malformed Authorization header; expected `Bearer <token>`")
         })?;
+    authenticate_token(state, token).await
+}
+
+/// Checks a token however it came (bearer header or console cookie).
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let stored = state
         .store()
         .token_by_hash(&sha256(token.as_bytes()))
@@ -78,5 +138,47 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Call
         groups,
         source_ip: None,
         mfa: stored.mfa,
+        via: Via::Cli,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    fn cookies(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::COOKIE, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_nothing_else_is_taken_for_it() {
+        let h = cookies(&["a=1; __Host-wicket=tok123; b=2"]);
+        assert_eq!(cookie_token(&h).as_deref(), Some("tok123"));
+        let h = cookies(&["a=1", "__Host-wicket=tok456"]);
+        assert_eq!(cookie_token(&h).as_deref(), Some("tok456"));
+        for none in [
+            "wicket=tok",
+            "__Host-wicket=",
+            "x__Host-wicket=tok",
+            "__Host-wicketx=tok",
+        ] {
+            assert_eq!(cookie_token(&cookies(&[none])), None, "{none}");
+        }
+        let long = format!("__Host-wicket={}", "a".repeat(MAX_COOKIE_TOKEN + 1));
+        assert_eq!(cookie_token(&cookies(&[&long])), None);
+    }
+
+    #[test]
+    fn the_csrf_token_belongs_to_one_token_and_does_not_reveal_it() {
+        let a = csrf_token("token-a");
+        assert_eq!(a, csrf_token("token-a"));
+        assert_ne!(a, csrf_token("token-b"));
+        assert_eq!(a.len(), 64);
+        assert!(!a.contains("token-a"));
+    }
 }

@@ -26,6 +26,15 @@ pub async fn upgrade(
     ws::limit(upgrade).on_upgrade(move |socket| serve_user(state, caller, ws::transport(socket)))
 }
 
+/// A user link in memory for a caller already authenticated by the request in hand (the
+/// console's terminal): the returned transport is the user's end, to be dialled like the
+/// CLI's (handshake, then channels). Everything past the transport is the link a CLI gets.
+pub(crate) fn serve_in_memory(state: AppState, caller: Caller) -> Transport {
+    let (user_end, server_end) = wicket_mux::transport::mem_pair();
+    tokio::spawn(serve_user(state, caller, server_end));
+    user_end
+}
+
 async fn serve_user(state: AppState, caller: Caller, mut t: Transport) {
     let version = match hello(&mut t).await {
         Ok((_, h)) => h.version,

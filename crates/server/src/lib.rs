@@ -46,6 +46,8 @@
 //! The HTTP layer:
 //! - `agent_link`, `client_link`: the agents' and the users' WebSocket endpoints.
 //! - `api`: the JSON handlers.
+//! - `console`: the web console's embedded page and its terminal WebSocket (a session on an
+//!   in-memory user link, so through the same broker).
 //! - `middleware`: authentication/authorization and the per-request audit record.
 //! - [`routes`]: the route table with each route's access level.
 //! - `server`: binding, TLS, serving, shutdown ([`Server`]).
@@ -58,6 +60,7 @@ mod authz;
 mod broker;
 mod client_link;
 mod config;
+mod console;
 mod error;
 mod handshake;
 mod limits;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use wicket_audit::Outcome;
 
 use crate::audit::Actor;
-use crate::auth::{authenticate, Access};
+use crate::auth::{self, authenticate, Access};
 use crate::authz::{authorize, Facts, Resource};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,10 +29,26 @@ pub async fn require(access: Access, state: AppState, mut req: Request, next: Ne
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip());
-            let mut caller = match authenticate(&state, header.as_deref()).await {
+            // A bearer token wins; without one, the console's cookie, which must prove the
+            // request came from the console's own page.
+            let cookie = match header {
+                Some(_) => None,
+                None => auth::cookie_token(req.headers()),
+            };
+            let authenticated = match &cookie {
+                Some(token) => match console_request(req.method(), req.headers(), token) {
+                    Ok(()) => auth::authenticate_token(&state, token).await,
+                    Err(e) => Err(e),
+                },
+                None => authenticate(&state, header.as_deref()).await,
+            };
+            let mut caller = match authenticated {
                 Ok(c) => c,
                 Err(e) => return e.into_response(),
             };
+            if cookie.is_some() {
+                caller.via = auth::Via::Console;
+            }
             caller.source_ip = source_ip;
             // The audit middleware around this one records who made the request.
             let actor = Actor(caller.user.name.clone());
@@ -50,6 +66,49 @@ pub async fn require(access: Access, state: AppState, mut req: Request, next: Ne
             response.extensions_mut().insert(actor);
             response
         }
+    }
+}
+
+/// What a request authenticated by the console's cookie must show besides the cookie: a
+/// state-changing request carries the session's CSRF token, a WebSocket upgrade an `Origin`
+/// that is this server's. `SameSite=Strict` already keeps the cookie off other sites'
+/// requests; these checks also hold against pages on the same site (another port or host
+/// name of the same domain) and browsers that ignore `SameSite`.
+fn console_request(
+    method: &Method,
+    headers: &axum::http::HeaderMap,
+    token: &str,
+) -> Result<(), ApiError> {
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        let origin = headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        return match (origin, host) {
+            (Some(origin), Some(host)) if origin == format!("https://{host}") => Ok(()),
+            _ => Err(ApiError::forbidden(
+                "a console WebSocket must come from the console's own page (Origin differs)",
+            )),
+        };
+    }
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let expected = auth::csrf_token(token);
+    let matches = csrf.is_some_and(|c| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), expected.as_bytes()).is_ok()
+    });
+    if safe || matches {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "missing or wrong CSRF token: reload the console and try again",
+        ))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Every route, with the access it demands. A route cannot be added without naming its access
-//! level, and the list is public so tests walk it and prove each is enforced.
+//! level, and the list is public so tests walk it and prove each is enforced. The console's
+//! static page and files are merged beside the table (`console::assets`): they carry no data
+//! and take no input.
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -11,7 +13,7 @@ use crate::auth::Access;
 use crate::authz::Action;
 use crate::middleware::{audit, require};
 use crate::state::AppState;
-use crate::{agent_link, api, client_link};
+use crate::{agent_link, api, client_link, console};
 
 /// One route of the API.
 #[derive(Clone, Debug)]
@@ -245,6 +247,19 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             spec(M::GET, "/v1/openapi.json", User),
             get(api::openapi::document),
         ),
+        (
+            spec(M::POST, "/v1/console/login", Public),
+            post(api::console::login),
+        ),
+        (
+            spec(M::POST, "/v1/console/logout", User),
+            post(api::console::logout),
+        ),
+        (spec(M::GET, "/v1/console/me", User), get(api::console::me)),
+        (
+            ws("/v1/console/terminal", User),
+            get(console::terminal::upgrade),
+        ),
     ]
 }
 
@@ -292,7 +307,10 @@ pub fn router(state: AppState) -> Router {
     }
     // A client that trickles a request body is cut off like one that trickles its headers
     // (see `server::HEADER_TIMEOUT`).
+    // The console's page and files: public and static (every call they make is a route
+    // above), so they sit beside the table rather than in it.
     router
+        .merge(console::assets::router())
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .with_state(state)

@@ -9,12 +9,15 @@
 //! - [`procs`]: [`ServerProc`] and [`AgentProc`], the daemons.
 //! - [`cli`]: [`Cli`], the `wicket` command with its own config home.
 //! - [`harness`]: [`Harness`], the usual setup in one call.
+//! - [`chromium`]: [`chromium::Chromium`], a real headless Chromium (node,
+//!   `browser/driver.mjs`) for the web console's tests.
 //! - [`oidc`]: [`oidc::Provider`], a real OpenID Provider (node, `oidc/provider.mjs`), and
 //!   [`oidc::Browser`], which signs in through its forms.
 //! - [`old_agent`]: [`Harness::old_agent`], an agent speaking an older protocol version.
 //! - [`pty`]: [`Terminal`], driving a command through a real local PTY.
 //! - [`s3`]: [`S3Server`], a real S3-compatible server (s3s-fs) for object-store tests.
 
+pub mod chromium;
 pub mod cli;
 pub mod harness;
 pub mod oidc;

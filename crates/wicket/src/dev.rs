@@ -84,6 +84,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     println!("wicket dev environment is up.");
     println!();
     println!("  server          {url}");
+    println!("  console         {url}/   (the browser will warn about wicketd's private CA)");
     println!("  CA fingerprint  {fingerprint}");
     match &password {
         Some(p) => println!("  admin           admin / {p}   (shown once)"),

@@ -229,6 +229,7 @@ fn every_body_fits_its_schema_with_and_without_its_optional_fields() {
             agent_version: o("0.1.0"),
             hostname: o("web-1"),
             os: o("linux"),
+            may_connect: true,
         });
         fits(CreateActivation {
             tags: tags(),

@@ -96,6 +96,7 @@ mod tests {
             agent_version: None,
             hostname: None,
             os: None,
+            may_connect: true,
         }
     }
 

@@ -175,6 +175,7 @@ mod tests {
             agent_version: None,
             hostname: None,
             os: None,
+            may_connect: true,
         };
         let tag = |k: &str, v: &str| (k.to_string(), v.to_string());
         assert!(selected(&t, None, &[]));

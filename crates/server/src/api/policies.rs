@@ -109,6 +109,7 @@ pub async fn explain(
         groups: groups.clone(),
         source_ip: None,
         mfa: false,
+        via: crate::auth::Via::Cli,
     };
     let target = match &req.target {
         Some(t) => Some(crate::broker::find_target(&state, t).await?),

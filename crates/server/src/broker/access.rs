@@ -130,6 +130,7 @@ async fn still_denied(state: &AppState, s: &LiveSession) -> Option<Ending> {
         groups,
         source_ip: s.source_ip,
         mfa,
+        via: crate::auth::Via::Cli,
     };
     let facts = Facts {
         run_as: s.run_as.clone(),

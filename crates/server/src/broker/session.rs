@@ -78,6 +78,7 @@ pub(super) async fn open(
             "pty": record.tty,
             "recording": record.recording,
             "output_recorded": output_recorded,
+            "via": caller.via.as_str(),
         }),
     );
     if state.audit().append(start).await.is_err() {

@@ -38,12 +38,15 @@
 //! - [`everyday`]: status, profiles, logging in again, targets filters, completion, exec
 //!   (rsync and git over it need both tools), agent administration.
 //! - [`cli`]: the CLI without a server: completions and help.
+//! - [`console`]: the web console in a real Chromium (needs `chromium` and playwright-core),
+//!   and the forged requests it refuses.
 
 mod access;
 mod audit;
 mod auth;
 mod broker;
 mod cli;
+mod console;
 mod cp;
 mod dev;
 mod everyday;

@@ -23,7 +23,7 @@ permit(principal in Wicket::Group::"ops", action == Wicket::Action::"exec", reso
 when { context.mfa };
 "#;
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -32,7 +32,7 @@ fn now_secs() -> i64 {
 
 /// Runs `wicket mfa enroll`, answering with a code computed from the printed secret; returns
 /// the secret and the recovery codes.
-async fn enroll(cli: &Cli, password: &str) -> Result<(Vec<u8>, Vec<String>)> {
+pub(crate) async fn enroll(cli: &Cli, password: &str) -> Result<(Vec<u8>, Vec<String>)> {
     let mut child = cli
         .command()
         .args(["mfa", "enroll", "--password-stdin"])
