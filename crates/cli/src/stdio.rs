@@ -159,14 +159,17 @@ pub fn stdin() -> Stdin {
             wicket_fd::Reader::new(f)
         }
     };
-    match reopen(0, false).and_then(|f| reader(f).ok()) {
+    match reopen(0, false)
+        .or_else(|| already_nonblocking(0))
+        .and_then(|f| reader(f).ok())
+    {
         Some(fd) => Stdin::Direct(fd),
         None => Stdin::Pool(tokio::io::stdin()),
     }
 }
 
 pub fn stdout() -> Stdout {
-    match reopen(1, true) {
+    match reopen(1, true).or_else(|| already_nonblocking(1)) {
         Some(file) => Stdout::Direct(wicket_fd::Writer::new(file)),
         None => Stdout::Pool(tokio::io::stdout()),
     }
@@ -177,7 +180,7 @@ pub fn stdout() -> Stdout {
 /// stream while stdin may still be open.
 pub fn stdout_owned() -> std::io::Result<Stdout> {
     use std::os::fd::AsFd;
-    let out = match reopen(1, true) {
+    let out = match reopen(1, true).or_else(|| already_nonblocking(1)) {
         Some(file) => Stdout::Direct(wicket_fd::Writer::new(file)),
         None => {
             let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
@@ -194,6 +197,25 @@ pub fn stdout_owned() -> std::io::Result<Stdout> {
 fn cooked_terminal(f: &File) -> bool {
     use nix::sys::termios::{tcgetattr, LocalFlags};
     tcgetattr(f).is_ok_and(|t| t.local_flags.contains(LocalFlags::ICANON))
+}
+
+/// Descriptor `fd` (0 or 1) duplicated, when whoever started us made it non-blocking already,
+/// as rsync does with the socket it hands its remote shell (`-e 'wicket exec'`): the pool's
+/// blocking reads and writes would fail on it with EAGAIN ("Resource temporarily
+/// unavailable") once the socket fills, while epoll drives it as it drives a reopened pipe.
+/// The description's flags are left as they were.
+fn already_nonblocking(fd: i32) -> Option<File> {
+    use std::os::fd::AsFd;
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).ok()?;
+    if flags & nix::libc::O_NONBLOCK == 0 {
+        return None;
+    }
+    let owned = match fd {
+        0 => std::io::stdin().as_fd().try_clone_to_owned(),
+        1 => std::io::stdout().as_fd().try_clone_to_owned(),
+        _ => return None,
+    };
+    owned.ok().map(File::from)
 }
 
 /// Opens descriptor `fd` again, non-blocking, if it is a terminal or a pipe.

@@ -540,3 +540,47 @@ async fn rsync_and_git_over_exec() -> Result<()> {
     assert_eq!(log, "first\n");
     Ok(())
 }
+
+/// A remote shell's stdout that its parent made non-blocking (rsync does, on the socket it
+/// hands `-e 'wicket exec'`) gets every byte however slowly it is read, instead of failing
+/// with "Resource temporarily unavailable" once the socket is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_writes_all_to_a_non_blocking_socket() -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut h = Harness::start(bins!()).await?;
+    h.add_agent("web-1").await?;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    theirs.set_nonblocking(true)?;
+    let child = h
+        .admin
+        .command()
+        .args(["exec", "web-1", "head", "-c", "8000000", "/dev/zero"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    // Nobody reads for a while: the socket fills and a write would block.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    ours.set_nonblocking(true)?;
+    let mut ours = tokio::net::UnixStream::from_std(ours)?;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), ours.read(&mut buf))
+            .await
+            .context("output stalled")??;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let out = child.wait_with_output().await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(got, 8_000_000);
+    Ok(())
+}
