@@ -1,6 +1,8 @@
 // The web console in a real Chromium, measured in the page: time from the Connect click to
-// the first prompt, and keystroke echo (from xterm.js's input, what a key event becomes, to the
-// echoed cell drawn) through `stty raw -echo; exec cat`. Prints one JSON object.
+// the first prompt, and keystroke echo through `stty raw -echo; exec cat`, from xterm.js's input
+// (what a key event becomes) to the echo in xterm.js's buffer (`echo_ms`, what the CLI's figure
+// is: the byte back at the terminal) and to the cell drawn on the next animation frame
+// (`drawn_ms`). Prints one JSON object.
 //
 //   node bench/console.mjs URL USER PASSWORD TARGET [SAMPLES]
 //
@@ -61,36 +63,51 @@ await page.evaluate(() => window.wicketTerminal.input("stty raw -echo; exec cat\
 await page.waitForTimeout(1000);
 const echo = await page.evaluate((n) => new Promise((resolve) => {
   const t = window.wicketTerminal;
-  const times = [];
+  const parsed = [];
+  const drawn = [];
+  const arrived = [];
+  window.wicketSocket.addEventListener("message", (e) => {
+    if (state === "sent" && typeof e.data !== "string" && arrived.length === i) arrived.push(performance.now() - t0);
+  });
   let i = 0;
   let t0 = 0;
-  let waiting = false;
-  const next = () => {
-    if (i === n) { sub.dispose(); return resolve(times); }
-    waiting = true;
-    t0 = performance.now();
-    t.input(String.fromCharCode(97 + (i % 26)), true);
-  };
-  // onRender fires once xterm.js has drawn the rows that changed.
-  const sub = t.onRender(() => {
-    if (!waiting) return;
+  let state = "idle"; // "sent": waiting for the echo in the buffer; "parsed": for it drawn
+  const want = () => String.fromCharCode(97 + (i % 26));
+  const echoed = () => {
     const b = t.buffer.active;
     const line = b.getLine(b.cursorY + b.viewportY)?.translateToString(true) ?? "";
-    if (line.length && line.endsWith(String.fromCharCode(97 + (i % 26)))) {
-      times.push(performance.now() - t0);
-      waiting = false;
-      i++;
-      setTimeout(next, 10);
-    }
-  });
+    return line.length > 0 && line.endsWith(want());
+  };
+  const next = () => {
+    if (i === n) { subs.forEach((s) => s.dispose()); return resolve({ parsed, drawn, arrived }); }
+    state = "sent";
+    t0 = performance.now();
+    t.input(want(), true);
+  };
+  const subs = [
+    // The echo is in xterm.js's buffer: what the CLI's figure is (bytes back at the terminal).
+    t.onWriteParsed(() => {
+      if (state === "sent" && echoed()) { parsed.push(performance.now() - t0); state = "parsed"; }
+    }),
+    // xterm.js has drawn the rows that changed (on the browser's next animation frame).
+    t.onRender(() => {
+      if (state === "parsed") {
+        drawn.push(performance.now() - t0);
+        state = "idle";
+        i++;
+        setTimeout(next, 10);
+      }
+    }),
+  ];
   next();
 }), samples);
-
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]; };
 console.log(JSON.stringify({
   chromium: browser.version(),
   js_css_gzip_bytes: transferred,
   click_to_prompt_ms: { median: pct(clickToPrompt, 50), all: clickToPrompt.map((x) => +x.toFixed(1)) },
-  echo_ms: { p50: pct(echo, 50), p99: pct(echo, 99), n: echo.length },
+  echo_ms: { p50: pct(echo.parsed, 50), p99: pct(echo.parsed, 99), n: echo.parsed.length },
+  drawn_ms: { p50: pct(echo.drawn, 50), p99: pct(echo.drawn, 99) },
+  arrived_ms: { p50: pct(echo.arrived, 50), p99: pct(echo.arrived, 99) },
 }));
 await browser.close();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web console against the CLI, in one run on one `wicketd dev`: keystroke echo p50 and p99
-# (the console measured in the page, from xterm.js's input to the echoed cell drawn; the CLI
-# by bench/echo_latency.py under a real PTY), the time from the Connect click to the first
+# (the console measured in the page, from xterm.js's input to the echo in its buffer, and to
+# the cell drawn on the next frame; the CLI by bench/echo_latency.py under a real PTY), the time from the Connect click to the first
 # prompt, and the JavaScript and CSS the first load transfers (gzip, as served).
 #
 #   bench/console.sh      # needs: chromium, node, python3, `npm ci` in crates/testkit/browser
@@ -31,19 +31,21 @@ remote='stty raw -echo; exec cat'
 for round in $(seq 1 "$rounds"); do
   c=$(node bench/console.mjs "https://127.0.0.1:$port/" admin "$password" "$name" "$samples")
   read -r w50 w99 _ < <(python3 bench/echo_latency.py --samples "$samples" -- "$bin/wicket" connect -t "$name" -- "$remote")
-  read -r c50 c99 click bytes < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.3f %.3f %.1f %d" % (d["echo_ms"]["p50"], d["echo_ms"]["p99"], d["click_to_prompt_ms"]["median"], d["js_css_gzip_bytes"]))' "$c")
-  printf '  .. round %d: echo p50 %s / %s ms, p99 %s / %s ms (console / CLI); click to prompt %s ms\n' \
-    "$round" "$c50" "$w50" "$c99" "$w99" "$click" >&2
-  echo "$c50 $c99 $w50 $w99 $click $bytes" >>"$tmp/rounds.txt"
+  read -r c50 c99 d50 d99 click bytes < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.3f %.3f %.3f %.3f %.1f %d" % (d["echo_ms"]["p50"], d["echo_ms"]["p99"], d["drawn_ms"]["p50"], d["drawn_ms"]["p99"], d["click_to_prompt_ms"]["median"], d["js_css_gzip_bytes"]))' "$c")
+  printf '  .. round %d: echo p50 %s / %s ms, p99 %s / %s ms (console / CLI), drawn p50 %s p99 %s; click to prompt %s ms\n' \
+    "$round" "$c50" "$w50" "$c99" "$w99" "$d50" "$d99" "$click" >&2
+  echo "$c50 $c99 $w50 $w99 $click $bytes $d50 $d99" >>"$tmp/rounds.txt"
 done
 python3 - "$tmp/rounds.txt" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-c50, c99, w50, w99, click, size = (statistics.median(c) for c in zip(*rows))
+c50, c99, w50, w99, click, size, d50, d99 = (statistics.median(c) for c in zip(*rows))
 print(f"wicket web console vs CLI ({len(rows)} rounds, medians)")
 print(f"{'':34} {'console':>10} {'CLI':>10} {'ratio':>8}")
 print(f"{'keystroke echo p50 (ms)':34} {c50:10.3f} {w50:10.3f} {c50 / w50:7.2f}x")
 print(f"{'keystroke echo p99 (ms)':34} {c99:10.3f} {w99:10.3f} {c99 / w99:7.2f}x")
+print(f"{'echo drawn by the page, p50 (ms)':34} {d50:10.3f}")
+print(f"{'echo drawn by the page, p99 (ms)':34} {d99:10.3f}")
 print(f"{'Connect click to first prompt (ms)':34} {click:10.1f}")
 print(f"{'JS + CSS of the first load (KiB gz)':34} {size / 1024:10.1f}")
 PY

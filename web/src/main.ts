@@ -4,6 +4,8 @@
 import { ApiError, call, setCsrf, type Session, type Target } from "./api";
 import { h } from "./dom";
 import { openTerminal } from "./terminal";
+import { showSessions } from "./sessions";
+import { showAudit } from "./audit";
 
 const app = document.getElementById("app")!;
 let session: Session | null = null;
@@ -11,7 +13,10 @@ let session: Session | null = null;
 function topBar(current: string, ...extra: Node[]): HTMLElement {
   return h("header.bar", {},
     h("span.brand", {}, "wicket"),
-    h("nav", {}, h("a", { href: "#/targets", className: current === "targets" ? "current" : "" }, "Targets"), ...extra),
+    h("nav", {},
+      ...[["targets", "Targets"], ["sessions", "Sessions"], ["audit", "Audit"]].map(([route, label]) =>
+        h("a", { href: `#/${route}`, id: `nav-${route}`, className: current === route ? "current" : "" }, label)),
+      ...extra),
     h("span.who", { id: "who" }, session ? session.user : ""),
     h("button", { id: "sign-out", onclick: signOut }, "Sign out"),
   );
@@ -64,6 +69,11 @@ function showLogin(message = "") {
   );
   app.replaceChildren(form);
   user.focus();
+  // Single sign-on, where the server has it: a plain navigation to wicketd, which sends the
+  // browser on to the provider and back.
+  call<{ sso: boolean }>("GET", "/v1/console/config").then((c) => {
+    if (c.sso) form.append(h("div.or", {}, "or"), h("a.button", { id: "sso", href: "/v1/console/sso" }, "Sign in with single sign-on"));
+  }, () => {});
 }
 
 function ago(ms: number | null): string {
@@ -126,6 +136,12 @@ async function showTargets() {
 }
 
 async function render() {
+  const loginError = location.hash.match(/^#\/login\?error=(.*)$/);
+  if (loginError) {
+    session = null;
+    history.replaceState(null, "", "#/targets");
+    return showLogin(decodeURIComponent(loginError[1].replace(/\+/g, " ")));
+  }
   if (!session) {
     try {
       session = await call<Session>("GET", "/v1/console/me");
@@ -141,7 +157,18 @@ async function render() {
     const target = decodeURIComponent(connect[1]);
     return openTerminal(app, target, params.get("run_as") ?? "", (...extra) => topBar("", ...extra));
   }
+  const [page, query] = route.split("?", 2);
+  const params = new URLSearchParams(query ?? "");
+  const bar = (current: string) => topBar(current);
+  if (page === "sessions") return showSessions(app, bar("sessions"), params, onExpired);
+  if (page === "audit") return showAudit(app, bar("audit"), params, onExpired);
   return showTargets();
+}
+
+/** A 401 anywhere: the sign-in has ended (expired, revoked, user disabled). */
+function onExpired() {
+  session = null;
+  showLogin("Your sign-in has ended: sign in again.");
 }
 
 window.addEventListener("hashchange", () => { render(); });

@@ -24,6 +24,28 @@ pub struct ConsoleSession {
     pub csrf: String,
 }
 
+/// `GET /v1/console/config`: what the sign-in page offers, before anyone signs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsoleConfig {
+    /// Single sign-on is configured: the page offers it (`GET /v1/console/sso`).
+    pub sso: bool,
+}
+
+/// `GET /v1/console/sso/callback`: what the OpenID provider sends the browser back with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SsoCallback {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The provider's error code, when the sign-in failed there.
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
 /// `GET /v1/console/terminal`: the session the terminal opens. The size is the browser's,
 /// measured before the WebSocket opens, so the shell starts at the size it is shown at.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, IntoParams)]

@@ -50,7 +50,9 @@ pub use audit::{CheckpointQuery, EventPage, EventQuery, PublicKey, SealRequest};
 pub use auth::{
     BeginRequest, BeginResponse, CompleteRequest, LoggedOut, LoginRequest, LoginResponse, WhoAmI,
 };
-pub use console::{ConsoleSession, TerminalControl, TerminalEvent, TerminalQuery};
+pub use console::{
+    ConsoleConfig, ConsoleSession, SsoCallback, TerminalControl, TerminalEvent, TerminalQuery,
+};
 pub use enroll::{RegisterRequest, RegisterResponse};
 pub use error::ErrorBody;
 pub use groups::{AddMember, CreateGroup, Group, GroupDeleted, Membership};

@@ -47,7 +47,8 @@ pub const BEARER: &str = "bearer";
         policies_get, policies_set, policies_validate, policies_explain, tokens_list,
         tokens_revoke, sessions_list, sessions_terminate, sessions_recording, sessions_watch,
         audit_events, audit_checkpoints, audit_public_key, audit_seal, agent_link, user_link,
-        document, console_login, console_logout, console_me, console_terminal,
+        document, console_login, console_logout, console_me, console_terminal, console_config,
+        console_sso, console_sso_callback,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -544,6 +545,28 @@ fn console_me() {}
     responses((status = 101, description = "Switching Protocols: the terminal")),
     security(("bearer" = [])))]
 fn console_terminal() {}
+
+/// What the console's sign-in page offers.
+#[utoipa::path(get, path = "/v1/console/config", tag = "console",
+    responses((status = 200, description = "The offer", body = ConsoleConfig)))]
+fn console_config() {}
+
+/// Begin single sign-on from the console: a redirect to the provider.
+///
+/// wicketd makes the PKCE verifier and keeps it, with the login request's id, in a short-lived
+/// HttpOnly cookie (`__Host-wicket-sso`, `SameSite=Lax` so it survives the provider's redirect
+/// back); the provider sends the browser to `https://HOST/v1/console/sso/callback`, which must
+/// be registered with it as a redirect URI of wicketd's client.
+#[utoipa::path(get, path = "/v1/console/sso", tag = "console",
+    responses((status = 303, description = "To the provider's sign-in page")))]
+fn console_sso() {}
+
+/// Where the provider sends the browser back: the code is traded as `POST
+/// /v1/auth/sso/complete` would, the session cookie set, and the browser sent to the console
+/// (with the reason in the page's address when the sign-in failed).
+#[utoipa::path(get, path = "/v1/console/sso/callback", tag = "console", params(SsoCallback),
+    responses((status = 303, description = "To the console")))]
+fn console_sso_callback() {}
 
 // ---- links ----------------------------------------------------------------------------------
 

@@ -560,7 +560,8 @@ fn is_pkce_value(s: &str) -> bool {
 pub fn check_redirect_uri(uri: &str) -> Result<(), SsoError> {
     let bad = || {
         SsoError::BadRequest(format!(
-            "redirect_uri {uri:?} is not allowed: use http://127.0.0.1:PORT/... or http://[::1]:PORT/..."
+            "redirect_uri {uri:?} is not allowed: use http://127.0.0.1:PORT/... or http://[::1]:PORT/... \
+             (or the console's https://HOST/{CONSOLE_CALLBACK})"
         ))
     };
     let url = Url::parse(uri).map_err(|_| bad())?;
@@ -569,9 +570,13 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), SsoError> {
         Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
         _ => false,
     };
-    if url.scheme() != "http"
-        || !loopback
-        || url.port().is_none()
+    // The CLI's loopback listener (RFC 8252), or the web console's own callback on wicketd;
+    // either way the provider holds the list of redirect URIs it accepts for the client.
+    let cli = url.scheme() == "http" && loopback && url.port().is_some();
+    let console = url.scheme() == "https"
+        && url.host().is_some()
+        && url.path() == format!("/{CONSOLE_CALLBACK}");
+    if !(cli || console)
         || !url.username().is_empty()
         || url.password().is_some()
         || url.query().is_some()
@@ -582,6 +587,9 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), SsoError> {
     }
     Ok(())
 }
+
+/// The web console's single sign-on callback, a path on wicketd itself.
+pub const CONSOLE_CALLBACK: &str = "v1/console/sso/callback";
 
 /// The useful part of an error and its sources, on one line.
 fn describe(e: &dyn std::error::Error) -> String {

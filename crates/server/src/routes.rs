@@ -257,6 +257,18 @@ pub fn table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         ),
         (spec(M::GET, "/v1/console/me", User), get(api::console::me)),
         (
+            spec(M::GET, "/v1/console/config", Public),
+            get(api::console::config),
+        ),
+        (
+            spec(M::GET, "/v1/console/sso", Public),
+            get(api::console::sso_begin),
+        ),
+        (
+            spec(M::GET, "/v1/console/sso/callback", Public),
+            get(api::console::sso_callback),
+        ),
+        (
             ws("/v1/console/terminal", User),
             get(console::terminal::upgrade),
         ),

@@ -4,7 +4,8 @@
 // any free port)
 // with fresh signing keys, two public native clients (`wicket`, the one wicketd is configured
 // with, and `other-app`, used to get a real token for another audience), PKCE required, and
-// loopback redirect URIs on any port (RFC 8252). Its built-in development login and consent
+// loopback redirect URIs on any port (RFC 8252), and the console callback of a wicketd on
+// 127.0.0.1 (any port). Its built-in development login and consent
 // forms (devInteractions) accept any login name with any password, so a test drives the
 // "browser" with plain HTTP. Accounts and their groups are below; unknown logins get none.
 // It prints `listening ISSUER` once ready and stops on SIGTERM.
@@ -75,6 +76,14 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+
+// The web console's callback on a wicketd under test: https on a loopback address, any port
+// (the test's wicketd picks one), path fixed. A real deployment registers its one URI.
+const consoleCallback = /^https:\/\/127\.0\.0\.1:\d+\/v1\/console\/sso\/callback$/;
+const allowed = provider.Client.prototype.redirectUriAllowed;
+provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+  return allowed.call(this, value) || consoleCallback.test(value);
+};
 
 server.on('request', provider.callback());
 console.log(`listening ${issuer}`);

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wicket_testkit::chromium::Chromium;
+use wicket_testkit::harness::ADMIN_PASSWORD;
 use wicket_testkit::{bins, Harness};
 use wicket_tls::Trust;
 
@@ -49,6 +50,16 @@ async fn term_size(b: &mut Chromium) -> Result<(u64, u64)> {
         .eval("[window.wicketTerminal.rows, window.wicketTerminal.cols]")
         .await?;
     Ok((v[0].as_u64().unwrap_or(0), v[1].as_u64().unwrap_or(0)))
+}
+
+/// Waits until the terminal's session is open (and the terminal has the focus).
+async fn wait_connected(b: &mut Chromium) -> Result<()> {
+    b.wait_for(
+        "document.querySelector('#term-status')?.textContent.startsWith('connected')",
+        Duration::from_secs(10),
+    )
+    .await
+    .map(drop)
 }
 
 /// Types a command line into the terminal and waits for `expect` in its output.
@@ -114,11 +125,7 @@ async fn in_chromium() -> Result<()> {
     // Connect: the shell starts at the browser's size, and echoes what is typed.
     let clicked = Instant::now();
     b.click("[data-connect='web-1']").await?;
-    b.wait_for(
-        "document.querySelector('#term-status')?.textContent.startsWith('connected')",
-        Duration::from_secs(10),
-    )
-    .await?;
+    wait_connected(&mut b).await?;
     run(&mut b, "echo console-$((6 * 7))-ok", "console-42-ok").await?;
     eprintln!("first echo {:?} after the click", clicked.elapsed());
     let (rows, cols) = term_size(&mut b).await?;
@@ -191,7 +198,42 @@ async fn in_chromium() -> Result<()> {
     assert_eq!(pasted, block);
     b.screenshot("terminal").await?;
 
+    // An administrator's console: alice's live session on the sessions page, terminated
+    // from there (her page says by whom); the audit page shows her session's start.
+    let mut admin = Chromium::start().await?;
+    sign_in(&mut admin, &h, "admin", ADMIN_PASSWORD).await?;
+    admin
+        .goto(&format!("{}/#/sessions?active=true", h.server.url))
+        .await?;
+    admin.wait("#sessions [data-terminate]").await?;
+    assert_eq!(
+        admin.count("#sessions tbody tr").await?,
+        1,
+        "one live session"
+    );
+    assert!(admin.text("#sessions tbody tr").await?.contains("alice"));
+    admin.screenshot("sessions").await?;
+    admin.click("#sessions [data-terminate]").await?;
+    b.wait_for(
+        "document.querySelector('#end-reason')?.textContent.includes('terminated by admin')",
+        Duration::from_secs(5),
+    )
+    .await?;
+    admin
+        .goto(&format!("{}/#/audit?action=session.start", h.server.url))
+        .await?;
+    admin.wait("#audit tbody tr[data-seq]").await?;
+    let rows = admin.text("#audit tbody").await?;
+    assert!(rows.contains("alice") && rows.contains("console"), "{rows}");
+    admin.screenshot("audit").await?;
+    drop(admin);
+
     // Disabling alice ends her terminal within a second, with the reason on the page.
+    b.goto(&format!("{}/#/targets", h.server.url)).await?;
+    b.wait("[data-connect='web-1']").await?;
+    b.click("[data-connect='web-1']").await?;
+    wait_connected(&mut b).await?;
+    run(&mut b, "echo again-$((2 * 3))", "again-6").await?;
     h.admin.ok(&["admin", "users", "disable", "alice"]).await?;
     let disabled = Instant::now();
     b.wait_for(
@@ -218,7 +260,7 @@ async fn in_chromium() -> Result<()> {
             ])
             .await?,
     )?;
-    let start = starts.last().context("no session.start for alice")?;
+    let start = starts.first().context("no session.start for alice")?;
     assert_eq!(start["details"]["via"], "console", "{start}");
     let id = start["details"]["session_id"]
         .as_str()
@@ -427,5 +469,58 @@ async fn forged_requests_are_refused() -> Result<()> {
         .send()
         .await?;
     assert_eq!(me.status(), 401);
+    Ok(())
+}
+
+/// Single sign-on from the page: wicketd's own callback, the provider's login and consent
+/// forms in the browser, the cookie set on the way back; a refusal at the provider is told on
+/// the sign-in page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(has_chromium, has_oidc)),
+    ignore = "needs chromium, playwright-core and the OpenID Provider's packages"
+)]
+async fn single_sign_on_in_chromium() -> Result<()> {
+    let provider = wicket_testkit::oidc::Provider::start()?;
+    let dir = tempfile::tempdir()?;
+    let h = crate::oidc::start(&provider, dir.path()).await?;
+    let mut b = Chromium::start().await?;
+    b.goto(&h.server.url).await?;
+    b.wait("#sso").await?;
+    b.click("#sso").await?;
+    // The provider's development login form, then its consent form.
+    b.wait("input[name=login]").await?;
+    b.fill("input[name=login]", "dave").await?;
+    b.fill("input[name=password]", "any password").await?;
+    b.click("button[type=submit]").await?;
+    b.wait("button[type=submit]").await?;
+    b.click("button[type=submit]").await?;
+    b.wait("table#targets").await?;
+    assert_eq!(b.text("#who").await?, "dave");
+    let cookies = b.cookies().await?;
+    assert!(
+        cookies.iter().any(|c| c["name"] == "__Host-wicket"),
+        "{cookies:?}"
+    );
+    assert!(
+        !cookies.iter().any(|c| c["name"] == "__Host-wicket-sso"),
+        "the login's cookie outlived it: {cookies:?}"
+    );
+    // dave is in idp-ops, mapped to operators, who may connect.
+    b.wait("[data-connect='web-1']").await?;
+
+    // A callback without the login's cookie (a forged or replayed redirect) gets nowhere.
+    b.fresh(1100, 700).await?;
+    b.goto(&format!(
+        "{}/v1/console/sso/callback?code=forged&state=forged",
+        h.server.url
+    ))
+    .await?;
+    b.wait_for(
+        "document.querySelector('#login-error')?.textContent.includes('did not come back complete')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert_eq!(b.count("table#targets").await?, 0);
     Ok(())
 }

@@ -50,7 +50,7 @@ fn pkce(seed: &str) -> (String, String) {
 }
 
 /// wicketd configured for the provider, with one agent and the policy above.
-async fn start(provider: &Provider, config_dir: &std::path::Path) -> Result<Harness> {
+pub(crate) async fn start(provider: &Provider, config_dir: &std::path::Path) -> Result<Harness> {
     let config = config_dir.join("wicketd.toml");
     std::fs::write(
         &config,
