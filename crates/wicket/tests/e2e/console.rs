@@ -179,6 +179,31 @@ async fn in_chromium() -> Result<()> {
     );
     eprintln!("Ctrl-C to prompt: {stop:?}");
 
+    // Heavy output does not freeze the page: it answers while three million lines go by,
+    // and the prompt comes back after them.
+    b.type_text("clear; seq 1 3000000; echo seq-$((3 * 3))-done")
+        .await?;
+    b.key("Enter").await?;
+    b.wait_for(
+        "window.wicketTerminal.buffer.active.length > 2000",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let asked = Instant::now();
+        b.eval("document.title").await?;
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "the page froze for {slowest:?}"
+    );
+    b.wait_terminal("seq-9-done", Duration::from_secs(120))
+        .await?;
+    eprintln!("the page answered within {slowest:?} during the flood");
+
     // A pasted block of ten lines arrives once, line for line.
     let file = format!("/tmp/wicket-console-paste-{}", std::process::id());
     run(&mut b, &format!("clear; cat > {file}"), "").await?;
