@@ -6,6 +6,7 @@ import { h } from "./dom";
 import { openTerminal } from "./terminal";
 import { showSessions } from "./sessions";
 import { showAudit } from "./audit";
+import { showAdmin } from "./admin";
 
 const app = document.getElementById("app")!;
 let session: Session | null = null;
@@ -14,7 +15,7 @@ function topBar(current: string, ...extra: Node[]): HTMLElement {
   return h("header.bar", {},
     h("span.brand", {}, "wicket"),
     h("nav", {},
-      ...[["targets", "Targets"], ["sessions", "Sessions"], ["audit", "Audit"]].map(([route, label]) =>
+      ...[["targets", "Targets"], ["sessions", "Sessions"], ["audit", "Audit"], ...(session?.is_admin ? [["admin", "Admin"]] : [])].map(([route, label]) =>
         h("a", { href: `#/${route}`, id: `nav-${route}`, className: current === route ? "current" : "" }, label)),
       ...extra),
     h("span.who", { id: "who" }, session ? session.user : ""),
@@ -162,6 +163,7 @@ async function render() {
   const bar = (current: string) => topBar(current);
   if (page === "sessions") return showSessions(app, bar("sessions"), params, onExpired);
   if (page === "audit") return showAudit(app, bar("audit"), params, onExpired);
+  if (page === "admin") return showAdmin(app, bar("admin"), onExpired);
   return showTargets();
 }
 

@@ -99,6 +99,7 @@ async fn in_chromium() -> Result<()> {
     assert_eq!(cookie["httpOnly"], true, "{cookie}");
     assert_eq!(cookie["secure"], true, "{cookie}");
     assert_eq!(cookie["sameSite"], "Strict", "{cookie}");
+    assert_eq!(b.count("#nav-admin").await?, 0, "alice is no administrator");
 
     // Targets: both listed; Connect only where the policy allows it; filters by text and tag.
     b.wait_for(
@@ -306,6 +307,60 @@ async fn in_chromium() -> Result<()> {
         inputs.contains("stty size\r"),
         "typed input not recorded: {inputs:?}"
     );
+    Ok(())
+}
+
+/// The admin page: a user created (its generated password shown once), disabled and enabled;
+/// a policy set with a mistake refused with its line and column and nothing changed, then a
+/// good one activated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Debian's chromium and playwright-core (`npm ci` in crates/testkit/browser)"
+)]
+async fn admin_pages_in_chromium() -> Result<()> {
+    let h = setup().await?;
+    let mut b = Chromium::start().await?;
+    sign_in(&mut b, &h, "admin", ADMIN_PASSWORD).await?;
+    b.click("#nav-admin").await?;
+    b.wait("#users tr[data-user='alice']").await?;
+
+    b.fill("#new-user", "carol").await?;
+    b.click("#create-user").await?;
+    b.wait("#users tr[data-user='carol']").await?;
+    let created = b.text("#created").await?;
+    assert!(created.contains("Password (shown once): "), "{created}");
+    b.click("[data-act='disable-carol']").await?;
+    b.wait("[data-act='enable-carol']").await?;
+    let users = h.admin.ok(&["admin", "users", "list", "--output", "json"]).await?;
+    let users: Vec<Value> = serde_json::from_str(&users)?;
+    let carol = users.iter().find(|u| u["name"] == "carol").context("no carol")?;
+    assert_eq!(carol["disabled"], true, "{carol}");
+    b.click("[data-act='enable-carol']").await?;
+    b.wait("[data-act='disable-carol']").await?;
+
+    // The editor shows the active set; a mistake is pointed at and nothing changes.
+    let shown = b.eval("document.querySelector('#policy-text').value").await?;
+    assert_eq!(shown.as_str(), Some(POLICY));
+    let bad = format!("{POLICY}permit(principal, action == Wicket::Action::\"conect\", resource);\n");
+    b.fill("#policy-text", &bad).await?;
+    b.click("#policy-activate").await?;
+    b.wait("#policy-problems li").await?;
+    let problem = b.text("#policy-problems").await?;
+    assert!(problem.contains("line 6, column"), "{problem}");
+    assert!(b.text("#policy-status").await?.contains("Not valid"));
+    assert_eq!(h.admin.ok(&["admin", "policies", "get"]).await?, POLICY);
+    b.screenshot("admin").await?;
+
+    let good = format!("{POLICY}permit(principal, action == Wicket::Action::\"exec\", resource) when {{ principal.name == \"carol\" }};\n");
+    b.fill("#policy-text", &good).await?;
+    b.click("#policy-activate").await?;
+    b.wait_for(
+        "document.querySelector('#policy-status')?.textContent.startsWith('Activated version')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert_eq!(h.admin.ok(&["admin", "policies", "get"]).await?, good);
     Ok(())
 }
 
