@@ -7,6 +7,7 @@ import { openTerminal } from "./terminal";
 import { showSessions } from "./sessions";
 import { showAudit } from "./audit";
 import { showAdmin } from "./admin";
+import { showReplay, showWatch } from "./replay";
 
 const app = document.getElementById("app")!;
 let session: Session | null = null;
@@ -164,6 +165,11 @@ async function render() {
   if (page === "sessions") return showSessions(app, bar("sessions"), params, onExpired);
   if (page === "audit") return showAudit(app, bar("audit"), params, onExpired);
   if (page === "admin") return showAdmin(app, bar("admin"), onExpired);
+  const replay = page.match(/^(replay|watch)\/(.+)$/);
+  if (replay) {
+    const id = decodeURIComponent(replay[2]);
+    return replay[1] === "replay" ? showReplay(app, bar("sessions"), id) : showWatch(app, bar("sessions"), id);
+  }
   return showTargets();
 }
 

@@ -72,7 +72,13 @@ export async function showSessions(app: HTMLElement, bar: HTMLElement, params: U
       h("td", {}, duration(end - s.started_at)),
       h("td", { className: s.live ? "online" : "" }, s.live ? "live" : [s.end_reason, s.exit_status].filter(Boolean).join(", ") || "ended"),
       h("td", { title: `${bytes(s.bytes_out)} out, ${bytes(s.bytes_in)} in` }, s.recording),
-      h("td", {}, terminate),
+      h("td", {},
+        s.live
+          ? h("a", { href: `#/watch/${encodeURIComponent(s.id)}`, dataset: { watch: s.id } }, "Watch")
+          : s.recording === "recorded"
+            ? h("a", { href: `#/replay/${encodeURIComponent(s.id)}`, dataset: { replay: s.id } }, "Replay")
+            : null,
+        " ", terminate),
     );
   }));
   if (!rows.length) body.append(h("tr", {}, h("td.empty", { colSpan: 9 }, "No sessions match.")));

@@ -245,6 +245,51 @@ async fn in_chromium() -> Result<()> {
         Duration::from_secs(5),
     )
     .await?;
+    // Disabling alice ends her terminal within a second, with the reason on the page.
+    b.goto(&format!("{}/#/targets", h.server.url)).await?;
+    b.wait("[data-connect='web-1']").await?;
+    b.click("[data-connect='web-1']").await?;
+    wait_connected(&mut b).await?;
+    run(&mut b, "echo again-$((2 * 3))", "again-6").await?;
+
+    // The administrator watches the new session live, read-only.
+    admin
+        .goto(&format!(
+            "{}/#/sessions?user=alice&active=true",
+            h.server.url
+        ))
+        .await?;
+    admin.wait("#sessions [data-watch]").await?;
+    admin.click("#sessions [data-watch]").await?;
+    admin
+        .wait_for(
+            "document.querySelector('#watch-state')?.textContent.startsWith('live')",
+            Duration::from_secs(10),
+        )
+        .await?;
+    run(&mut b, "echo watched-$((5 * 5))", "watched-25").await?;
+    admin
+        .wait_terminal("watched-25", Duration::from_secs(10))
+        .await?;
+    admin.screenshot("watch").await?;
+
+    // ... and replays the first one, checked against its sealed hash.
+    admin.goto(&format!("{}/#/sessions", h.server.url)).await?;
+    admin.wait("#sessions [data-replay]").await?;
+    admin
+        .eval("[...document.querySelectorAll('#sessions [data-replay]')].pop().click()")
+        .await?;
+    admin
+        .wait_terminal("console-42-ok", Duration::from_secs(30))
+        .await?;
+    admin
+        .wait_for(
+            "document.querySelector('#replay-verified')?.textContent.includes('matches the hash sealed')",
+            Duration::from_secs(30),
+        )
+        .await?;
+    admin.screenshot("replay").await?;
+
     admin
         .goto(&format!("{}/#/audit?action=session.start", h.server.url))
         .await?;
@@ -252,14 +297,9 @@ async fn in_chromium() -> Result<()> {
     let rows = admin.text("#audit tbody").await?;
     assert!(rows.contains("alice") && rows.contains("console"), "{rows}");
     admin.screenshot("audit").await?;
+
     drop(admin);
 
-    // Disabling alice ends her terminal within a second, with the reason on the page.
-    b.goto(&format!("{}/#/targets", h.server.url)).await?;
-    b.wait("[data-connect='web-1']").await?;
-    b.click("[data-connect='web-1']").await?;
-    wait_connected(&mut b).await?;
-    run(&mut b, "echo again-$((2 * 3))", "again-6").await?;
     h.admin.ok(&["admin", "users", "disable", "alice"]).await?;
     let disabled = Instant::now();
     b.wait_for(
@@ -332,17 +372,26 @@ async fn admin_pages_in_chromium() -> Result<()> {
     assert!(created.contains("Password (shown once): "), "{created}");
     b.click("[data-act='disable-carol']").await?;
     b.wait("[data-act='enable-carol']").await?;
-    let users = h.admin.ok(&["admin", "users", "list", "--output", "json"]).await?;
+    let users = h
+        .admin
+        .ok(&["admin", "users", "list", "--output", "json"])
+        .await?;
     let users: Vec<Value> = serde_json::from_str(&users)?;
-    let carol = users.iter().find(|u| u["name"] == "carol").context("no carol")?;
+    let carol = users
+        .iter()
+        .find(|u| u["name"] == "carol")
+        .context("no carol")?;
     assert_eq!(carol["disabled"], true, "{carol}");
     b.click("[data-act='enable-carol']").await?;
     b.wait("[data-act='disable-carol']").await?;
 
     // The editor shows the active set; a mistake is pointed at and nothing changes.
-    let shown = b.eval("document.querySelector('#policy-text').value").await?;
+    let shown = b
+        .eval("document.querySelector('#policy-text').value")
+        .await?;
     assert_eq!(shown.as_str(), Some(POLICY));
-    let bad = format!("{POLICY}permit(principal, action == Wicket::Action::\"conect\", resource);\n");
+    let bad =
+        format!("{POLICY}permit(principal, action == Wicket::Action::\"conect\", resource);\n");
     b.fill("#policy-text", &bad).await?;
     b.click("#policy-activate").await?;
     b.wait("#policy-problems li").await?;
