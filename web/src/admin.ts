@@ -1,4 +1,6 @@
-// Administration: users (create, disable, enable, reset a second factor) and the policy set
+// Administration: users (create, disable, enable, reset a second factor), groups and their
+// members, activations (the code and the `wicket-agent register` line shown once), and the
+// policy set
 // (an editor that validates, with line and column, before it activates). Every call is the
 // CLI's `wicket admin ...` route, decided by the same policy.
 
@@ -10,6 +12,9 @@ interface UserView { name: string; is_admin: boolean; disabled: boolean; sso: bo
 interface Problem { line: number; column: number; message: string; policy_id: string | null }
 interface Validation { valid: boolean; errors: Problem[]; policy_ids: string[] }
 interface ActivePolicy { version: number; text: string; policy_ids: string[] }
+interface Group { id: string; name: string; created_at: number; members: string[] }
+interface Activation { id: string; tags: Record<string, string>; expires_at: number; max_registrations: number; registrations: number; created_by: string; created_at: number }
+interface CreatedActivation { id: string; code: string; expires_at: number; max_registrations: number; tags: Record<string, string>; ca_fingerprint: string }
 
 export async function showAdmin(app: HTMLElement, bar: HTMLElement, expired: () => void) {
   const error = h("div.error", { id: "admin-error", role: "alert" });
@@ -66,6 +71,91 @@ export async function showAdmin(app: HTMLElement, bar: HTMLElement, expired: () 
     }));
   };
 
+  // Groups.
+  const groups = h("tbody");
+  const groupName = h("input", { id: "new-group", type: "search", placeholder: "new group name" });
+  const addGroup = h("form.filters", {
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      error.textContent = "";
+      try {
+        await call("POST", "/v1/groups", { name: groupName.value.trim() });
+        groupName.value = "";
+        await loadGroups();
+      } catch (err) { fail(err); }
+    },
+  }, groupName, h("button.primary", { type: "submit", id: "create-group" }, "Create group"));
+  const loadGroups = async () => {
+    const list = await call<Group[]>("GET", "/v1/groups");
+    groups.replaceChildren(...list.map((g) => {
+      const n = encodeURIComponent(g.name);
+      const member = h("input", { type: "search", placeholder: "user", dataset: { memberOf: g.name } });
+      const add = h("form.inline", {
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          error.textContent = "";
+          try {
+            await call("POST", `/v1/groups/${n}/members`, { user: member.value.trim() });
+            await loadGroups();
+          } catch (err) { fail(err); }
+        },
+      }, member, h("button", { type: "submit", dataset: { addTo: g.name } }, "Add"));
+      return h("tr", { dataset: { group: g.name } },
+        h("td", {}, h("strong", {}, g.name)),
+        h("td", {}, ...g.members.map((m) => h("span.tag", {}, m, " ",
+          h("a.remove", {
+            href: "#", title: `remove ${m}`, dataset: { remove: `${g.name}/${m}` },
+            onclick: async (e: Event) => {
+              e.preventDefault();
+              try { await call("DELETE", `/v1/groups/${n}/members/${encodeURIComponent(m)}`); await loadGroups(); } catch (err) { fail(err); }
+            },
+          }, "×")))),
+        h("td", {}, add),
+        h("td", {}, h("button", {
+          dataset: { deleteGroup: g.name },
+          onclick: async () => {
+            try { await call("DELETE", `/v1/groups/${n}`); await loadGroups(); } catch (err) { fail(err); }
+          },
+        }, "Delete")),
+      );
+    }));
+  };
+
+  // Activations.
+  const activations = h("tbody");
+  const tags = h("input", { id: "new-activation-tags", type: "search", placeholder: "tags: env=prod team=web" });
+  const uses = h("input", { id: "new-activation-uses", type: "number", min: "1", value: "1", className: "run-as" });
+  const code = h("pre.notice", { id: "activation-code" });
+  const addActivation = h("form.filters", {
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      error.textContent = code.textContent = "";
+      const t: Record<string, string> = {};
+      for (const pair of tags.value.split(/\s+/).filter(Boolean)) {
+        const [k, ...v] = pair.split("=");
+        if (!k || !v.length) return fail(new Error(`tag ${pair}: expected key=value`));
+        t[k] = v.join("=");
+      }
+      try {
+        const c = await call<CreatedActivation>("POST", "/v1/activations", { tags: t, max_registrations: Number(uses.value) || 1 });
+        code.textContent = `Activation ${c.id}, code ${c.code} (shown only once). On the host:\n` +
+          `  wicket-agent register --server ${location.origin} --activation-id ${c.id} --activation-code ${c.code} --ca-fingerprint ${c.ca_fingerprint}`;
+        tags.value = "";
+        await loadActivations();
+      } catch (err) { fail(err); }
+    },
+  }, tags, h("label", {}, "uses ", uses), h("button.primary", { type: "submit", id: "create-activation" }, "Create activation"));
+  const loadActivations = async () => {
+    const list = await call<Activation[]>("GET", "/v1/activations");
+    activations.replaceChildren(...list.map((x) => h("tr", { dataset: { activation: x.id } },
+      h("td", {}, x.id),
+      h("td", {}, ...Object.entries(x.tags).map(([k, v]) => h("span.tag", {}, `${k}=${v}`))),
+      h("td", {}, `${x.registrations} / ${x.max_registrations}`),
+      h("td", {}, when(x.expires_at)),
+      h("td", {}, x.created_by),
+    )));
+  };
+
   // The policy set.
   const editor = h("textarea.policy", { id: "policy-text", spellcheck: false, rows: 18 });
   const version = h("span.offline", { id: "policy-version" });
@@ -108,6 +198,10 @@ export async function showAdmin(app: HTMLElement, bar: HTMLElement, expired: () 
     error,
     h("h2", {}, "Users"), create, created,
     h("table", { id: "users" }, h("thead", {}, h("tr", {}, ...["User", "", "Groups", "State", "Created", ""].map((t) => h("th", {}, t)))), users),
+    h("h2", {}, "Groups"), addGroup,
+    h("table", { id: "groups" }, h("thead", {}, h("tr", {}, ...["Group", "Members", "", ""].map((t) => h("th", {}, t)))), groups),
+    h("h2", {}, "Activations"), addActivation, code,
+    h("table", { id: "activations" }, h("thead", {}, h("tr", {}, ...["Activation", "Tags", "Used", "Expires", "By"].map((t) => h("th", {}, t)))), activations),
     h("h2", {}, "Policy set ", version),
     editor,
     h("div.filters", {},
@@ -117,6 +211,8 @@ export async function showAdmin(app: HTMLElement, bar: HTMLElement, expired: () 
   ));
   try {
     await loadUsers();
+    await loadGroups();
+    await loadActivations();
     const active = await call<ActivePolicy>("GET", "/v1/policies");
     editor.value = active.text;
     version.textContent = `version ${active.version}`;

@@ -147,6 +147,13 @@ impl Chromium {
             .map(drop)
     }
 
+    /// Waits until nothing matches `selector` any more.
+    pub async fn gone(&mut self, selector: &str) -> Result<()> {
+        self.call("gone", json!([selector, STEP.as_millis() as u64]))
+            .await
+            .map(drop)
+    }
+
     /// The visible text of `selector`.
     pub async fn text(&mut self, selector: &str) -> Result<String> {
         Ok(self

@@ -385,6 +385,58 @@ async fn admin_pages_in_chromium() -> Result<()> {
     b.click("[data-act='enable-carol']").await?;
     b.wait("[data-act='disable-carol']").await?;
 
+    // A group, a member added and removed, the group deleted: as the CLI sees it.
+    b.fill("#new-group", "ops").await?;
+    b.click("#create-group").await?;
+    b.wait("#groups tr[data-group='ops']").await?;
+    b.fill("[data-member-of='ops']", "alice").await?;
+    b.click("[data-add-to='ops']").await?;
+    b.wait("[data-remove='ops/alice']").await?;
+    let listed = h.admin.ok(&["admin", "groups", "list"]).await?;
+    assert!(
+        listed.contains("ops") && listed.contains("alice"),
+        "{listed}"
+    );
+    b.click("[data-remove='ops/alice']").await?;
+    b.gone("[data-remove='ops/alice']").await?;
+    b.click("[data-delete-group='ops']").await?;
+    b.gone("#groups tr[data-group='ops']").await?;
+
+    // An activation: its code and register line shown once, and they enrol a host.
+    b.fill("#new-activation-tags", "env=test").await?;
+    b.click("#create-activation").await?;
+    b.wait_for(
+        "document.querySelector('#activation-code')?.textContent.includes('wicket-agent register')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let shown = b.text("#activation-code").await?;
+    let arg = |flag: &str| {
+        shown
+            .split_whitespace()
+            .skip_while(|w| *w != flag)
+            .nth(1)
+            .map(str::to_string)
+            .with_context(|| format!("no {flag} in {shown}"))
+    };
+    let out = h
+        .register(
+            "from-console",
+            &arg("--activation-id")?,
+            &arg("--activation-code")?,
+        )
+        .await?;
+    assert!(out.status.success(), "{}", wicket_testkit::cli::show(&out));
+    b.click("#nav-targets").await?;
+    b.wait("tr[data-name='from-console']").await?;
+    b.click("#nav-admin").await?;
+    b.wait("#activations tr[data-activation]").await?;
+    let used = b.text("#activations").await?;
+    assert!(
+        used.contains("1 / 1") && used.contains("env=test"),
+        "{used}"
+    );
+
     // The editor shows the active set; a mistake is pointed at and nothing changes.
     let shown = b
         .eval("document.querySelector('#policy-text').value")
