@@ -115,7 +115,9 @@ impl Transport {
     }
 }
 
-/// Two transports joined back to back in memory, for tests.
+/// Two transports joined back to back in memory: for tests, and for the web console's
+/// terminal, whose user link never leaves wicketd. The queues are unbounded; what a mux puts
+/// in them is bounded by its channels' credit windows and its control frames.
 pub fn mem_pair() -> (Transport, Transport) {
     let (a_tx, a_rx) = futures_channel::mpsc::unbounded::<Bytes>();
     let (b_tx, b_rx) = futures_channel::mpsc::unbounded::<Bytes>();
