@@ -96,10 +96,12 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
     let reader = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             match ev {
-                Event::Data(d) => match in_tx.send(d).await {
-                    Ok(()) => {}
-                    Err(_) => break,
-                },
+                // Once the copy stops taking data (cancelled, failed), what still comes is
+                // drained until the target ends the channel or the channel is closed here:
+                // data left unread at exit would make the kernel reset the connection.
+                Event::Data(d) => {
+                    let _ = in_tx.send(d).await;
+                }
                 Event::ExtData(d) => {
                     // Warnings from the target (skipped links) now; anything else is the
                     // reason of a failure, shown with it.
@@ -240,7 +242,11 @@ pub async fn cp(profile_name: Option<&str>, args: CpArgs) -> Result<i32> {
     if let Some(w) = writer {
         let _ = w.await;
     }
-    if result.is_err() {
+    // A cancelled download keeps its channel open until the target has ended it: closing it
+    // here would end the reader at once, and the process could exit with the download's data
+    // still unread, which makes the kernel reset the connection and discard what wicketd had
+    // not read yet, the cancel's `SIGNAL` among it.
+    if result.is_err() && !(cancelled && direction == Direction::Download) {
         tx.close();
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
