@@ -48,7 +48,6 @@ export function openTerminal(
   if (runAs) q.set("run_as", runAs);
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/console/terminal?${q}`);
   ws.binaryType = "arraybuffer";
-  (window as any).wicketSocket = ws; // for the console bench: when output arrives
   const encoder = new TextEncoder();
   let ended = false;
   let unacked = 0;
