@@ -5,7 +5,25 @@
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { Unicode11Addon } from "@xterm/addon-unicode11";
+import { ClipboardAddon, type IClipboardProvider } from "@xterm/addon-clipboard";
 import { h } from "./dom";
+
+/** The most text a remote program may put on the clipboard with OSC 52. */
+const MAX_OSC52 = 1 << 20;
+
+/**
+ * OSC 52 from the remote, one way: a program on the target (tmux, vim, `printf`) may put text
+ * on the system clipboard, as in a local terminal; it may never read it (a query is answered
+ * with nothing), or it could take what the user copied from elsewhere.
+ */
+const writeOnlyClipboard: IClipboardProvider = {
+  readText: () => "",
+  writeText: (selection, text) => {
+    if (String(selection) === "c" && text.length <= MAX_OSC52) {
+      return navigator.clipboard?.writeText(text).catch(() => {});
+    }
+  },
+};
 
 /** Acknowledge drawn output in steps of this many bytes (wicketd's window is 512 KiB). */
 const ACK_STEP = 32 * 1024;
@@ -31,6 +49,7 @@ export function openTerminal(
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.loadAddon(new Unicode11Addon());
+  term.loadAddon(new ClipboardAddon(undefined, writeOnlyClipboard));
   term.unicode.activeVersion = "11";
   term.open(box);
   fit.fit();

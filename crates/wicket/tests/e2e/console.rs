@@ -136,6 +136,20 @@ async fn in_chromium() -> Result<()> {
     );
     run(&mut b, "stty size", &format!("{rows} {cols}")).await?;
 
+    // OSC 52 from the remote puts text on the clipboard; a query gets nothing back.
+    run(
+        &mut b,
+        r"printf '\033]52;c;%s\a' $(printf osc52-copied | base64); echo osc-sent",
+        "osc-sent",
+    )
+    .await?;
+    b.wait_for(
+        "navigator.clipboard.readText().then((t) => t === 'osc52-copied')",
+        Duration::from_secs(5),
+    )
+    .await
+    .context("OSC 52 did not reach the clipboard")?;
+
     // Resize the window: `stty size` follows.
     b.viewport(760, 480).await?;
     b.wait_for(
