@@ -68,15 +68,21 @@ pub const SESSION_COOKIE: &str = "__Host-wicket";
 
 /// The token in a request's session cookie, if any.
 pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE, MAX_COOKIE_TOKEN)
+}
+
+/// The value of the cookie `name` (empty or longer than `max` counts as absent): the one
+/// reading of the `Cookie` header, for the console's session and its single sign-on.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str, max: usize) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_string())
-        .filter(|t| !t.is_empty() && t.len() <= MAX_COOKIE_TOKEN)
+        .filter(|v| !v.is_empty() && v.len() <= max)
 }
 
 /// The CSRF token that goes with a console session: derived from its wicket token, so the

@@ -134,7 +134,7 @@ pub async fn sso_callback(
     Query(back): Query<SsoCallback>,
 ) -> Response {
     let clear = format!("{SSO_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0");
-    let pending = named_cookie(&headers, SSO_COOKIE).and_then(|v| {
+    let pending = crate::auth::cookie(&headers, SSO_COOKIE, 512).and_then(|v| {
         v.split_once('.')
             .map(|(id, ver)| (id.to_string(), ver.to_string()))
     });
@@ -214,19 +214,6 @@ fn redirect(location: &str, cookies: &[String]) -> Response {
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The value of the cookie `name`.
-fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 512)
 }
 
 /// `body` with the session cookie set to `value` (the token and its attributes).
