@@ -23,6 +23,44 @@ pub struct ServerProc {
 }
 
 impl ServerProc {
+    /// An HTTPS client for this server's API that trusts only its pinned CA, as the CLI does,
+    /// from `local` when given (a loopback address other than 127.0.0.1 is another source).
+    /// A fresh connection per request: the server closes one after refusing a body it did not
+    /// read, and a pooled connection could be picked up just as it closes.
+    pub fn https(&self, local: Option<std::net::IpAddr>) -> Result<reqwest::Client> {
+        wicket_tls::install_crypto_provider();
+        let tls = wicket_tls::client_config(&wicket_tls::Trust::Pinned(self.fingerprint.parse()?))?;
+        Ok(reqwest::Client::builder()
+            .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(tls))
+            .local_address(local)
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(60))
+            .build()?)
+    }
+
+    /// A raw TLS connection to this server with the pinned CA, as the CLI makes it, for
+    /// requests written by hand; `alpn` false offers no ALPN protocol at all (HTTP/1.1 then,
+    /// or what an HTTP/2 prior-knowledge client would try).
+    pub async fn tls_connect(
+        &self,
+        alpn: bool,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tls = wicket_tls::client_config(&wicket_tls::Trust::Pinned(self.fingerprint.parse()?))?;
+        let mut config = std::sync::Arc::unwrap_or_clone(tls);
+        if !alpn {
+            config.alpn_protocols.clear();
+        }
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1".to_string())?;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(15),
+            tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .context("TLS handshake took over 15 s")??;
+        Ok(stream)
+    }
+
     /// Starts a server on `127.0.0.1:port` (0: any free port) and waits until it listens.
     pub fn start(
         bin: &Path,

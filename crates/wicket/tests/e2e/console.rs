@@ -2,7 +2,6 @@
 //! `playwright-core`), and the refusals a page cannot get around, checked with raw HTTPS
 //! ([`forged_requests_are_refused`]).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +10,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wicket_testkit::chromium::Chromium;
 use wicket_testkit::harness::ADMIN_PASSWORD;
 use wicket_testkit::{bins, Harness};
-use wicket_tls::Trust;
 
 /// alice may reach the targets tagged env=prod, as anyone; everyone may list targets.
 const POLICY: &str = r#"
@@ -479,16 +477,6 @@ async fn admin_pages_in_chromium() -> Result<()> {
     Ok(())
 }
 
-/// HTTPS to wicketd trusting only its pinned CA, as the CLI does.
-fn https(h: &Harness) -> Result<reqwest::Client> {
-    wicket_tls::install_crypto_provider();
-    let tls = wicket_tls::client_config(&Trust::Pinned(h.server.fingerprint.parse()?))?;
-    Ok(reqwest::Client::builder()
-        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-        .timeout(Duration::from_secs(30))
-        .build()?)
-}
-
 /// A WebSocket upgrade of the console's terminal sent by hand over HTTP/1.1 with `cookie` and
 /// `origin`; the response's status and, after a 101, the first text message.
 async fn upgrade(
@@ -497,14 +485,7 @@ async fn upgrade(
     cookie: &str,
     origin: Option<&str>,
 ) -> Result<(u16, String)> {
-    let tls = wicket_tls::client_config(&Trust::Pinned(h.server.fingerprint.parse()?))?;
-    let mut config = Arc::unwrap_or_clone(tls);
-    config.alpn_protocols.clear();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", h.server.port)).await?;
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1".to_string())?;
-    let mut s = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await?;
+    let mut s = h.server.tls_connect(false).await?;
     let origin = origin
         .map(|o| format!("Origin: {o}\r\n"))
         .unwrap_or_default();
@@ -567,7 +548,7 @@ async fn upgrade(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_requests_are_refused() -> Result<()> {
     let h = setup().await?;
-    let client = https(&h)?;
+    let client = h.server.https(None)?;
     let url = &h.server.url;
 
     // The page carries a strict policy and the usual headers.

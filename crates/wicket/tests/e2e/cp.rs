@@ -141,6 +141,18 @@ async fn interrupt(child: tokio::process::Child) -> Result<std::process::Output>
     Ok(tokio::time::timeout(Duration::from_secs(15), child.wait_with_output()).await??)
 }
 
+/// Ctrl-C to a running `wicket cp`: it exits at once with 130 and says "cancelled".
+async fn interrupt_cancels(child: tokio::process::Child) -> Result<()> {
+    let out = interrupt(child).await?;
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cancelled"),
+        "{}",
+        show(&out)
+    );
+    Ok(())
+}
+
 /// The `copy.file` event of the one copy in `direction`, once it is written.
 async fn copy_event(
     h: &Harness,
@@ -514,13 +526,7 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
     // Upload, Ctrl-C once the temporary file is growing: cancelled at once, nothing under the
     // real name and no temporary file on the target, and the CLI and the audit trail agree.
     let child = upload_under_way(&h, &local, &remote, 1 << 20).await?;
-    let out = interrupt(child).await?;
-    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cancelled"),
-        "{}",
-        show(&out)
-    );
+    interrupt_cancels(child).await?;
     let clean =
         wicket_testkit::wait_until(Duration::from_secs(20), || names(&remote.0).is_empty()).await;
     assert!(clean, "left behind: {:?}", names(&remote.0));
@@ -555,13 +561,7 @@ async fn an_interrupted_copy_leaves_no_file_under_the_real_name() -> Result<()> 
     })
     .await;
     assert!(started, "the download never started");
-    let out = interrupt(child).await?;
-    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cancelled"),
-        "{}",
-        show(&out)
-    );
+    interrupt_cancels(child).await?;
     assert!(!out_dir.join("src.bin").exists(), "{:?}", names(&out_dir));
     assert!(
         names(&out_dir).is_empty(),

@@ -23,7 +23,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -32,7 +31,6 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use wicket_testkit::cli::show;
 use wicket_testkit::harness::ADMIN_PASSWORD;
 use wicket_testkit::{bins, wait_until, Harness, ServerProc};
-use wicket_tls::Trust;
 
 /// The 401 of every refused password, whatever the reason.
 const INVALID: &str = "invalid user name or password";
@@ -40,21 +38,6 @@ const INVALID: &str = "invalid user name or password";
 /// Whether the tests run on PostgreSQL (no database file to look at).
 fn on_postgres() -> bool {
     wicket_store::testing::postgres_base_url().is_some()
-}
-
-/// A raw HTTPS client for wicketd's API that trusts only the server's pinned CA, as the CLI
-/// does, from `local` when given (a loopback address other than 127.0.0.1 is another source).
-fn http(h: &Harness, local: Option<IpAddr>) -> Result<reqwest::Client> {
-    wicket_tls::install_crypto_provider();
-    let tls = wicket_tls::client_config(&Trust::Pinned(h.server.fingerprint.parse()?))?;
-    Ok(reqwest::Client::builder()
-        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-        .local_address(local)
-        // A fresh connection per request: the server closes one after refusing a body it did
-        // not read, and a pooled connection could be picked up just as it closes.
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(60))
-        .build()?)
 }
 
 /// `POST /v1/auth/login` with `user` and `password`; the status and the JSON body.
@@ -101,28 +84,6 @@ fn terminal_control(text: &[u8]) -> Vec<char> {
         .collect()
 }
 
-/// A TLS connection to wicketd's port with the pinned CA, as the CLI makes it; `alpn` false
-/// offers no ALPN protocol at all (as an HTTP/2 prior-knowledge client might).
-async fn tls_connect(
-    h: &Harness,
-    alpn: bool,
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let tls = wicket_tls::client_config(&Trust::Pinned(h.server.fingerprint.parse()?))?;
-    let mut config = Arc::unwrap_or_clone(tls);
-    if !alpn {
-        config.alpn_protocols.clear();
-    }
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", h.server.port)).await?;
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1".to_string())?;
-    let stream = tokio::time::timeout(
-        Duration::from_secs(15),
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
-    )
-    .await
-    .context("TLS handshake took over 15 s")??;
-    Ok(stream)
-}
-
 /// Reads until the server ends the connection (end of stream, or an error such as a reset or
 /// a TLS stream cut without `close_notify`) or until `limit` passes. Returns what was read and
 /// how long after `since` the connection ended (`None`: still open at the limit).
@@ -151,7 +112,7 @@ async fn read_until_closed<S: AsyncRead + Unpin>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_logins_cannot_fill_the_disk() -> Result<()> {
     let h = Harness::start(bins!()).await?;
-    let client = http(&h, None)?;
+    let client = h.server.https(None)?;
 
     // A million characters: refused outright (400 for its length, or 413 when the body bound
     // cuts it off first), never a 401 or 429 that would have been recorded with the name.
@@ -260,7 +221,7 @@ async fn refused_logins_cannot_fill_the_disk() -> Result<()> {
 async fn terminal_escapes_never_reach_listings() -> Result<()> {
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("esc-box").await?;
-    let client = http(&h, None)?;
+    let client = h.server.https(None)?;
 
     // An OSC 52 clipboard write, a C1 CSI clear-screen and a right-to-left override.
     let evil_name = "x\u{1b}]52;c;SGVsbG8=\u{7}\u{9b}2J\u{202e}y";
@@ -683,7 +644,7 @@ async fn slow_headers_and_idle_connections_are_cut_off() -> Result<()> {
     let limit = Duration::from_secs(25);
 
     let slow = async {
-        let mut tls = tls_connect(&h, true).await?;
+        let mut tls = h.server.tls_connect(true).await?;
         tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             .await?;
         tls.flush().await?;
@@ -691,7 +652,7 @@ async fn slow_headers_and_idle_connections_are_cut_off() -> Result<()> {
         anyhow::Ok((got, closed))
     };
     let idle = async {
-        let mut tls = tls_connect(&h, true).await?;
+        let mut tls = h.server.tls_connect(true).await?;
         tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             .await?;
         tls.flush().await?;
@@ -732,7 +693,7 @@ async fn slow_headers_and_idle_connections_are_cut_off() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_names_cannot_forge_log_lines() -> Result<()> {
     let h = Harness::start(bins!()).await?;
-    let client = http(&h, None)?;
+    let client = h.server.https(None)?;
     let (status, body) = login(&client, &h, "evil\nFAKE: admin logged in", "x").await?;
     assert_eq!(status, 401, "{body}");
     assert!(
@@ -760,8 +721,12 @@ async fn login_names_cannot_forge_log_lines() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_lock_out_the_source_not_the_account() -> Result<()> {
     let h = Harness::start(bins!()).await?;
-    let attacker = http(&h, Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))))?;
-    let owner = http(&h, Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))))?;
+    let attacker = h
+        .server
+        .https(Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))))?;
+    let owner = h
+        .server
+        .https(Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))))?;
 
     for i in 0..5 {
         let (status, body) = login(&attacker, &h, "admin", &format!("guess-{i}")).await?;
@@ -796,7 +761,7 @@ async fn failed_logins_lock_out_the_source_not_the_account() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_is_not_served() -> Result<()> {
     let h = Harness::start(bins!()).await?;
-    let mut tls = tls_connect(&h, false).await?;
+    let mut tls = h.server.tls_connect(false).await?;
     // The client preface, then an empty SETTINGS frame.
     tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
     tls.write_all(&[0, 0, 0, 0x04, 0, 0, 0, 0, 0]).await?;
@@ -831,7 +796,7 @@ async fn http2_prior_knowledge_is_not_served() -> Result<()> {
 async fn readiness_and_disabled_accounts_reveal_nothing() -> Result<()> {
     let mut h = Harness::start(bins!()).await?;
     h.add_agent("ready-box").await?;
-    let client = http(&h, None)?;
+    let client = h.server.https(None)?;
     let resp = client
         .get(format!("{}/readyz", h.server.url))
         .send()
